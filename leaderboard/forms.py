@@ -1,0 +1,174 @@
+"""Forms: sign-up, the upload of a prediction file, and the admin's benchmark form."""
+
+from __future__ import annotations
+
+from pathlib import PurePath
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth.forms import UserCreationForm
+from django.template.defaultfilters import filesizeformat
+
+import scoring
+from leaderboard.models import Benchmark, Submission
+
+ACCEPTED_SUFFIXES = (".csv", ".jsonl", ".json", ".csv.gz", ".jsonl.gz", ".json.gz")
+
+
+def check_upload(upload) -> None:
+    """Refuse a file by its name and size before anything reads it."""
+    name = upload.name or ""
+    if not name.lower().endswith(ACCEPTED_SUFFIXES):
+        raise forms.ValidationError(
+            f"“{PurePath(name).name}” is not a file type we read: upload a .csv, .jsonl or .json "
+            "file, optionally gzip-compressed (.gz)."
+        )
+    limit = settings.UPLOAD_MAX_BYTES
+    if upload.size is not None and upload.size > limit:
+        raise forms.ValidationError(
+            f"The file is {filesizeformat(upload.size)}; the limit is {filesizeformat(limit)}."
+        )
+    if upload.size == 0:
+        raise forms.ValidationError("The file is empty.")
+
+
+class SignupForm(UserCreationForm):
+    email = forms.EmailField(required=False, help_text="Optional: for password resets.")
+
+    class Meta(UserCreationForm.Meta):
+        fields = ("username", "email")
+
+
+class SubmissionForm(forms.ModelForm):
+    url = forms.URLField(
+        label="URL",
+        required=False,
+        max_length=500,
+        assume_scheme="https",
+        help_text="A page about the model or this run (optional).",
+    )
+    file = forms.FileField(
+        help_text="A .csv, .jsonl or .json prediction file, optionally .gz-compressed."
+    )
+
+    class Meta:
+        model = Submission
+        fields = ("model_name", "organisation", "url", "description", "visibility", "file")
+        labels = {"model_name": "Model name"}
+        help_texts = {
+            "description": "How the predictions were made: prompt, settings, judge (optional).",
+        }
+        widgets = {"description": forms.Textarea(attrs={"rows": 4})}
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        check_upload(upload)
+        return upload
+
+
+class TargetsField(forms.CharField):
+    """Confidence targets typed as "0.5, 0.75, 0.9"."""
+
+    def prepare_value(self, value):
+        if isinstance(value, list | tuple):
+            return ", ".join(scoring.target_key(t) for t in value)
+        return value
+
+    def to_python(self, value):
+        text = super().to_python(value)
+        targets = []
+        for part in text.replace(";", ",").split(","):
+            if not part.strip():
+                continue
+            try:
+                t = float(part)
+            except ValueError:
+                raise forms.ValidationError(f"“{part.strip()}” is not a number.") from None
+            if not 0 < t < 1:
+                raise forms.ValidationError(
+                    f"Every target must be above 0 and below 1 ({part.strip()} is not); "
+                    "binary grading (t = 0) is always shown."
+                )
+            targets.append(t)
+        return sorted(set(targets))
+
+
+class PhrasesField(forms.CharField):
+    """Abstention phrases, one per line."""
+
+    widget = forms.Textarea(attrs={"rows": 6})
+
+    def prepare_value(self, value):
+        if isinstance(value, list | tuple):
+            return "\n".join(value)
+        return value
+
+    def to_python(self, value):
+        text = super().to_python(value)
+        return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+class BenchmarkAdminForm(forms.ModelForm):
+    gold_file = forms.FileField(
+        required=False,
+        help_text=(
+            "A .csv, .jsonl or .json gold file (optionally .gz) with id and answer columns; "
+            "aliases, question and category optional. Required for a new benchmark; uploading one "
+            "for an existing benchmark replaces its items and rescores its submissions."
+        ),
+    )
+    targets = TargetsField(required=False, help_text="Confidence targets, e.g. “0.5, 0.75, 0.9”.")
+    abstention_phrases = PhrasesField(
+        required=False,
+        help_text="One per line; an answer equal to one of them (after normalising) abstains.",
+    )
+
+    class Meta:
+        model = Benchmark
+        fields = (
+            "name",
+            "slug",
+            "description",
+            "source",
+            "grader",
+            "targets",
+            "abstention_phrases",
+            "min_coverage",
+            "numeric_tolerance",
+            "visibility",
+            "gold_public",
+            "gold_file",
+        )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.gold: scoring.Gold | None = None
+
+    def clean(self):
+        cleaned = super().clean()
+        upload = cleaned.get("gold_file")
+        if upload is None:
+            if self.instance.pk is None:
+                self.add_error("gold_file", "A new benchmark needs a gold file.")
+            elif "grader" in self.changed_data and self.instance.n_items:
+                self.add_error(
+                    "gold_file",
+                    "Changing the grader changes how the gold answers are read: "
+                    "upload the gold file again with it.",
+                )
+            return cleaned
+        grader = cleaned.get("grader")
+        if grader is None:
+            return cleaned
+        try:
+            check_upload(upload)
+            self.gold = scoring.read_gold(
+                upload, filename=upload.name, grader=grader, max_bytes=settings.UPLOAD_MAX_BYTES
+            )
+        except forms.ValidationError as error:
+            self.add_error("gold_file", error)
+        except scoring.FileRejected as rejected:
+            self.add_error(
+                "gold_file", [f"The gold file was rejected: {e}" for e in rejected.errors]
+            )
+        return cleaned

@@ -1,0 +1,277 @@
+"""Benchmarks with their items, submissions and the runs a scored submission holds."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import PurePath
+
+import pandas as pd
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+
+import scoring
+
+
+def default_targets() -> list[float]:
+    return list(scoring.DEFAULT_TARGETS)
+
+
+def default_abstention_phrases() -> list[str]:
+    return list(scoring.DEFAULT_ABSTENTION_PHRASES)
+
+
+class BenchmarkQuerySet(models.QuerySet):
+    def published(self) -> BenchmarkQuerySet:
+        return self.filter(visibility=Benchmark.Visibility.PUBLISHED)
+
+    def visible_to(self, user) -> BenchmarkQuerySet:
+        """Published and archived benchmarks; drafts only for staff."""
+        if user.is_staff:
+            return self
+        return self.exclude(visibility=Benchmark.Visibility.DRAFT)
+
+
+class Benchmark(models.Model):
+    class Grader(models.TextChoices):
+        EXACT = "exact", "exact match (normalised text)"
+        CHOICE = "choice", "multiple choice (letter)"
+        NUMERIC = "numeric", "numeric (relative tolerance)"
+        PREGRADED = "pregraded", "pre-graded by the submitter's judge"
+
+    class Visibility(models.TextChoices):
+        DRAFT = "draft", "draft"
+        PUBLISHED = "published", "published"
+        ARCHIVED = "archived", "archived"
+
+    slug = models.SlugField(unique=True)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    source = models.TextField(blank=True, help_text="Where the data comes from, with its licence.")
+    grader = models.CharField(max_length=20, choices=Grader.choices, default=Grader.EXACT)
+    targets = models.JSONField(
+        default=default_targets, help_text="Confidence targets t in (0, 1); binary is always shown."
+    )
+    abstention_phrases = models.JSONField(default=default_abstention_phrases, blank=True)
+    min_coverage = models.FloatField(
+        default=0.0,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Smallest share of items a file must answer or abstain on, from 0 to 1.",
+    )
+    numeric_tolerance = models.FloatField(
+        default=1e-6,
+        validators=[MinValueValidator(0.0)],
+        help_text="Relative tolerance of the numeric grader.",
+    )
+    visibility = models.CharField(
+        max_length=20, choices=Visibility.choices, default=Visibility.DRAFT
+    )
+    gold_public = models.BooleanField(
+        default=False, help_text="Show gold answers and question texts to everyone."
+    )
+    n_items = models.PositiveIntegerField(default=0, editable=False)
+    # Bumped whenever a submission of this benchmark is scored or hidden: keys cached boards.
+    results_generation = models.PositiveIntegerField(default=0, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = BenchmarkQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("benchmark", args=[self.slug])
+
+    @property
+    def is_published(self) -> bool:
+        return self.visibility == self.Visibility.PUBLISHED
+
+    @property
+    def self_graded(self) -> bool:
+        return self.grader == self.Grader.PREGRADED
+
+    def config(self) -> scoring.BenchmarkConfig:
+        return scoring.BenchmarkConfig(
+            grader=self.grader,
+            targets=tuple(self.targets),
+            abstention_phrases=tuple(self.abstention_phrases),
+            min_coverage=self.min_coverage,
+            numeric_tolerance=self.numeric_tolerance,
+            max_bytes=settings.UPLOAD_MAX_BYTES,
+        )
+
+    def rubric_keys(self) -> list[str]:
+        return [scoring.target_key(t) for t in self.config().rubrics]
+
+    def gold(self) -> scoring.Gold:
+        rows = self.items.order_by("position").values_list(
+            "item_id", "answer", "aliases", "question", "category"
+        )
+        frame = pd.DataFrame(
+            list(rows), columns=["id", "answer", "aliases", "question", "category"]
+        )
+        frame["aliases"] = frame["aliases"].map(tuple)
+        frame["question"] = frame["question"].replace("", None)
+        frame["category"] = frame["category"].replace("", None)
+        return scoring.Gold.from_frame(frame)
+
+
+class Item(models.Model):
+    benchmark = models.ForeignKey(Benchmark, on_delete=models.CASCADE, related_name="items")
+    item_id = models.CharField(max_length=255)
+    position = models.PositiveIntegerField()
+    answer = models.TextField()
+    aliases = models.JSONField(default=list, blank=True)
+    question = models.TextField(blank=True)
+    category = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["benchmark", "item_id"], name="unique_item_id"),
+        ]
+        indexes = [models.Index(fields=["benchmark", "position"])]
+
+    def __str__(self) -> str:
+        return self.item_id
+
+
+def submission_upload_path(submission: Submission, filename: str) -> str:
+    # The stored name is generated: the uploader's name is kept only as text, never as a path.
+    suffixes = "".join(PurePath(filename).suffixes[-2:]).lower()
+    return f"submissions/{uuid.uuid4().hex}{suffixes}"
+
+
+class SubmissionQuerySet(models.QuerySet):
+    def visible_to(self, user) -> SubmissionQuerySet:
+        """Public submissions of visible benchmarks; private ones only for their owner and staff."""
+        if user.is_staff:
+            return self
+        visible = Q(visibility=Submission.Visibility.PUBLIC, hidden=False)
+        if user.is_authenticated:
+            visible |= Q(owner=user)
+        return self.filter(visible).exclude(benchmark__visibility=Benchmark.Visibility.DRAFT)
+
+    def on_board(self, user) -> SubmissionQuerySet:
+        """Scored submissions that the leaderboard lists for this user."""
+        listed = self.filter(status=Submission.Status.SCORED, hidden=False)
+        if user.is_staff:
+            return listed
+        mine = Q(owner=user) if user.is_authenticated else Q(pk__in=[])
+        return listed.filter(Q(visibility=Submission.Visibility.PUBLIC) | mine)
+
+    def counting_for_quota(self) -> SubmissionQuerySet:
+        return self.exclude(status__in=[Submission.Status.REJECTED, Submission.Status.FAILED])
+
+
+class Submission(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "queued"
+        SCORING = "scoring", "scoring"
+        SCORED = "scored", "scored"
+        REJECTED = "rejected", "rejected"
+        FAILED = "failed", "failed"
+
+    class Visibility(models.TextChoices):
+        PUBLIC = "public", "public: listed on the leaderboard"
+        PRIVATE = "private", "private: only you (and the site's staff) see it"
+
+    FINISHED = (Status.SCORED, Status.REJECTED, Status.FAILED)
+
+    benchmark = models.ForeignKey(Benchmark, on_delete=models.CASCADE, related_name="submissions")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="submissions"
+    )
+    model_name = models.CharField(max_length=200)
+    organisation = models.CharField(max_length=200, blank=True)
+    url = models.URLField(blank=True, max_length=500)
+    description = models.TextField(blank=True, max_length=5000)
+    visibility = models.CharField(
+        max_length=10, choices=Visibility.choices, default=Visibility.PUBLIC
+    )
+    hidden = models.BooleanField(
+        default=False, help_text="Hidden by staff: never listed on the leaderboard."
+    )
+
+    file = models.FileField(upload_to=submission_upload_path, max_length=300)
+    original_filename = models.CharField(max_length=255)
+    file_size = models.PositiveBigIntegerField(default=0)
+
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True
+    )
+    progress = models.PositiveSmallIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True)
+    n_errors = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    # The results, written in one transaction with the runs once scored.
+    self_graded = models.BooleanField(default=False)
+    summary = models.JSONField(null=True, blank=True)
+    columns = models.JSONField(null=True, blank=True)
+
+    objects = SubmissionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.model_name} on {self.benchmark.slug} (#{self.pk})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("submission", args=[self.pk])
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    def can_be_seen_by(self, user) -> bool:
+        return Submission.objects.visible_to(user).filter(pk=self.pk).exists()
+
+    def rubric_scores(self) -> dict[str, dict]:
+        """Rubric key → {"target", "score", "prompted", "run"}, from the stored summary."""
+        return (self.summary or {}).get("rubrics", {})
+
+
+class Run(models.Model):
+    """The rows of a scored submission that share one stated target, or the default run."""
+
+    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="runs")
+    key = models.CharField(max_length=32, help_text='"default" or the target, e.g. "0.75".')
+    target = models.FloatField(null=True, blank=True)
+    n_items = models.PositiveIntegerField()
+    present = models.PositiveIntegerField()
+    correct = models.PositiveIntegerField()
+    incorrect = models.PositiveIntegerField()
+    abstained = models.PositiveIntegerField()
+    coverage = models.FloatField()
+    accuracy = models.FloatField()
+    error_rate = models.FloatField()
+    abstention_rate = models.FloatField()
+    accuracy_given_attempted = models.FloatField()
+    f1 = models.FloatField()
+    # One character per benchmark item, in item order (scoring.encode_outcomes).
+    outcomes = models.TextField()
+    categories = models.JSONField(default=dict, blank=True)
+    scores_abstaining_below = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["submission", "target"]
+        constraints = [
+            models.UniqueConstraint(fields=["submission", "key"], name="one_run_per_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.key} of #{self.submission_id}"
+
+    @property
+    def is_default(self) -> bool:
+        return self.target is None

@@ -1,0 +1,214 @@
+"""Reads: the leaderboard of a benchmark as one user may see it, and its exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+import scoring
+from leaderboard.models import Benchmark, Submission
+
+# The per-row metrics every board shows, in the order of SPEC §6.
+METRICS = (
+    "coverage",
+    "accuracy",
+    "error_rate",
+    "abstention_rate",
+    "accuracy_given_attempted",
+    "f1",
+)
+
+
+@dataclass(frozen=True)
+class Rubric:
+    key: str
+    target: float
+
+    @property
+    def is_binary(self) -> bool:
+        return self.target == 0
+
+    @property
+    def penalty(self) -> float:
+        return float(scoring.penalty(self.target))
+
+    @property
+    def label(self) -> str:
+        return "binary" if self.is_binary else f"t = {self.key}"
+
+
+@dataclass(frozen=True)
+class Cell:
+    score: float | None
+    rank: int | None
+    rank_shift: int | None
+    prompted: bool
+
+    def to_dict(self) -> dict:
+        return {
+            "score": self.score,
+            "rank": self.rank,
+            "rank_shift": self.rank_shift,
+            "prompted": self.prompted,
+        }
+
+
+@dataclass(frozen=True)
+class Row:
+    id: int
+    model: str
+    organisation: str
+    url: str
+    self_graded: bool
+    private: bool
+    metrics: dict[str, float]
+    cells: dict[str, Cell]
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "model": self.model,
+            "organisation": self.organisation,
+            "self_graded": self.self_graded,
+            **{name: self.metrics.get(name) for name in METRICS},
+            "scores": {key: cell.to_dict() for key, cell in self.cells.items()},
+        }
+
+
+@dataclass(frozen=True)
+class Board:
+    benchmark: Benchmark
+    rubrics: list[Rubric]
+    rows: list[Row]
+    taus: dict[str, float | None] = field(default_factory=dict)
+
+    @property
+    def targets(self) -> list[Rubric]:
+        return [rubric for rubric in self.rubrics if not rubric.is_binary]
+
+    def leader(self, key: str) -> Row | None:
+        ranked = [row for row in self.rows if row.cells[key].rank is not None]
+        return min(ranked, key=lambda row: row.cells[key].rank, default=None)
+
+    def ranking(self, key: str) -> list[Row]:
+        """Rows in rank order under one rubric, those without a score left out."""
+        ranked = [row for row in self.rows if row.cells[key].rank is not None]
+        return sorted(ranked, key=lambda row: (row.cells[key].rank, row.model.lower()))
+
+    def columns(self) -> list[tuple[Rubric, list[Row]]]:
+        return [(rubric, self.ranking(rubric.key)) for rubric in self.rubrics]
+
+    def to_json(self) -> dict:
+        return {
+            "benchmark": self.benchmark.slug,
+            "n_items": self.benchmark.n_items,
+            "targets": [rubric.target for rubric in self.targets],
+            "kendall_tau_b": self.taus,
+            "rows": [row.to_dict() for row in self.rows],
+        }
+
+    def to_csv(self) -> str:
+        header = ["id", "model", "organisation", "self_graded", *METRICS]
+        for rubric in self.rubrics:
+            header += [f"score_{rubric.key}", f"rank_{rubric.key}"]
+            if not rubric.is_binary:
+                header += [f"rank_shift_{rubric.key}", f"prompted_{rubric.key}"]
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(header)
+        for row in self.rows:
+            line = [
+                row.id,
+                _csv_text(row.model),
+                _csv_text(row.organisation),
+                row.self_graded,
+            ]
+            line += [row.metrics.get(name) for name in METRICS]
+            for rubric in self.rubrics:
+                cell = row.cells[rubric.key]
+                line += [cell.score, cell.rank]
+                if not rubric.is_binary:
+                    line += [cell.rank_shift, cell.prompted]
+            writer.writerow(["" if value is None else value for value in line])
+        return out.getvalue()
+
+
+def board_for(benchmark: Benchmark, user) -> Board:
+    """The leaderboard of a benchmark, with the submissions this user may see."""
+    rubrics = [Rubric(key=scoring.target_key(t), target=t) for t in benchmark.config().rubrics]
+    keys = [rubric.key for rubric in rubrics]
+    submissions = list(
+        Submission.objects.filter(benchmark=benchmark)
+        .on_board(user)
+        .only("id", "model_name", "organisation", "url", "self_graded", "summary", "visibility")
+    )
+    if not submissions:
+        return Board(benchmark=benchmark, rubrics=rubrics, rows=[], taus={})
+
+    scores = pd.DataFrame(
+        [[_rubric_score(submission, key) for key in keys] for submission in submissions],
+        index=[submission.pk for submission in submissions],
+        columns=keys,
+        dtype=float,
+    )
+    table, taus = scoring.rank_table(scores, keys)
+    by_id = {submission.pk: submission for submission in submissions}
+    rows = []
+    for submission_id, ranks in table.iterrows():
+        submission = by_id[submission_id]
+        summary = submission.summary or {}
+        rubric_info = summary.get("rubrics", {})
+        cells = {
+            key: Cell(
+                score=_number(ranks[key]),
+                rank=_integer(ranks[f"rank_{key}"]),
+                rank_shift=0 if key == "0" else _integer(ranks.get(f"rank_shift_{key}")),
+                prompted=bool(rubric_info.get(key, {}).get("prompted", False)),
+            )
+            for key in keys
+        }
+        rows.append(
+            Row(
+                id=submission.pk,
+                model=submission.model_name,
+                organisation=submission.organisation,
+                url=submission.url,
+                self_graded=submission.self_graded,
+                private=submission.visibility == Submission.Visibility.PRIVATE,
+                metrics={name: summary.get(name) for name in METRICS},
+                cells=cells,
+            )
+        )
+    return Board(
+        benchmark=benchmark,
+        rubrics=rubrics,
+        rows=rows,
+        taus={key: _number(tau) for key, tau in taus.items()},
+    )
+
+
+def _rubric_score(submission: Submission, key: str) -> float:
+    score = submission.rubric_scores().get(key, {}).get("score")
+    return math.nan if score is None else float(score)
+
+
+def _number(value) -> float | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return float(value)
+
+
+def _integer(value) -> int | None:
+    number = _number(value)
+    return None if number is None else int(number)
+
+
+def _csv_text(value: str) -> str:
+    # A leading =, +, - or @ makes spreadsheets run the cell as a formula.
+    if value and value[0] in "=+-@\t\r":
+        return "'" + value
+    return value

@@ -1,0 +1,277 @@
+"""Writes that span several rows: creating benchmarks and submissions, scoring, rescoring.
+
+Each function checks the state of the rows it acts on, so that calling it twice (a task delivered
+again, a double click) does no harm.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+import scoring
+from leaderboard.models import Benchmark, Item, Run, Submission
+
+log = logging.getLogger(__name__)
+
+# Shown to the submitter when scoring breaks for a reason that is not their file.
+INTERNAL_ERROR_MESSAGE = (
+    "Scoring stopped on an error of the site, not of your file. The file is kept and the error "
+    "has been logged for the site's staff; you can upload it again, or ask the staff to rescore it."
+)
+
+
+class QuotaExceeded(Exception):
+    pass
+
+
+def benchmark_set_items(*, benchmark: Benchmark, gold: scoring.Gold) -> None:
+    """Replace the benchmark's items with those of a validated gold file."""
+    frame = gold.items
+    items = [
+        Item(
+            benchmark=benchmark,
+            item_id=row.id,
+            position=position,
+            answer=row.answer,
+            aliases=list(row.aliases),
+            question=row.question or "",
+            category=row.category or "",
+        )
+        for position, row in enumerate(frame.itertuples(index=False))
+    ]
+    with transaction.atomic():
+        benchmark.items.all().delete()
+        Item.objects.bulk_create(items, batch_size=2000)
+        Benchmark.objects.filter(pk=benchmark.pk).update(n_items=len(items))
+        benchmark.n_items = len(items)
+
+
+def benchmark_rescore(*, benchmark: Benchmark) -> int:
+    """Queue every finished submission of the benchmark again, e.g. after its gold changed."""
+    return submissions_rescore(ids=list(benchmark.submissions.values_list("pk", flat=True)))
+
+
+def submissions_rescore(*, ids: list[int]) -> int:
+    """Queue these submissions again; those being scored right now are left alone."""
+    with transaction.atomic():
+        finished = list(
+            Submission.objects.select_for_update()
+            .filter(pk__in=ids, status__in=Submission.FINISHED)
+            .values_list("pk", flat=True)
+        )
+        Submission.objects.filter(pk__in=finished).update(
+            status=Submission.Status.QUEUED, progress=0, attempts=0
+        )
+        for pk in finished:
+            _enqueue_on_commit(pk)
+    return len(finished)
+
+
+def submissions_today(*, benchmark: Benchmark, owner) -> int:
+    since = timezone.now() - timedelta(days=1)
+    return (
+        Submission.objects.filter(benchmark=benchmark, owner=owner, created_at__gte=since)
+        .counting_for_quota()
+        .count()
+    )
+
+
+def quota_left(*, benchmark: Benchmark, owner, quota: int) -> int:
+    return max(0, quota - submissions_today(benchmark=benchmark, owner=owner))
+
+
+def submission_create(
+    *,
+    benchmark: Benchmark,
+    owner,
+    file: UploadedFile,
+    model_name: str,
+    organisation: str = "",
+    url: str = "",
+    description: str = "",
+    visibility: str = Submission.Visibility.PUBLIC,
+    quota: int | None = None,
+    queue: bool = True,
+) -> Submission:
+    """Save the upload, then queue its scoring once the transaction has committed.
+
+    With ``queue=False`` the caller scores it itself (the demo seeding does, to show progress).
+    """
+    with transaction.atomic():
+        if quota is not None:
+            # Serialise uploads of one user so that two at once cannot both pass the quota.
+            get_user_model().objects.select_for_update().filter(pk=owner.pk).first()
+            if submissions_today(benchmark=benchmark, owner=owner) >= quota:
+                raise QuotaExceeded(
+                    f"You have used your {quota} submissions to {benchmark.name} for the last "
+                    "24 hours; rejected and failed uploads do not count. Try again later."
+                )
+        submission = Submission(
+            benchmark=benchmark,
+            owner=owner,
+            model_name=model_name,
+            organisation=organisation,
+            url=url,
+            description=description,
+            visibility=visibility,
+            original_filename=file.name,
+            file_size=file.size or 0,
+            self_graded=benchmark.self_graded,
+        )
+        submission.file.save(file.name, file, save=False)
+        submission.save()
+        if queue:
+            _enqueue_on_commit(submission.pk)
+    return submission
+
+
+def _enqueue_on_commit(submission_id: int) -> None:
+    from leaderboard.tasks import score_submission
+
+    transaction.on_commit(lambda: _enqueue(score_submission, submission_id))
+
+
+def _enqueue(task, submission_id: int) -> None:
+    try:
+        task.delay(submission_id)
+    except Exception:
+        # The submission is saved and stays queued; the sweep queues it again later.
+        log.exception("Could not queue submission %s; it stays queued", submission_id)
+
+
+def submission_claim(*, submission_id: int) -> bool:
+    """Move a queued submission to scoring; False if another worker has it or it is done."""
+    claimed = Submission.objects.filter(pk=submission_id, status=Submission.Status.QUEUED).update(
+        status=Submission.Status.SCORING,
+        started_at=timezone.now(),
+        progress=5,
+        attempts=F("attempts") + 1,
+    )
+    return claimed == 1
+
+
+def submission_set_progress(*, submission_id: int, progress: int) -> None:
+    Submission.objects.filter(pk=submission_id, status=Submission.Status.SCORING).update(
+        progress=progress
+    )
+
+
+def submission_score(
+    *, submission_id: int, on_progress: Callable[[int], None] | None = None
+) -> Submission | None:
+    """Score a queued submission and store its runs; None if it was not ours to score."""
+    if not submission_claim(submission_id=submission_id):
+        return None
+
+    def progress(value: int) -> None:
+        submission_set_progress(submission_id=submission_id, progress=value)
+        if on_progress is not None:
+            on_progress(value)
+
+    submission = Submission.objects.select_related("benchmark").get(pk=submission_id)
+    benchmark = submission.benchmark
+    config = benchmark.config()
+    gold = benchmark.gold()
+    progress(15)
+    try:
+        with submission.file.open("rb") as handle:
+            predictions = scoring.read_predictions(
+                handle, filename=submission.original_filename, gold=gold, config=config
+            )
+        progress(55)
+        result = scoring.score_predictions(gold, predictions, config)
+        progress(85)
+    except scoring.FileRejected as rejected:
+        submission_finish(
+            submission_id=submission_id,
+            status=Submission.Status.REJECTED,
+            errors=rejected.errors,
+            n_errors=rejected.n_errors,
+        )
+        return Submission.objects.get(pk=submission_id)
+    _store_result(submission_id=submission_id, result=result)
+    return Submission.objects.get(pk=submission_id)
+
+
+def _store_result(*, submission_id: int, result: scoring.SubmissionScore) -> None:
+    with transaction.atomic():
+        submission = Submission.objects.select_for_update().get(pk=submission_id)
+        if submission.status != Submission.Status.SCORING:
+            return
+        submission.runs.all().delete()
+        Run.objects.bulk_create(
+            Run(
+                submission=submission,
+                key=run.key,
+                target=run.target,
+                n_items=run.n_items,
+                present=run.present,
+                correct=run.correct,
+                incorrect=run.incorrect,
+                abstained=run.abstained,
+                coverage=run.coverage,
+                accuracy=run.accuracy,
+                error_rate=run.error_rate,
+                abstention_rate=run.abstention_rate,
+                accuracy_given_attempted=run.accuracy_given_attempted,
+                f1=run.f1,
+                outcomes=scoring.encode_outcomes(run.outcomes),
+                categories=run.categories,
+                scores_abstaining_below=run.scores_abstaining_below,
+            )
+            for run in result.runs
+        )
+        summary = result.to_dict()
+        submission.summary = summary
+        submission.columns = summary.get("columns")
+        submission.self_graded = result.self_graded
+        submission.status = Submission.Status.SCORED
+        submission.progress = 100
+        submission.errors = []
+        submission.n_errors = 0
+        submission.finished_at = timezone.now()
+        submission.save()
+        benchmark_results_changed(benchmark_id=submission.benchmark_id)
+
+
+def submission_finish(
+    *, submission_id: int, status: str, errors: list[str], n_errors: int | None = None
+) -> None:
+    """End a submission that is being scored as rejected or failed, with its errors."""
+    with transaction.atomic():
+        updated = Submission.objects.filter(
+            pk=submission_id, status=Submission.Status.SCORING
+        ).update(
+            status=status,
+            errors=list(errors),
+            n_errors=len(errors) if n_errors is None else n_errors,
+            progress=100,
+            finished_at=timezone.now(),
+        )
+        if updated:
+            Submission.objects.get(pk=submission_id).runs.all().delete()
+
+
+def submission_release(*, submission_id: int) -> None:
+    """Give a submission back to the queue after a transient error, for a retry."""
+    Submission.objects.filter(pk=submission_id, status=Submission.Status.SCORING).update(
+        status=Submission.Status.QUEUED, progress=0
+    )
+
+
+def submission_set_hidden(*, submission: Submission, hidden: bool) -> None:
+    Submission.objects.filter(pk=submission.pk).update(hidden=hidden)
+    submission.hidden = hidden
+    benchmark_results_changed(benchmark_id=submission.benchmark_id)
+
+
+def benchmark_results_changed(*, benchmark_id: int) -> None:
+    Benchmark.objects.filter(pk=benchmark_id).update(results_generation=F("results_generation") + 1)

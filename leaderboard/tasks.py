@@ -1,0 +1,44 @@
+"""Celery tasks: thin wrappers that load a row by id and call a service."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import Task, shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from django.db import InterfaceError, OperationalError
+
+from leaderboard import services
+from leaderboard.models import Submission
+
+log = logging.getLogger(__name__)
+
+# Database hiccups are worth a retry; anything else is a bug or a bad file and is recorded.
+TRANSIENT_ERRORS = (OperationalError, InterfaceError)
+
+
+class ScoringTask(Task):
+    def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
+        submission_id = args[0] if args else kwargs.get("submission_id")
+        log.error("Scoring submission %s failed: %r", submission_id, exc, exc_info=einfo)
+        if isinstance(exc, SoftTimeLimitExceeded):
+            message = (
+                "Scoring took longer than the site allows and was stopped. The file is kept; "
+                "a smaller file (fewer rows or runs) will score faster."
+            )
+        else:
+            message = services.INTERNAL_ERROR_MESSAGE
+        services.submission_finish(
+            submission_id=submission_id, status=Submission.Status.FAILED, errors=[message]
+        )
+
+
+@shared_task(bind=True, base=ScoringTask, max_retries=3, acks_late=True)
+def score_submission(self, submission_id: int) -> None:
+    try:
+        services.submission_score(submission_id=submission_id)
+    except TRANSIENT_ERRORS as exc:
+        # On the last try the submission stays claimed, so on_failure can record it as failed.
+        if self.request.retries < self.max_retries:
+            services.submission_release(submission_id=submission_id)
+        raise self.retry(exc=exc, countdown=2**self.request.retries) from exc

@@ -1,0 +1,57 @@
+"""Number formats used on every page: percentages with one decimal, scores with three."""
+
+from __future__ import annotations
+
+import math
+
+from django import template
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
+
+register = template.Library()
+
+
+def _missing(value) -> bool:
+    return value is None or value == "" or (isinstance(value, float) and math.isnan(value))
+
+
+@register.filter
+def pct(value) -> str:
+    """0.3102 → "31.0%"."""
+    if _missing(value):
+        return "–"
+    return f"{float(value) * 100:.1f}%"
+
+
+@register.filter
+def score(value) -> str:
+    """-0.10316 → "−0.103" (a true minus sign, so columns of scores line up)."""
+    if _missing(value):
+        return "–"
+    return f"{float(value):.3f}".replace("-", "−")
+
+
+@register.filter
+def shift(value):
+    """A rank shift against binary: ▲ moved up, ▼ moved down."""
+    if _missing(value):
+        return ""
+    value = int(value)
+    if value > 0:
+        return format_html('<span class="up" title="up {} against binary">▲{}</span>', value, value)
+    if value < 0:
+        return format_html(
+            '<span class="down" title="down {} against binary">▼{}</span>', -value, -value
+        )
+    return mark_safe('<span class="same" title="same rank as binary">=</span>')
+
+
+@register.filter
+def cell(row, key):
+    """The rubric cell of a board row: {{ row|cell:rubric.key }}."""
+    return row.cells.get(key)
+
+
+@register.filter
+def get(mapping, key):
+    return mapping.get(key) if mapping else None

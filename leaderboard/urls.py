@@ -1,0 +1,30 @@
+"""URLs. The JSON and CSV paths are public interfaces (SPEC §6): keep them stable."""
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from leaderboard import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("benchmarks/<slug:slug>/", views.benchmark, name="benchmark"),
+    path(
+        "benchmarks/<slug:slug>/leaderboard.json",
+        views.leaderboard_json,
+        name="leaderboard_json",
+    ),
+    path(
+        "benchmarks/<slug:slug>/leaderboard.csv",
+        views.leaderboard_csv,
+        name="leaderboard_csv",
+    ),
+    path("benchmarks/<slug:slug>/submit/", views.submit, name="submit"),
+    path("submissions/<int:submission_id>/", views.submission, name="submission"),
+    path("submissions/<int:submission_id>.json", views.submission_json, name="submission_json"),
+    path("accounts/signup/", views.signup, name="signup"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/submissions/", views.my_submissions, name="my_submissions"),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,200 @@
+"""Pages and JSON/CSV endpoints: the boards, uploads, submission status and sign-up."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods
+
+from leaderboard import services
+from leaderboard.forms import SignupForm, SubmissionForm
+from leaderboard.models import Benchmark, Submission
+from leaderboard.selectors import board_for
+
+
+def _get_benchmark_for_user(request: HttpRequest, slug: str) -> Benchmark:
+    return get_object_or_404(Benchmark.objects.visible_to(request.user), slug=slug)
+
+
+def _get_submission_for_user(request: HttpRequest, submission_id: int) -> Submission:
+    submission = get_object_or_404(
+        Submission.objects.visible_to(request.user).select_related("benchmark", "owner"),
+        pk=submission_id,
+    )
+    return submission
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    benchmarks = Benchmark.objects.visible_to(request.user).exclude(
+        visibility=Benchmark.Visibility.ARCHIVED
+    )
+    cards = []
+    for benchmark in benchmarks:
+        board = board_for(benchmark, request.user)
+        strictest = board.targets[-1] if board.targets else None
+        cards.append(
+            {
+                "benchmark": benchmark,
+                "n_models": len(board.rows),
+                "binary_leader": board.leader("0"),
+                "strictest": strictest,
+                "strictest_leader": board.leader(strictest.key) if strictest else None,
+            }
+        )
+    archived = Benchmark.objects.visible_to(request.user).filter(
+        visibility=Benchmark.Visibility.ARCHIVED
+    )
+    return render(request, "home.html", {"cards": cards, "archived": archived})
+
+
+@require_GET
+def benchmark(request: HttpRequest, slug: str) -> HttpResponse:
+    benchmark = _get_benchmark_for_user(request, slug)
+    board = board_for(benchmark, request.user)
+    return render(request, "benchmark.html", {"benchmark": benchmark, "board": board})
+
+
+@require_GET
+def leaderboard_json(request: HttpRequest, slug: str) -> JsonResponse:
+    benchmark = _get_benchmark_for_user(request, slug)
+    return JsonResponse(board_for(benchmark, request.user).to_json())
+
+
+@require_GET
+def leaderboard_csv(request: HttpRequest, slug: str) -> HttpResponse:
+    benchmark = _get_benchmark_for_user(request, slug)
+    response = HttpResponse(
+        board_for(benchmark, request.user).to_csv(), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{benchmark.slug}-leaderboard.csv"'
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def submit(request: HttpRequest, slug: str) -> HttpResponse:
+    benchmark = _get_benchmark_for_user(request, slug)
+    quota = settings.SUBMISSION_DAILY_QUOTA
+    if not benchmark.is_published:
+        messages.error(request, f"{benchmark.name} is {benchmark.visibility}: it takes no uploads.")
+        return redirect(benchmark)
+    form = SubmissionForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            submission = services.submission_create(
+                benchmark=benchmark,
+                owner=request.user,
+                file=form.cleaned_data["file"],
+                model_name=form.cleaned_data["model_name"],
+                organisation=form.cleaned_data["organisation"],
+                url=form.cleaned_data["url"],
+                description=form.cleaned_data["description"],
+                visibility=form.cleaned_data["visibility"],
+                quota=quota,
+            )
+        except services.QuotaExceeded as exceeded:
+            form.add_error(None, str(exceeded))
+        else:
+            return redirect(submission)
+    left = services.quota_left(benchmark=benchmark, owner=request.user, quota=quota)
+    return render(
+        request,
+        "submit.html",
+        {"benchmark": benchmark, "form": form, "quota": quota, "quota_left": left},
+    )
+
+
+@require_GET
+def submission(request: HttpRequest, submission_id: int) -> HttpResponse:
+    submission = _get_submission_for_user(request, submission_id)
+    runs = list(submission.runs.all())
+    runs.sort(key=lambda run: (run.target is not None, run.target or 0))
+    return render(
+        request,
+        "submission.html",
+        {
+            "submission": submission,
+            "benchmark": submission.benchmark,
+            "runs": runs,
+            "rubrics": _rubric_rows(submission),
+            "status_url": reverse("submission_json", args=[submission.pk]),
+        },
+    )
+
+
+@require_GET
+def submission_json(request: HttpRequest, submission_id: int) -> JsonResponse:
+    submission = _get_submission_for_user(request, submission_id)
+    return JsonResponse(submission_status(submission))
+
+
+def submission_status(submission: Submission) -> dict:
+    data = {
+        "id": submission.pk,
+        "benchmark": submission.benchmark.slug,
+        "model": submission.model_name,
+        "organisation": submission.organisation,
+        "visibility": submission.visibility,
+        "status": submission.status,
+        "progress": submission.progress,
+        "errors": submission.errors,
+        "n_errors": submission.n_errors,
+        "created_at": submission.created_at.isoformat(),
+        "finished_at": submission.finished_at.isoformat() if submission.finished_at else None,
+    }
+    if submission.status == Submission.Status.SCORED and submission.summary:
+        data["metrics"] = submission.summary
+    return data
+
+
+def _rubric_rows(submission: Submission) -> list[dict]:
+    if submission.status != Submission.Status.SCORED:
+        return []
+    board = board_for(submission.benchmark, submission.owner)
+    row = next((row for row in board.rows if row.id == submission.pk), None)
+    rubric_info = submission.rubric_scores()
+    rows = []
+    for rubric in board.rubrics:
+        info = rubric_info.get(rubric.key, {})
+        cell = row.cells[rubric.key] if row else None
+        rows.append(
+            {
+                "rubric": rubric,
+                "score": info.get("score"),
+                "prompted": info.get("prompted", False),
+                "rank": cell.rank if cell else None,
+                "rank_shift": cell.rank_shift if cell else None,
+                "of": len(board.ranking(rubric.key)),
+            }
+        )
+    return rows
+
+
+@require_http_methods(["GET", "POST"])
+def signup(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("home")
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        messages.success(request, f"Welcome, {user.username}. You can now submit predictions.")
+        next_url = request.GET.get("next", "")
+        if url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+            return redirect(next_url)
+        return redirect("home")
+    return render(request, "registration/signup.html", {"form": form})
+
+
+@login_required
+@require_GET
+def my_submissions(request: HttpRequest) -> HttpResponse:
+    submissions = request.user.submissions.select_related("benchmark").order_by("-created_at")
+    return render(request, "my_submissions.html", {"submissions": submissions})

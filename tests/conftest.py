@@ -1,0 +1,157 @@
+"""Fixtures shared by the web tests: real PostgreSQL, real Redis, a real Celery worker process."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / "demo"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not config.pluginmanager.hasplugin("django"):
+        return  # the scoring tests run without Django
+    from django.conf import settings
+
+    engine = settings.DATABASES["default"]["ENGINE"]
+    if engine != "django.db.backends.postgresql":
+        pytest.exit(
+            "The tests run against PostgreSQL and Redis: run `make test`, or set DATABASE_URL "
+            f"(now {engine}) and CELERY_BROKER_URL yourself.",
+            returncode=2,
+        )
+
+
+@pytest.fixture(scope="session")
+def media_root(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(autouse=True)
+def _files_in_tmp(settings, media_root, tmp_path_factory) -> None:
+    settings.MEDIA_ROOT = media_root
+    # Pages find static files through the finders: the tests do not run collectstatic.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    settings.STATIC_ROOT = tmp_path_factory.getbasetemp() / "static"
+    settings.STATIC_ROOT.mkdir(exist_ok=True)
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, media_root, tmp_path_factory):
+    """A real `celery worker` process on a queue of its own, against the test database."""
+    from django.conf import settings
+    from django.db import connection
+
+    from leaderboard.celery import app
+
+    queue = f"test-{uuid.uuid4().hex[:12]}"
+    app.conf.task_default_queue = queue
+    db = connection.settings_dict
+    database_url = (
+        f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    )
+    log = tmp_path_factory.mktemp("worker") / "worker.log"
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "CELERY_QUEUE": queue,
+        "MEDIA_ROOT": str(media_root),
+    }
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "leaderboard",
+                "worker",
+                "--concurrency=1",
+                "--loglevel=INFO",
+                "--without-gossip",
+                "--without-mingle",
+                f"--hostname={queue}@%h",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + 60
+    while b"ready." not in log.read_bytes():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"The Celery worker did not start:\n{log.read_text()}")
+        time.sleep(0.2)
+    yield process
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+SMALL_GOLD = """id,question,answer,aliases,category
+q1,What is the capital of France?,Paris,,geography
+q2,Who wrote Hamlet?,William Shakespeare,Shakespeare,literature
+q3,What is the largest planet?,Jupiter,,science
+q4,What colour is the sky on a clear day?,Blue,,science
+"""
+
+
+@pytest.fixture
+def make_benchmark(db):
+    """Create a published benchmark from gold-file text, as the admin form would."""
+    import scoring
+    from leaderboard import services
+    from leaderboard.models import Benchmark
+
+    def make(
+        slug: str = "capitals",
+        gold: str = SMALL_GOLD,
+        grader: str = "exact",
+        filename: str = "gold.csv",
+        **fields,
+    ) -> Benchmark:
+        fields.setdefault("visibility", Benchmark.Visibility.PUBLISHED)
+        benchmark = Benchmark.objects.create(slug=slug, name=slug.title(), grader=grader, **fields)
+        parsed = scoring.read_gold(gold.encode(), filename=filename, grader=grader)
+        services.benchmark_set_items(benchmark=benchmark, gold=parsed)
+        return benchmark
+
+    return make
+
+
+@pytest.fixture
+def user(django_user_model):
+    return django_user_model.objects.create_user(username="ada", password="a-long-passphrase-1")
+
+
+@pytest.fixture
+def other_user(django_user_model):
+    return django_user_model.objects.create_user(username="grace", password="a-long-passphrase-2")
+
+
+@pytest.fixture
+def seeded_simpleqa_cs(db):
+    """The real SimpleQA-cs benchmark with its five models, seeded as `make demo` does."""
+    from django.core.management import call_command
+
+    from leaderboard.models import Benchmark
+
+    call_command("seed_demo", only="simpleqa-cs", stdout=io.StringIO())
+    return Benchmark.objects.get(slug="simpleqa-cs")

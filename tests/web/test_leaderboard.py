@@ -1,0 +1,123 @@
+"""The board on real data: order, side-by-side columns, JSON and CSV exports, hidden rows."""
+
+import io
+
+import pandas as pd
+import pytest
+
+from leaderboard import services
+from leaderboard.models import Submission
+
+pytestmark = pytest.mark.django_db
+
+BINARY_ORDER = [
+    "gpt-4o-2024-11-20",
+    "claude-3-5-sonnet-20241022",
+    "claude-3-5-sonnet-20240620",
+    "gpt-4o-mini-2024-07-18",
+    "claude-3-5-haiku-20241022",
+]
+
+
+def test_it_ranks_the_real_simpleqa_cs_models(client, seeded_simpleqa_cs):
+    board = client.get("/benchmarks/simpleqa-cs/leaderboard.json").json()
+    assert board["benchmark"] == "simpleqa-cs"
+    assert board["n_items"] == 4326
+    assert board["targets"] == [0.5, 0.75, 0.9]
+    assert [row["model"] for row in board["rows"]] == BINARY_ORDER
+    for key in ("0.5", "0.75", "0.9"):
+        leader = min(board["rows"], key=lambda row: row["scores"][key]["rank"])
+        assert leader["model"] == "claude-3-5-sonnet-20240620"
+    gpt4o = board["rows"][0]
+    # 1,342 correct and 2,899 wrong of 4,326, as graded in the data.
+    assert gpt4o["accuracy"] == pytest.approx(1342 / 4326)
+    assert gpt4o["error_rate"] == pytest.approx(2899 / 4326)
+    assert gpt4o["coverage"] == pytest.approx(4318 / 4326)
+    assert gpt4o["scores"]["0"] == {
+        "score": pytest.approx(1342 / 4326),
+        "rank": 1,
+        "rank_shift": 0,
+        "prompted": False,
+    }
+    assert gpt4o["scores"]["0.9"]["score"] == pytest.approx((1342 - 9 * 2899) / 4326)
+    assert gpt4o["scores"]["0.5"]["rank_shift"] == 1 - gpt4o["scores"]["0.5"]["rank"]
+    assert all(row["self_graded"] for row in board["rows"])
+    sonnet = next(r for r in board["rows"] if r["model"] == "claude-3-5-sonnet-20240620")
+    assert sonnet["scores"]["0.9"]["rank_shift"] == 2  # third under binary, first at 0.9
+
+
+def test_it_exports_the_same_rows_as_csv(client, seeded_simpleqa_cs):
+    response = client.get("/benchmarks/simpleqa-cs/leaderboard.csv")
+    assert response["Content-Type"].startswith("text/csv")
+    frame = pd.read_csv(io.BytesIO(response.content))
+    board = client.get("/benchmarks/simpleqa-cs/leaderboard.json").json()
+    assert list(frame["model"]) == BINARY_ORDER
+    for column in ("score_0", "rank_0", "score_0.5", "rank_0.5", "rank_shift_0.5", "rank_0.9"):
+        assert column in frame.columns
+    for position, row in enumerate(board["rows"]):
+        assert frame["score_0.75"][position] == pytest.approx(row["scores"]["0.75"]["score"])
+        assert frame["rank_shift_0.9"][position] == row["scores"]["0.9"]["rank_shift"]
+
+
+def test_it_shows_rankings_side_by_side(client, seeded_simpleqa_cs):
+    page = client.get("/benchmarks/simpleqa-cs/").content.decode()
+    assert "Rankings side by side" in page
+    for label in ("binary", "t = 0.5", "t = 0.75", "t = 0.9"):
+        assert label in page
+    assert "self-graded" in page
+    assert "▲2" in page  # claude-3-5-sonnet-20240620 climbs from 3rd to 1st
+
+
+def test_it_names_the_leaders_on_the_home_page(client, seeded_simpleqa_cs):
+    page = client.get("/").content.decode()
+    assert "SimpleQA in Czech" in page
+    assert "5 models" in page
+    binary, strictest = page.split("Leader under binary grading")[1].split("Leader at t = 0.9")
+    assert "gpt-4o-2024-11-20" in binary
+    assert "claude-3-5-sonnet-20240620" in strictest
+
+
+def test_it_leaves_hidden_submissions_off_the_board(client, seeded_simpleqa_cs):
+    gpt4o = Submission.objects.get(model_name="gpt-4o-2024-11-20")
+    services.submission_set_hidden(submission=gpt4o, hidden=True)
+    board = client.get("/benchmarks/simpleqa-cs/leaderboard.json").json()
+    assert [row["model"] for row in board["rows"]] == BINARY_ORDER[1:]
+    assert "gpt-4o-2024-11-20" not in client.get("/benchmarks/simpleqa-cs/").content.decode()
+    assert (
+        "gpt-4o-2024-11-20"
+        not in client.get("/benchmarks/simpleqa-cs/leaderboard.csv").content.decode()
+    )
+    assert client.get(f"/submissions/{gpt4o.pk}/").status_code == 404
+
+
+def test_it_shows_private_submissions_only_to_their_owner(
+    client, seeded_simpleqa_cs, user, other_user
+):
+    mini = Submission.objects.get(model_name="gpt-4o-mini-2024-07-18")
+    Submission.objects.filter(pk=mini.pk).update(visibility="private", owner=user)
+    assert (
+        "gpt-4o-mini" not in client.get("/benchmarks/simpleqa-cs/leaderboard.csv").content.decode()
+    )
+    assert client.get(f"/submissions/{mini.pk}.json").status_code == 404
+    client.force_login(other_user)
+    assert client.get(f"/submissions/{mini.pk}/").status_code == 404
+    client.force_login(user)
+    rows = client.get("/benchmarks/simpleqa-cs/leaderboard.json").json()["rows"]
+    assert "gpt-4o-mini-2024-07-18" in [row["model"] for row in rows]
+    assert client.get(f"/submissions/{mini.pk}/").status_code == 200
+
+
+def test_it_shows_a_board_with_no_submission(client, make_benchmark):
+    make_benchmark()
+    page = client.get("/benchmarks/capitals/")
+    assert page.status_code == 200
+    assert "No scored submission yet" in page.content.decode()
+    assert client.get("/benchmarks/capitals/leaderboard.json").json()["rows"] == []
+    assert (
+        client.get("/benchmarks/capitals/leaderboard.csv").content.decode().startswith("id,model")
+    )
+
+
+def test_it_answers_404_for_an_unknown_benchmark(client, db):
+    assert client.get("/benchmarks/nope/").status_code == 404
+    assert client.get("/benchmarks/nope/leaderboard.json").status_code == 404

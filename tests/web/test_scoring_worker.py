@@ -1,0 +1,73 @@
+"""The whole path with a real Celery worker process: upload → queued → scoring → scored."""
+
+import time
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from leaderboard.models import Submission
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+
+def wait_until_finished(client, submission_id: int, timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    seen = []
+    while time.monotonic() < deadline:
+        data = client.get(f"/submissions/{submission_id}.json").json()
+        if not seen or seen[-1] != data["status"]:
+            seen.append(data["status"])
+        if data["status"] in ("scored", "rejected", "failed"):
+            data["seen"] = seen
+            return data
+        time.sleep(0.1)
+    raise AssertionError(f"submission {submission_id} still {seen} after {timeout} s")
+
+
+def submit(client, content: bytes, name: str = "predictions.csv", visibility: str = "public"):
+    response = client.post(
+        "/benchmarks/capitals/submit/",
+        {
+            "model_name": "tiny-model",
+            "organisation": "Example Lab",
+            "visibility": visibility,
+            "file": SimpleUploadedFile(name, content),
+        },
+    )
+    assert response.status_code == 302, response.content.decode()
+    return int(response["Location"].strip("/").split("/")[-1])
+
+
+def test_it_scores_an_upload_in_the_worker(celery_worker, client, user, make_benchmark):
+    make_benchmark()
+    client.force_login(user)
+    submission_id = submit(
+        client, b"id,answer\nq1,paris\nq2,Shakespeare\nq3,Saturn\nq4,I don't know\n"
+    )
+    data = wait_until_finished(client, submission_id)
+    assert data["status"] == "scored", data
+    assert data["seen"][0] in ("queued", "scoring")
+    metrics = data["metrics"]
+    assert metrics["counts"] == {"correct": 2, "incorrect": 1, "abstained": 1}
+    assert metrics["accuracy"] == pytest.approx(0.5)
+    # t = 0.75: (2 − 3·1) / 4
+    assert metrics["scores"]["0.75"] == pytest.approx(-0.25)
+    page = client.get(f"/submissions/{submission_id}/").content.decode()
+    assert "50.0%" in page and "−0.250" in page
+    board = client.get("/benchmarks/capitals/leaderboard.json").json()
+    assert [row["id"] for row in board["rows"]] == [submission_id]
+    assert Submission.objects.get(pk=submission_id).runs.count() == 1
+
+
+def test_it_rejects_a_bad_file_with_its_lines(celery_worker, client, user, make_benchmark):
+    make_benchmark()
+    client.force_login(user)
+    submission_id = submit(client, b"id,answer,confidence\nq1,Paris,0.9\nq9,Rome,2\n")
+    data = wait_until_finished(client, submission_id)
+    assert data["status"] == "rejected"
+    assert any("row 3" in error and "q9" in error for error in data["errors"]), data["errors"]
+    assert any("row 3" in error and "confidence" in error for error in data["errors"])
+    page = client.get(f"/submissions/{submission_id}/").content.decode()
+    assert "The file was rejected" in page and "row 3" in page
+    assert client.get("/benchmarks/capitals/leaderboard.json").json()["rows"] == []
+    assert not Submission.objects.get(pk=submission_id).runs.exists()

@@ -1,0 +1,95 @@
+"""The submission page and its JSON: status, errors, metrics, and who may see them."""
+
+import pytest
+from django.core.files.base import ContentFile
+
+from leaderboard import services
+from leaderboard.models import Submission
+
+pytestmark = pytest.mark.django_db
+
+
+def make_submission(benchmark, owner, content: bytes, name="p.csv", **fields) -> Submission:
+    upload = ContentFile(content, name=name)
+    return services.submission_create(
+        benchmark=benchmark, owner=owner, file=upload, model_name="m", queue=False, **fields
+    )
+
+
+def test_it_reports_a_queued_submission_and_follows_it(client, user, make_benchmark):
+    submission = make_submission(make_benchmark(), user, b"id,answer\nq1,Paris\n")
+    data = client.get(f"/submissions/{submission.pk}.json").json()
+    assert data["status"] == "queued"
+    assert data["progress"] == 0
+    assert "metrics" not in data
+    page = client.get(f"/submissions/{submission.pk}/").content.decode()
+    assert "this page follows the scoring by itself" in page
+    assert "submission-status.js" in page
+
+
+def test_it_shows_the_metrics_once_scored(client, user, make_benchmark):
+    benchmark = make_benchmark()
+    submission = make_submission(
+        benchmark, user, b"id,answer,target\nq1,Paris,\nq2,Hamlet,\nq1,Paris,0.75\nq2,idk,0.75\n"
+    )
+    services.submission_score(submission_id=submission.pk)
+    data = client.get(f"/submissions/{submission.pk}.json").json()
+    assert data["status"] == "scored"
+    assert data["progress"] == 100
+    assert data["metrics"]["scores"]["0.5"] == pytest.approx((1 - 1) / 4)
+    assert data["metrics"]["scores"]["0.75"] == pytest.approx(1 / 4)  # the prompted run
+    page = client.get(f"/submissions/{submission.pk}/").content.decode()
+    assert "prompted at t = 0.75" in page
+    assert "same answers" in page
+    assert "Runs" in page
+    assert "submission-status.js" not in page
+
+
+def test_it_shows_every_validation_error_with_its_line(client, user, make_benchmark):
+    submission = make_submission(
+        make_benchmark(),
+        user,
+        b'{"id": "q1", "answer": "Paris"}\n{"id": "q2", "answer": \n{"id": "zz", "answer": "x"}\n',
+        name="p.jsonl",
+    )
+    services.submission_score(submission_id=submission.pk)
+    data = client.get(f"/submissions/{submission.pk}.json").json()
+    assert data["status"] == "rejected"
+    assert any(error.startswith("line 2") for error in data["errors"]), data["errors"]
+    assert any("line 3" in error and "zz" in error for error in data["errors"])
+    page = client.get(f"/submissions/{submission.pk}/").content.decode()
+    assert "line 2" in page and "line 3" in page
+
+
+def test_it_scores_a_submission_once(user, make_benchmark):
+    submission = make_submission(make_benchmark(), user, b"id,answer\nq1,Paris\n")
+    assert services.submission_score(submission_id=submission.pk) is not None
+    assert services.submission_score(submission_id=submission.pk) is None
+    assert submission.runs.count() == 1
+
+
+def test_it_shows_model_names_as_text(client, user, make_benchmark):
+    submission = make_submission(
+        make_benchmark(),
+        user,
+        b"id,answer\nq1,Paris\n",
+        description="<script>alert(1)</script>",
+    )
+    Submission.objects.filter(pk=submission.pk).update(model_name="<script>alert(2)</script>")
+    page = client.get(f"/submissions/{submission.pk}/").content.decode()
+    assert "<script>alert" not in page
+    assert "&lt;script&gt;alert(2)" in page
+
+
+def test_it_keeps_private_submissions_private(client, user, other_user, make_benchmark):
+    submission = make_submission(
+        make_benchmark(), user, b"id,answer\nq1,Paris\n", visibility="private"
+    )
+    services.submission_score(submission_id=submission.pk)
+    assert client.get(f"/submissions/{submission.pk}/").status_code == 404
+    client.force_login(other_user)
+    assert client.get(f"/submissions/{submission.pk}.json").status_code == 404
+    assert client.get("/benchmarks/capitals/leaderboard.json").json()["rows"] == []
+    client.force_login(user)
+    assert client.get(f"/submissions/{submission.pk}.json").json()["status"] == "scored"
+    assert "private" in client.get("/accounts/submissions/").content.decode()
