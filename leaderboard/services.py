@@ -13,7 +13,7 @@ from datetime import timedelta
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 import scoring
@@ -68,7 +68,7 @@ def submissions_rescore(*, ids: list[int]) -> int:
             .values_list("pk", flat=True)
         )
         Submission.objects.filter(pk__in=finished).update(
-            status=Submission.Status.QUEUED, progress=0, attempts=0
+            status=Submission.Status.QUEUED, progress=0, attempts=0, queued_at=timezone.now()
         )
         for pk in finished:
             _enqueue_on_commit(pk)
@@ -263,8 +263,47 @@ def submission_finish(
 def submission_release(*, submission_id: int) -> None:
     """Give a submission back to the queue after a transient error, for a retry."""
     Submission.objects.filter(pk=submission_id, status=Submission.Status.SCORING).update(
-        status=Submission.Status.QUEUED, progress=0
+        status=Submission.Status.QUEUED, progress=0, queued_at=timezone.now()
     )
+
+
+def submissions_requeue_stale(*, stale_after: timedelta, max_attempts: int) -> dict[str, int]:
+    """Pick up submissions left queued or scoring for too long, so that none stays stuck.
+
+    A queued one whose message was lost (the broker was down, say) is queued again; one still
+    "scoring" long after any worker would have finished lost its worker, and is queued again
+    unless it has used up its attempts, in which case it ends failed with the reason.
+    """
+    cutoff = timezone.now() - stale_after
+    requeued = failed = 0
+    with transaction.atomic():
+        stale = list(
+            Submission.objects.select_for_update(skip_locked=True).filter(
+                Q(status=Submission.Status.QUEUED, queued_at__lt=cutoff)
+                | Q(status=Submission.Status.SCORING, started_at__lt=cutoff)
+            )
+        )
+        for submission in stale:
+            if submission.attempts >= max_attempts:
+                Submission.objects.filter(pk=submission.pk).update(
+                    status=Submission.Status.FAILED,
+                    errors=[
+                        f"Scoring was tried {submission.attempts} times and never finished. "
+                        "The file is kept and the staff have been told; a smaller file may help."
+                    ],
+                    n_errors=1,
+                    progress=100,
+                    finished_at=timezone.now(),
+                )
+                log.error("Submission %s failed after %s attempts", submission.pk, max_attempts)
+                failed += 1
+                continue
+            Submission.objects.filter(pk=submission.pk).update(
+                status=Submission.Status.QUEUED, progress=0, queued_at=timezone.now()
+            )
+            _enqueue_on_commit(submission.pk)
+            requeued += 1
+    return {"requeued": requeued, "failed": failed}
 
 
 def submission_set_hidden(*, submission: Submission, hidden: bool) -> None:

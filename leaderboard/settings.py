@@ -178,6 +178,17 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = envint("SCORING_SOFT_TIME_LIMIT", "300")
 CELERY_TASK_TIME_LIMIT = envint("SCORING_TIME_LIMIT", "360")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A submission queued or scoring for longer than this is picked up again by the sweep, and one
+# that was tried this many times ends failed with its reason (SPEC §7: never a stuck status).
+SCORING_STALE_AFTER = envint("SCORING_STALE_AFTER", "600")
+SCORING_MAX_ATTEMPTS = envint("SCORING_MAX_ATTEMPTS", "3")
+# https://docs.celeryq.dev/en/stable/userguide/periodic-tasks.html
+CELERY_BEAT_SCHEDULE = {
+    "requeue-stale-submissions": {
+        "task": "leaderboard.tasks.requeue_stale_submissions",
+        "schedule": float(envint("SCORING_SWEEP_EVERY", "60")),
+    },
+}
 # Tests run the task in-process only when asked to.
 CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", "false")
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
 from leaderboard import services
@@ -42,3 +44,11 @@ def score_submission(self, submission_id: int) -> None:
         if self.request.retries < self.max_retries:
             services.submission_release(submission_id=submission_id)
         raise self.retry(exc=exc, countdown=2**self.request.retries) from exc
+
+
+@shared_task
+def requeue_stale_submissions() -> dict[str, int]:
+    return services.submissions_requeue_stale(
+        stale_after=timedelta(seconds=settings.SCORING_STALE_AFTER),
+        max_attempts=settings.SCORING_MAX_ATTEMPTS,
+    )

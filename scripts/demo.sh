@@ -19,7 +19,8 @@ export DEBUG="${DEBUG:-false}"
 "$BIN/python" manage.py collectstatic --noinput --verbosity 0
 "$BIN/python" manage.py seed_demo
 
-"$BIN/celery" -A leaderboard worker --loglevel=INFO --concurrency=2 &
+# -B runs the periodic sweep that picks up submissions left queued or scoring too long.
+"$BIN/celery" -A leaderboard worker -B --schedule var/celerybeat-schedule --loglevel=INFO --concurrency=2 &
 worker=$!
 stop() {
   kill "$worker" 2>/dev/null || true

@@ -71,3 +71,29 @@ def test_it_rejects_a_bad_file_with_its_lines(celery_worker, client, user, make_
     assert "The file was rejected" in page and "row 3" in page
     assert client.get("/benchmarks/capitals/leaderboard.json").json()["rows"] == []
     assert not Submission.objects.get(pk=submission_id).runs.exists()
+
+
+def test_it_scores_a_submission_whose_message_was_lost(celery_worker, client, user, make_benchmark):
+    from datetime import timedelta
+
+    from django.core.files.base import ContentFile
+    from django.utils import timezone
+
+    from leaderboard import services
+
+    benchmark = make_benchmark()
+    submission = services.submission_create(
+        benchmark=benchmark,
+        owner=user,
+        file=ContentFile(b"id,answer\nq1,Paris\n", name="p.csv"),
+        model_name="lost",
+        queue=False,  # as if the broker had been down when it was uploaded
+    )
+    Submission.objects.filter(pk=submission.pk).update(
+        queued_at=timezone.now() - timedelta(hours=1)
+    )
+    time.sleep(1)
+    assert Submission.objects.get(pk=submission.pk).status == "queued"
+    services.submissions_requeue_stale(stale_after=timedelta(minutes=10), max_attempts=3)
+    client.force_login(user)
+    assert wait_until_finished(client, submission.pk)["status"] == "scored"
