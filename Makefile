@@ -24,6 +24,7 @@ demo: install
 
 test: install
 	scripts/services.sh
+	scripts/browser.sh
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -155,3 +155,55 @@ def seeded_simpleqa_cs(db):
 
     call_command("seed_demo", only="simpleqa-cs", stdout=io.StringIO())
     return Benchmark.objects.get(slug="simpleqa-cs")
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium driven by Playwright, with no network beyond this machine."""
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium package")
+    # Playwright's sync API keeps an event loop in this thread; the ORM calls the tests make
+    # beside it are still synchronous.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    """A fresh browser page that fails the test on a console error or a request elsewhere."""
+    context = browser.new_context(base_url=live_server.url)
+    page = context.new_page()
+    problems: list[str] = []
+    page.on(
+        "console",
+        lambda message: message.type == "error" and problems.append(f"console: {message.text}"),
+    )
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.on(
+        "request",
+        lambda request: (
+            request.url.startswith(live_server.url) or problems.append(f"request: {request.url}")
+        ),
+    )
+    yield page
+    context.close()
+    assert not problems, problems

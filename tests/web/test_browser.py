@@ -1,0 +1,56 @@
+"""What people click, in a real browser: sign up, upload, watch the status turn scored."""
+
+import os
+import signal
+
+import pytest
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.worker,
+    pytest.mark.django_db(transaction=True),
+]
+
+
+def test_it_takes_a_new_user_from_signup_to_the_board(
+    celery_worker, page, live_server, make_benchmark, tmp_path
+):
+    make_benchmark()
+    page.goto("/")
+    page.get_by_role("link", name="Sign up").click()
+    page.fill("#id_username", "hopper")
+    page.fill("#id_password1", "compilers-since-1952")
+    page.fill("#id_password2", "compilers-since-1952")
+    page.get_by_role("button", name="Create account").click()
+    page.get_by_text("Log out hopper").wait_for()
+
+    page.get_by_role("link", name="Capitals").first.click()
+    page.get_by_role("link", name="Submit predictions").click()
+    predictions = tmp_path / "predictions.jsonl"
+    predictions.write_text(
+        '{"id": "q1", "answer": "Paris"}\n'
+        '{"id": "q2", "answer": "Marlowe"}\n'
+        '{"id": "q3", "answer": "Jupiter"}\n'
+        '{"id": "q4", "abstain": true}\n'
+    )
+    page.fill("#id_model_name", "careful-model")
+    page.fill("#id_organisation", "Harvard Mark I")
+    page.set_input_files("#id_file", str(predictions))
+    # The worker is paused, so the page is certain to open before the scoring ends.
+    os.killpg(celery_worker.pid, signal.SIGSTOP)
+    try:
+        page.get_by_role("button", name="Upload and score").click()
+        page.wait_for_url("**/submissions/*/")
+        assert page.locator("#status-text").inner_text() == "queued"
+    finally:
+        os.killpg(celery_worker.pid, signal.SIGCONT)
+
+    # The status page follows the scoring by itself, with no reload from the user.
+    page.get_by_role("heading", name="Outcomes").wait_for(timeout=60_000)
+    assert page.locator("#status-text").inner_text() == "scored"
+    table = page.locator("table.paper").inner_text()
+    assert "50.0%" in table  # 2 of 4 correct
+    assert "25.0%" in table  # 1 wrong, 1 abstained
+
+    page.get_by_role("link", name="Capitals").click()
+    assert "careful-model" in page.locator(".columns").inner_text()
