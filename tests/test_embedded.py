@@ -118,6 +118,9 @@ def test_it_scores_through_the_filesystem_broker_and_sqlite(embedded_env, tmp_pa
     assert "STATUS scored 0.0" in result.stdout, result.stdout + result.stderr
     assert (tmp_path / "var" / "db.sqlite3").exists()
     assert "filesystem" in (tmp_path / "worker.log").read_text()
+    # The broker's files, control ones included, stay under VAR_DIR.
+    assert (tmp_path / "var" / "broker" / "control").is_dir()
+    assert not (ROOT / "control").exists()
 
 
 def test_it_serves_the_site_with_its_static_files_from_gunicorn(embedded_env, tmp_path):
