@@ -32,6 +32,14 @@ def score(value) -> str:
 
 
 @register.filter
+def number(value) -> str:
+    """A penalty or target without float noise: 8.999999999999998 → "9", 0.75 → "0.75"."""
+    if _missing(value):
+        return "–"
+    return f"{round(float(value), 4):g}"
+
+
+@register.filter
 def shift(value):
     """A rank shift against binary: ▲ moved up, ▼ moved down."""
     if _missing(value):
