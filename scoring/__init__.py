@@ -1,0 +1,71 @@
+"""Scoring prediction files under binary grading and under explicit confidence targets.
+
+Plain Python over pandas and NumPy, with no Django: `files` reads and validates uploads, `grading`
+turns answers into outcomes, `metrics` holds every formula, `runs` scores a submission's runs and
+rubrics, and `leaderboard` ranks submissions. `python -m scoring` scores one file locally.
+"""
+
+from scoring.files import ColumnReport, FileRejected, Gold, Predictions, read_gold, read_predictions
+from scoring.grading import (
+    DEFAULT_ABSTENTION_PHRASES,
+    GRADERS,
+    OUTCOME_ABSTAINED,
+    OUTCOME_CORRECT,
+    OUTCOME_INCORRECT,
+    OUTCOME_MISSING,
+    decode_outcomes,
+    encode_outcomes,
+    grade_outcomes,
+)
+from scoring.leaderboard import rank_table
+from scoring.metrics import (
+    SCORE_TIE_TOLERANCE,
+    TARGET_EQUAL_TOLERANCE,
+    kendall_tau_b,
+    penalty,
+    rank_with_ties,
+    score_at_target,
+    target_key,
+)
+from scoring.runs import (
+    DEFAULT_TARGETS,
+    BenchmarkConfig,
+    RubricScore,
+    RunScore,
+    SubmissionScore,
+    score_file,
+    score_predictions,
+)
+
+__all__ = [
+    "DEFAULT_ABSTENTION_PHRASES",
+    "DEFAULT_TARGETS",
+    "GRADERS",
+    "OUTCOME_ABSTAINED",
+    "OUTCOME_CORRECT",
+    "OUTCOME_INCORRECT",
+    "OUTCOME_MISSING",
+    "SCORE_TIE_TOLERANCE",
+    "TARGET_EQUAL_TOLERANCE",
+    "BenchmarkConfig",
+    "ColumnReport",
+    "FileRejected",
+    "Gold",
+    "Predictions",
+    "RubricScore",
+    "RunScore",
+    "SubmissionScore",
+    "decode_outcomes",
+    "encode_outcomes",
+    "grade_outcomes",
+    "kendall_tau_b",
+    "penalty",
+    "rank_table",
+    "rank_with_ties",
+    "read_gold",
+    "read_predictions",
+    "score_at_target",
+    "score_file",
+    "score_predictions",
+    "target_key",
+]

@@ -1,0 +1,149 @@
+"""Every formula of SPEC §5, in one place: rates, the score at a confidence target, ranks, tau.
+
+`N` is the number of items in the benchmark; `C`, `W`, `A` count correct, incorrect and abstained
+items (missing items are abstained). The functions take plain numbers or NumPy arrays, so the same
+formula draws a curve of scores over many targets.
+"""
+
+from __future__ import annotations
+
+from typing import overload
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from scoring.grading import OUTCOME_CORRECT, OUTCOME_INCORRECT
+
+TARGET_EQUAL_TOLERANCE = 1e-9
+SCORE_TIE_TOLERANCE = 1e-12
+
+_KENDALL_BLOCK = 1024
+
+
+@overload
+def _ratio(numerator: float, denominator: float) -> float: ...
+@overload
+def _ratio(numerator: ArrayLike, denominator: ArrayLike) -> np.ndarray: ...
+def _ratio(numerator, denominator):
+    """numerator / denominator, 0 where the denominator is 0."""
+    numerator = np.asarray(numerator, dtype=float)
+    denominator = np.asarray(denominator, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(denominator == 0, 0.0, numerator / denominator)
+    return float(out) if out.ndim == 0 else out
+
+
+def penalty(t: ArrayLike) -> float | np.ndarray:
+    """Points lost for a wrong answer at confidence target t: t / (1 − t)."""
+    t = np.asarray(t, dtype=float)
+    out = t / (1.0 - t)
+    return float(out) if out.ndim == 0 else out
+
+
+def score_at_target(correct: ArrayLike, incorrect: ArrayLike, n_items: ArrayLike, t: ArrayLike):
+    """(C − t/(1 − t) · W) / N; t = 0 gives accuracy. Any argument may be an array."""
+    correct = np.asarray(correct, dtype=float)
+    incorrect = np.asarray(incorrect, dtype=float)
+    n_items = np.asarray(n_items, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = (correct - penalty(t) * incorrect) / n_items
+    return float(out) if np.ndim(out) == 0 else out
+
+
+def accuracy(correct: ArrayLike, n_items: ArrayLike):
+    """C / N."""
+    return _ratio(correct, n_items)
+
+
+def error_rate(incorrect: ArrayLike, n_items: ArrayLike):
+    """W / N."""
+    return _ratio(incorrect, n_items)
+
+
+def abstention_rate(abstained: ArrayLike, n_items: ArrayLike):
+    """A / N (missing items included in A)."""
+    return _ratio(abstained, n_items)
+
+
+def coverage(present: ArrayLike, n_items: ArrayLike):
+    """Items present in the file / N."""
+    return _ratio(present, n_items)
+
+
+def accuracy_given_attempted(correct: ArrayLike, incorrect: ArrayLike):
+    """C / (C + W), 0 when nothing was attempted."""
+    return _ratio(correct, np.add(correct, incorrect))
+
+
+def f1(accuracy: ArrayLike, accuracy_given_attempted: ArrayLike):
+    """SimpleQA's F1: the harmonic mean of accuracy and accuracy given attempted, 0 when both 0."""
+    accuracy = np.asarray(accuracy, dtype=float)
+    given_attempted = np.asarray(accuracy_given_attempted, dtype=float)
+    return _ratio(2 * accuracy * given_attempted, accuracy + given_attempted)
+
+
+def score_abstaining_below(outcomes: np.ndarray, confidence: np.ndarray, t: float) -> float:
+    """The score at t had the model abstained on every item whose stated confidence is below t.
+
+    Items without a stated confidence keep their outcome.
+    """
+    outcomes = np.asarray(outcomes)
+    confidence = np.asarray(confidence, dtype=float)
+    answered = ~(confidence < t)
+    correct = np.count_nonzero(answered & (outcomes == OUTCOME_CORRECT))
+    incorrect = np.count_nonzero(answered & (outcomes == OUTCOME_INCORRECT))
+    return score_at_target(correct, incorrect, len(outcomes), t)
+
+
+def rank_with_ties(scores: ArrayLike) -> np.ndarray:
+    """Ranks by score, highest first; scores within 1e-12 share the best rank (1, 2, 2, 4).
+
+    NaN scores get a NaN rank.
+    """
+    scores = np.asarray(scores, dtype=float)
+    ranks = np.full(scores.shape, np.nan)
+    scored = np.flatnonzero(~np.isnan(scores))
+    if not len(scored):
+        return ranks
+    order = scored[np.argsort(-scores[scored], kind="stable")]
+    ordered = scores[order]
+    starts = np.concatenate([[True], (ordered[:-1] - ordered[1:]) > SCORE_TIE_TOLERANCE])
+    places = np.arange(1, len(order) + 1)
+    ranks[order] = np.maximum.accumulate(np.where(starts, places, 0))
+    return ranks
+
+
+def kendall_tau_b(x: ArrayLike, y: ArrayLike) -> float:
+    """Kendall's tau-b between two rankings (pairs where either is NaN left out).
+
+    NaN when fewer than two pairs remain or either side is all ties.
+    """
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    keep = ~(np.isnan(x) | np.isnan(y))
+    x, y = x[keep], y[keep]
+    n = len(x)
+    if n < 2:
+        return float("nan")
+    concordance = 0  # concordant minus discordant pairs, each pair counted twice
+    x_ties = y_ties = 0  # tied pairs, each counted twice, the diagonal included
+    # Blocks of rows keep the pairwise matrices small for a few thousand entries.
+    for start in range(0, n, _KENDALL_BLOCK):
+        stop = min(start + _KENDALL_BLOCK, n)
+        sx = np.sign(x[start:stop, None] - x[None, :]).astype(np.int8)
+        sy = np.sign(y[start:stop, None] - y[None, :]).astype(np.int8)
+        concordance += int(np.sum(sx.astype(np.int64) * sy))
+        x_ties += int(np.count_nonzero(sx == 0))
+        y_ties += int(np.count_nonzero(sy == 0))
+    pairs = n * (n - 1) / 2
+    tied_x = (x_ties - n) / 2
+    tied_y = (y_ties - n) / 2
+    denominator = np.sqrt((pairs - tied_x) * (pairs - tied_y))
+    if denominator == 0:
+        return float("nan")
+    return float(concordance / 2 / denominator)
+
+
+def target_key(t: float) -> str:
+    """A target as the shortest decimal, as keyed in scores and URLs: 0.75 → "0.75", 0 → "0"."""
+    return format(float(t), ".15g")

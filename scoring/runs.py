@@ -1,0 +1,342 @@
+"""Scoring a submission: a benchmark's settings, each run's counts, and each rubric's score.
+
+A prediction file holds one run per stated target t plus possibly a default run (no target). Each
+run is graded into outcomes and counted; each rubric (binary t = 0 and every benchmark target)
+then takes its score from the run prompted at t when there is one, else from the default run
+("same answers"). Formulas come from `scoring.metrics`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from scoring import metrics
+from scoring.files import ColumnReport, Gold, Predictions, Source, read_gold, read_predictions
+from scoring.grading import (
+    DEFAULT_ABSTENTION_PHRASES,
+    GRADERS,
+    OUTCOME_ABSTAINED,
+    OUTCOME_CORRECT,
+    OUTCOME_INCORRECT,
+    OUTCOME_MISSING,
+    grade_outcomes,
+    item_positions,
+)
+
+DEFAULT_TARGETS = (0.5, 0.75, 0.9)
+DEFAULT_RUN_KEY = "default"
+
+
+@dataclass(frozen=True)
+class BenchmarkConfig:
+    """How a benchmark grades and scores: grader, confidence targets and limits.
+
+    Targets are sorted and deduplicated (within 1e-9); binary (t = 0) is always scored besides.
+    """
+
+    grader: str
+    targets: tuple[float, ...] = DEFAULT_TARGETS
+    abstention_phrases: tuple[str, ...] = DEFAULT_ABSTENTION_PHRASES
+    min_coverage: float = 0.0
+    numeric_tolerance: float = 1e-6
+    max_bytes: int = 50 * 1024 * 1024
+
+    def __post_init__(self) -> None:
+        if self.grader not in GRADERS:
+            raise ValueError(
+                f"unknown grader {self.grader!r}; expected one of {', '.join(GRADERS)}"
+            )
+        targets: list[float] = []
+        for t in sorted(float(t) for t in self.targets):
+            if not 0 < t < 1:
+                raise ValueError(f"target {t!r} is not between 0 and 1 (both excluded)")
+            if not targets or t - targets[-1] > metrics.TARGET_EQUAL_TOLERANCE:
+                targets.append(t)
+        object.__setattr__(self, "targets", tuple(targets))
+        object.__setattr__(self, "abstention_phrases", tuple(map(str, self.abstention_phrases)))
+        if not 0 <= self.min_coverage <= 1:
+            raise ValueError(f"min_coverage {self.min_coverage!r} is not in [0, 1]")
+        if not (math.isfinite(self.numeric_tolerance) and self.numeric_tolerance >= 0):
+            raise ValueError(f"numeric_tolerance {self.numeric_tolerance!r} is not a number ≥ 0")
+        if self.max_bytes <= 0:
+            raise ValueError(f"max_bytes {self.max_bytes!r} is not positive")
+
+    @property
+    def rubrics(self) -> tuple[float, ...]:
+        """Binary first, then every target."""
+        return (0.0, *self.targets)
+
+
+@dataclass(frozen=True, eq=False)
+class RunScore:
+    """One run's counts and rates. `abstained` includes missing items; `outcomes` is in gold
+    order (see OUTCOME_* codes)."""
+
+    target: float | None
+    key: str
+    n_items: int
+    present: int
+    correct: int
+    incorrect: int
+    abstained: int
+    coverage: float
+    accuracy: float
+    error_rate: float
+    abstention_rate: float
+    accuracy_given_attempted: float
+    f1: float
+    outcomes: np.ndarray = field(repr=False)
+    categories: dict[str, dict] = field(default_factory=dict, repr=False)
+    has_confidence: bool = False
+    scores_abstaining_below: dict[str, float] = field(default_factory=dict)
+
+    def score_at(self, t: float) -> float:
+        """This run's score under the rubric of target t."""
+        return metrics.score_at_target(self.correct, self.incorrect, self.n_items, t)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "key": self.key,
+            "target": self.target,
+            "n_items": self.n_items,
+            "present": self.present,
+            "coverage": self.coverage,
+            "counts": {
+                "correct": self.correct,
+                "incorrect": self.incorrect,
+                "abstained": self.abstained,
+            },
+            "accuracy": self.accuracy,
+            "error_rate": self.error_rate,
+            "abstention_rate": self.abstention_rate,
+            "accuracy_given_attempted": self.accuracy_given_attempted,
+            "f1": self.f1,
+            "has_confidence": self.has_confidence,
+            "scores_abstaining_below": _json_numbers(self.scores_abstaining_below),
+            "categories": {name: _json_numbers(row) for name, row in self.categories.items()},
+        }
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RunScore):
+            return NotImplemented
+        return self.to_dict() == other.to_dict() and np.array_equal(self.outcomes, other.outcomes)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class RubricScore:
+    """A rubric's score and where it comes from: the run prompted at t, or the default run."""
+
+    target: float
+    key: str
+    score: float | None
+    prompted: bool
+    run_key: str | None
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "target": self.target,
+            "score": _json_number(self.score),
+            "prompted": self.prompted,
+            "run": self.run_key,
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class SubmissionScore:
+    """Everything scored from one prediction file. `primary` holds the headline metrics."""
+
+    n_items: int
+    self_graded: bool
+    runs: tuple[RunScore, ...]
+    rubrics: dict[str, RubricScore]
+    primary: RunScore
+    columns: ColumnReport
+
+    def to_dict(self) -> dict[str, object]:
+        """The object `python -m scoring --json` prints (SPEC §6)."""
+        primary = self.primary
+        return {
+            "n_items": self.n_items,
+            "coverage": primary.coverage,
+            "counts": {
+                "correct": primary.correct,
+                "incorrect": primary.incorrect,
+                "abstained": primary.abstained,
+            },
+            "accuracy": primary.accuracy,
+            "error_rate": primary.error_rate,
+            "abstention_rate": primary.abstention_rate,
+            "accuracy_given_attempted": primary.accuracy_given_attempted,
+            "f1": primary.f1,
+            "scores": {key: _json_number(rubric.score) for key, rubric in self.rubrics.items()},
+            "runs": [run.to_dict() for run in self.runs],
+            "self_graded": self.self_graded,
+            "rubrics": {key: rubric.to_dict() for key, rubric in self.rubrics.items()},
+            "columns": self.columns.to_dict(),
+        }
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SubmissionScore):
+            return NotImplemented
+        pairs = zip(self.runs, other.runs, strict=True)
+        return self.to_dict() == other.to_dict() and all(
+            np.array_equal(a.outcomes, b.outcomes) for a, b in pairs
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def score_predictions(
+    gold: Gold, predictions: Predictions, config: BenchmarkConfig
+) -> SubmissionScore:
+    """Grade every run of a prediction file and score each rubric."""
+    rows = predictions.rows
+    targets = rows["target"].to_numpy(dtype=float)
+    is_default = np.isnan(targets)
+    runs: list[RunScore] = []
+    if is_default.any() or not len(rows):
+        default_rows = rows if is_default.all() else rows[is_default]
+        runs.append(_score_run(gold, default_rows, None, config))
+    for t in np.unique(targets[~is_default]):
+        runs.append(_score_run(gold, rows[targets == t], float(t), config))
+
+    default = runs[0] if runs[0].target is None else None
+    rubrics: dict[str, RubricScore] = {}
+    for t in config.rubrics:
+        key = metrics.target_key(t)
+        prompted = _prompted_run(runs, t)
+        if prompted is not None:
+            rubrics[key] = RubricScore(t, key, prompted.score_at(t), True, prompted.key)
+        elif default is not None:
+            rubrics[key] = RubricScore(t, key, default.score_at(t), False, default.key)
+        else:
+            rubrics[key] = RubricScore(t, key, None, False, None)
+    primary = default if default is not None else _prompted_run(runs, 0.0)
+    if primary is None:
+        primary = runs[0]
+    return SubmissionScore(
+        n_items=gold.n_items,
+        self_graded=config.grader == "pregraded",
+        runs=tuple(runs),
+        rubrics=rubrics,
+        primary=primary,
+        columns=predictions.columns,
+    )
+
+
+def score_file(
+    gold_source: Source,
+    predictions_source: Source,
+    *,
+    gold_filename: str,
+    predictions_filename: str,
+    config: BenchmarkConfig,
+) -> SubmissionScore:
+    """Read a gold file and a prediction file and score them; FileRejected if either is bad."""
+    gold = read_gold(
+        gold_source, filename=gold_filename, grader=config.grader, max_bytes=config.max_bytes
+    )
+    predictions = read_predictions(
+        predictions_source, filename=predictions_filename, gold=gold, config=config
+    )
+    return score_predictions(gold, predictions, config)
+
+
+def _prompted_run(runs: list[RunScore], t: float) -> RunScore | None:
+    for run in runs:
+        if run.target is not None and abs(run.target - t) <= metrics.TARGET_EQUAL_TOLERANCE:
+            return run
+    return None
+
+
+def _score_run(
+    gold: Gold, rows: pd.DataFrame, target: float | None, config: BenchmarkConfig
+) -> RunScore:
+    n = gold.n_items
+    outcomes = grade_outcomes(gold, rows, config)
+    outcomes.setflags(write=False)
+    missing, correct, incorrect, abstained = (
+        int(count) for count in np.bincount(outcomes, minlength=4)[:4]
+    )
+    abstained += missing
+    accuracy = metrics.accuracy(correct, n)
+    given_attempted = metrics.accuracy_given_attempted(correct, incorrect)
+
+    confidence = rows["confidence"].to_numpy(dtype=float)
+    has_confidence = bool(len(confidence)) and not np.isnan(confidence).all()
+    below: dict[str, float] = {}
+    if has_confidence:
+        per_item = np.full(n, np.nan)
+        per_item[item_positions(gold, rows)] = confidence
+        below = {
+            metrics.target_key(t): metrics.score_abstaining_below(outcomes, per_item, t)
+            for t in config.rubrics
+        }
+    return RunScore(
+        target=target,
+        key=DEFAULT_RUN_KEY if target is None else metrics.target_key(target),
+        n_items=n,
+        present=n - missing,
+        correct=correct,
+        incorrect=incorrect,
+        abstained=abstained,
+        coverage=metrics.coverage(n - missing, n),
+        accuracy=accuracy,
+        error_rate=metrics.error_rate(incorrect, n),
+        abstention_rate=metrics.abstention_rate(abstained, n),
+        accuracy_given_attempted=given_attempted,
+        f1=metrics.f1(accuracy, given_attempted),
+        outcomes=outcomes,
+        categories=_categories(gold, outcomes),
+        has_confidence=has_confidence,
+        scores_abstaining_below=below,
+    )
+
+
+def _categories(gold: Gold, outcomes: np.ndarray) -> dict[str, dict]:
+    codes, names = gold.category_codes
+    if not names:
+        return {}
+    k = len(names)
+    has = codes >= 0
+    # One count per (category, outcome code).
+    table = np.bincount(codes[has] * 4 + outcomes[has], minlength=4 * k).reshape(k, 4)
+    n_items = table.sum(axis=1)
+    correct = table[:, OUTCOME_CORRECT]
+    incorrect = table[:, OUTCOME_INCORRECT]
+    abstained = table[:, OUTCOME_ABSTAINED] + table[:, OUTCOME_MISSING]
+    accuracy = metrics.accuracy(correct, n_items)
+    error_rate = metrics.error_rate(incorrect, n_items)
+    abstention_rate = metrics.abstention_rate(abstained, n_items)
+    return {
+        name: {
+            "n_items": int(n_items[i]),
+            "correct": int(correct[i]),
+            "incorrect": int(incorrect[i]),
+            "abstained": int(abstained[i]),
+            "accuracy": float(accuracy[i]),
+            "error_rate": float(error_rate[i]),
+            "abstention_rate": float(abstention_rate[i]),
+        }
+        for i, name in enumerate(names)
+    }
+
+
+def _json_number(value: float | None) -> float | None:
+    if value is None or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def _json_numbers(values: Mapping[str, object]) -> dict[str, object]:
+    return {
+        key: _json_number(value) if isinstance(value, float) else value
+        for key, value in values.items()
+    }
