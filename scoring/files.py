@@ -1204,7 +1204,7 @@ def _check_duplicates(
 
     def describe(i: int) -> str:
         run = (
-            "in the default run (no target)"
+            "in the default run"
             if np.isnan(run_targets[i])
             else f"for target {target_key(float(run_targets[i]))}"
         )
@@ -1233,6 +1233,6 @@ def _check_coverage(
         if share < config.min_coverage:
             problems.add(
                 f"coverage {_percent(share)} of run {_quote(key)} is below this benchmark's "
-                f"minimum of {_percent(config.min_coverage)} ({present} of {n_items} items)",
+                f"minimum of {_percent(config.min_coverage)}",
                 place=np.inf,
             )
