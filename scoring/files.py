@@ -197,7 +197,10 @@ class Gold:
     @cached_property
     def category_codes(self) -> tuple[np.ndarray, list[str]]:
         """Each item's category number (−1 without one) and the category names, sorted."""
-        codes, names = pd.factorize(self.items["category"], sort=True, use_na_sentinel=True)
+        categories = self.items["category"].to_numpy(dtype=object)
+        if pd.isna(categories).all():
+            return np.full(len(categories), -1, dtype=np.intp), []
+        codes, names = pd.factorize(categories, sort=True, use_na_sentinel=True)
         return codes, [str(name) for name in names]
 
 
@@ -252,7 +255,9 @@ class _Table:
     padded: bool = True
 
     @classmethod
-    def of_values(cls, frame: pd.DataFrame, *, unit: str, places: np.ndarray | None = None):
+    def of_values(
+        cls, frame: pd.DataFrame, *, unit: str, places: np.ndarray | None = None
+    ) -> _Table:
         names = [str(name) for name in frame.columns]
         frame = frame.set_axis(range(len(names)), axis=1).reset_index(drop=True)
         if places is None:
@@ -939,7 +944,7 @@ def _gold_categories(table: _Table, positions: dict[str, int]) -> pd.Series:
     if "category" in positions:
         return _optional_text(table, positions["category"])
     if "metadata" not in positions:
-        return pd.Series([None] * len(table.frame), dtype=object)
+        return pd.Series(np.full(len(table.frame), None, dtype=object), dtype=object)
     column = table.frame[positions["metadata"]]
     out = np.full(len(column), None, dtype=object)
     is_dict = column.map(type).eq(dict).to_numpy()
@@ -966,7 +971,7 @@ def _topic(metadata: str) -> str | None:
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
             return None
     topic = parsed.get("topic") if isinstance(parsed, dict) else None
-    return topic.strip() or None if isinstance(topic, str) else None
+    return (topic.strip() or None) if isinstance(topic, str) else None
 
 
 # --- predictions ----------------------------------------------------------------------------
@@ -1194,7 +1199,8 @@ def _check_duplicates(
         return
     if run_codes.max() == 0:
         present = found if valid.all() else found[valid]
-        if np.bincount(present, minlength=n_items).max() <= 1:
+        # Rows in the benchmark's order, as most files are, cannot repeat an item.
+        if (np.diff(present) > 0).all() or np.bincount(present, minlength=n_items).max() <= 1:
             return
     keys = np.where(valid, run_codes * n_items + found, -1)
     if pd.Index(keys[valid]).is_unique:

@@ -76,9 +76,12 @@ def _as_text(texts: pd.Series) -> pd.Series:
 
 def normalise_text(texts: pd.Series) -> pd.Series:
     """NFKC, casefold, drop punctuation and the articles a/an/the, collapse whitespace."""
+    return _normalise(_as_text(texts))
+
+
+def _normalise(texts: pd.Series) -> pd.Series:
     return (
-        _as_text(texts)
-        .str.normalize("NFKC")
+        texts.str.normalize("NFKC")
         .str.casefold()
         .str.replace(_PUNCTUATION, "", regex=True)
         .str.replace(_ARTICLES_AND_SPACES, " ", regex=True)
@@ -93,9 +96,11 @@ def choice_letters(texts: pd.Series) -> pd.Series:
     return pd.Series(letters, index=texts.index, dtype=object)
 
 
-def _choice_codes(texts: pd.Series) -> np.ndarray:
+def _choice_codes(texts: pd.Series, *, stripped: bool = False) -> np.ndarray:
     """The letter each answer picks as 0 (A) to 25 (Z), −1 if none."""
-    found = _as_text(texts).str.strip().str.extract(_LETTER_FORMS).to_numpy(dtype=object)
+    if not stripped:
+        texts = _as_text(texts).str.strip()
+    found = texts.str.extract(_LETTER_FORMS).to_numpy(dtype=object)
     missing = pd.isna(found)
     # The regex's groups are its forms in order of preference: take the first that matched.
     first = np.argmin(missing, axis=1)
@@ -166,13 +171,13 @@ def grade_outcomes(
     positions = item_positions(gold, rows)
     # Each distinct answer is graded once; `codes` maps rows to them (−1: no answer).
     codes, uniques = pd.factorize(rows["answer"].to_numpy(dtype=object), use_na_sentinel=True)
-    uniques = pd.Series(uniques, dtype=object)
+    uniques = pd.Series(uniques, dtype=object).str.strip()
     # A pregraded file may leave out the answer column; the grade then decides alone.
     answered_by_grade = config.grader == "pregraded" and (codes < 0).all()
 
-    normalised = normalise_text(uniques)
+    normalised = _normalise(uniques)
     # Blank is judged before normalising, which turns an answer such as "a" into "".
-    blank = uniques.eq("").to_numpy(dtype=bool) | uniques.str.isspace().to_numpy(dtype=bool)
+    blank = uniques.to_numpy(dtype=object) == ""
     phrase = normalised.isin(_normalised_phrases(config.abstention_phrases)).to_numpy(dtype=bool)
     abstained = rows["abstain"].to_numpy(dtype=bool) | (rows["grade"] == "not_attempted").to_numpy(
         dtype=bool
@@ -216,7 +221,7 @@ def _correct(
     if config.grader == "pregraded":
         return (rows["grade"] == "correct").to_numpy(dtype=bool)
     if config.grader == "choice":
-        predicted = np.append(_choice_codes(uniques), -1)[codes]
+        predicted = np.append(_choice_codes(uniques, stripped=True), -1)[codes]
         expected = _gold_letters(gold)[positions]
         return (predicted >= 0) & (predicted == expected)
     if config.grader == "numeric":

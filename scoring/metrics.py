@@ -7,8 +7,6 @@ formula draws a curve of scores over many targets.
 
 from __future__ import annotations
 
-from typing import overload
-
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -20,11 +18,7 @@ SCORE_TIE_TOLERANCE = 1e-12
 _KENDALL_BLOCK = 1024
 
 
-@overload
-def _ratio(numerator: float, denominator: float) -> float: ...
-@overload
-def _ratio(numerator: ArrayLike, denominator: ArrayLike) -> np.ndarray: ...
-def _ratio(numerator, denominator):
+def _ratio(numerator: ArrayLike, denominator: ArrayLike) -> float | np.ndarray:
     """numerator / denominator, 0 where the denominator is 0."""
     numerator = np.asarray(numerator, dtype=float)
     denominator = np.asarray(denominator, dtype=float)
@@ -40,7 +34,9 @@ def penalty(t: ArrayLike) -> float | np.ndarray:
     return float(out) if out.ndim == 0 else out
 
 
-def score_at_target(correct: ArrayLike, incorrect: ArrayLike, n_items: ArrayLike, t: ArrayLike):
+def score_at_target(
+    correct: ArrayLike, incorrect: ArrayLike, n_items: ArrayLike, t: ArrayLike
+) -> float | np.ndarray:
     """(C − t/(1 − t) · W) / N; t = 0 gives accuracy. Any argument may be an array."""
     correct = np.asarray(correct, dtype=float)
     incorrect = np.asarray(incorrect, dtype=float)
@@ -50,32 +46,32 @@ def score_at_target(correct: ArrayLike, incorrect: ArrayLike, n_items: ArrayLike
     return float(out) if np.ndim(out) == 0 else out
 
 
-def accuracy(correct: ArrayLike, n_items: ArrayLike):
+def accuracy(correct: ArrayLike, n_items: ArrayLike) -> float | np.ndarray:
     """C / N."""
     return _ratio(correct, n_items)
 
 
-def error_rate(incorrect: ArrayLike, n_items: ArrayLike):
+def error_rate(incorrect: ArrayLike, n_items: ArrayLike) -> float | np.ndarray:
     """W / N."""
     return _ratio(incorrect, n_items)
 
 
-def abstention_rate(abstained: ArrayLike, n_items: ArrayLike):
+def abstention_rate(abstained: ArrayLike, n_items: ArrayLike) -> float | np.ndarray:
     """A / N (missing items included in A)."""
     return _ratio(abstained, n_items)
 
 
-def coverage(present: ArrayLike, n_items: ArrayLike):
+def coverage(present: ArrayLike, n_items: ArrayLike) -> float | np.ndarray:
     """Items present in the file / N."""
     return _ratio(present, n_items)
 
 
-def accuracy_given_attempted(correct: ArrayLike, incorrect: ArrayLike):
+def accuracy_given_attempted(correct: ArrayLike, incorrect: ArrayLike) -> float | np.ndarray:
     """C / (C + W), 0 when nothing was attempted."""
     return _ratio(correct, np.add(correct, incorrect))
 
 
-def f1(accuracy: ArrayLike, accuracy_given_attempted: ArrayLike):
+def f1(accuracy: ArrayLike, accuracy_given_attempted: ArrayLike) -> float | np.ndarray:
     """SimpleQA's F1: the harmonic mean of accuracy and accuracy given attempted, 0 when both 0."""
     accuracy = np.asarray(accuracy, dtype=float)
     given_attempted = np.asarray(accuracy_given_attempted, dtype=float)

@@ -1,0 +1,197 @@
+"""Benchmark: scoring files against merely reading them with pandas.
+
+Measures the in-process work of `python -m scoring` (read and validate the gold and the
+predictions, grade, score) through the public API, side by side with
+`pandas.read_csv(..., dtype=str, keep_default_na=False)` of the same files, on the 29 MMLU-Pro
+prediction files and on a generated benchmark of a million choice items with a million prediction
+rows. The generated predictions come twice: in the benchmark's order with 1% of the items left out,
+as evaluation harnesses write them, and shuffled, the worst case for matching ids. Each side runs in
+its own child process, so its peak memory (maxrss) is its own. Also times one real
+`python -m scoring` call per case.
+
+    .venv/bin/python bench/score_file.py [--data ../shared/data] [--rows 1000000] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+TARGET_RATIO = 2.0
+TARGET_SECONDS_1M = 10.0
+TARGET_BYTES_1M = 1024**3
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3, help="runs per side; the best counts")
+    parser.add_argument("--child", nargs=3, metavar=("SIDE", "GOLD", "PREDICTIONS"))
+    args = parser.parse_args()
+    if args.child:
+        side, gold, predictions = args.child
+        _child(side, Path(gold), sorted(Path(predictions).glob("*.csv")), args.repeat)
+        return
+
+    mmlu = args.data / "mmlu-pro"
+    print(
+        f"{'case':<28} {'read':>8} {'score':>8} {'ratio':>6} {'read peak':>10} "
+        f"{'score peak':>11} {'CLI call':>9}"
+    )
+    if mmlu.is_dir():
+        _case(
+            "mmlu-pro, 29 files",
+            mmlu / "questions.csv.gz",
+            mmlu / "predictions",
+            args.repeat,
+            one_file=mmlu / "predictions" / "Meta-Llama-3-70B.csv",
+        )
+    else:
+        print(f"{'mmlu-pro, 29 files':<28} skipped: {mmlu} not found")
+    measured = []
+    with tempfile.TemporaryDirectory() as directory:
+        gold, in_order, shuffled = _generate(Path(directory), args.rows)
+        for name, predictions in (("in order", in_order), ("shuffled", shuffled)):
+            measured.append(
+                _case(
+                    f"{args.rows:,} rows, {name}",
+                    gold,
+                    predictions.parent,
+                    args.repeat,
+                    one_file=predictions,
+                )
+            )
+    slowest = max(seconds for seconds, _ in measured)
+    largest = max(peak for _, peak in measured)
+    print(
+        f"\ntargets: ratio ≤ {TARGET_RATIO:g}; 1M rows ≤ {TARGET_SECONDS_1M:g} s and "
+        f"≤ {TARGET_BYTES_1M / 1024**3:g} GB "
+        f"(here at most {slowest:.2f} s and {largest / 1024**2:,.0f} MB)"
+    )
+
+
+def _case(
+    name: str, gold: Path, predictions: Path, repeat: int, *, one_file: Path
+) -> tuple[float, int]:
+    read = _run_child("read", gold, predictions, repeat)
+    score = _run_child("score", gold, predictions, repeat)
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "scoring", str(gold), str(one_file), "--grader", "choice", "--json"],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+    )
+    cli = time.perf_counter() - started
+    ratio = score["seconds"] / read["seconds"]
+    flag = "" if ratio <= TARGET_RATIO else "  (over target)"
+    print(
+        f"{name:<28} {read['seconds']:>7.3f}s {score['seconds']:>7.3f}s {ratio:>6.2f} "
+        f"{read['peak'] / 1024**2:>8,.0f}MB {score['peak'] / 1024**2:>9,.0f}MB {cli:>8.2f}s"
+        f"{flag}"
+    )
+    return score["seconds"], score["peak"]
+
+
+def _run_child(side: str, gold: Path, predictions: Path, repeat: int) -> dict:
+    out = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--repeat",
+            str(repeat),
+            "--child",
+            side,
+            str(gold),
+            str(predictions),
+        ],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(out.stdout)
+
+
+def _child(side: str, gold: Path, predictions: list[Path], repeat: int) -> None:
+    sys.path.insert(0, str(REPO))
+    import pandas as pd
+
+    from scoring import BenchmarkConfig, read_gold, read_predictions, score_predictions
+
+    config = BenchmarkConfig(grader="choice")
+
+    def read() -> None:
+        pd.read_csv(gold, dtype=str, keep_default_na=False)
+        for path in predictions:
+            pd.read_csv(path, dtype=str, keep_default_na=False)
+
+    def score() -> None:
+        loaded = read_gold(gold, filename=gold.name, grader=config.grader)
+        for path in predictions:
+            rows = read_predictions(path, filename=path.name, gold=loaded, config=config)
+            score_predictions(loaded, rows, config).to_dict()
+
+    work = read if side == "read" else score
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        work()
+        best = min(best, time.perf_counter() - started)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kilobytes on Linux
+    print(json.dumps({"seconds": best, "peak": peak}))
+
+
+def _generate(directory: Path, n: int) -> tuple[Path, Path, Path]:
+    """A choice benchmark of n items and two prediction files for it, with the forms a real
+    file holds: letters of either case, "(B)", "Answer: C", empty cells, abstentions, and a
+    confidence per row. One is in the benchmark's order with 1% of the items left out; the
+    other answers every item, shuffled."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    ids = ("item-" + pd.Series(np.arange(n)).astype(str)).to_numpy(dtype=object)
+    letters = np.array(list("ABCDEFGHIJ"))[rng.integers(0, 10, n)]
+    gold = directory / "gold.csv"
+    pd.DataFrame({"id": ids, "answer": letters}).to_csv(gold, index=False)
+
+    guesses = np.where(
+        rng.random(n) < 0.6, letters, np.array(list("ABCDEFGHIJ"))[rng.integers(0, 10, n)]
+    ).astype(object)
+    form = rng.random(n)
+    lower, wrapped, stated = (
+        form < 0.10,
+        (form >= 0.10) & (form < 0.15),
+        (form >= 0.15) & (form < 0.17),
+    )
+    guesses[lower] = np.char.lower(guesses[lower].astype(str))
+    guesses[wrapped] = "(" + guesses[wrapped] + ")"
+    guesses[stated] = "Answer: " + guesses[stated]
+    guesses[(form >= 0.17) & (form < 0.20)] = ""
+    guesses[(form >= 0.20) & (form < 0.21)] = "I don't know"
+    predictions = pd.DataFrame(
+        {"question_id": ids, "prediction": guesses, "confidence": np.round(rng.random(n), 3)}
+    )
+    files = []
+    for name, rows in (
+        ("in-order", predictions[rng.random(n) >= 0.01]),
+        ("shuffled", predictions.iloc[rng.permutation(n)]),
+    ):
+        folder = directory / name
+        folder.mkdir()
+        rows.to_csv(folder / "model.csv", index=False)
+        files.append(folder / "model.csv")
+    return gold, files[0], files[1]
+
+
+if __name__ == "__main__":
+    main()
