@@ -29,6 +29,9 @@ def pytest_configure(config: pytest.Config) -> None:
             f"(now {engine}) and CELERY_BROKER_URL yourself.",
             returncode=2,
         )
+    # WhiteNoise looks for STATIC_ROOT when the live server starts; the tests serve static files
+    # through the finders, so an empty folder does.
+    Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
 
 
 @pytest.fixture(scope="session")
