@@ -1,6 +1,7 @@
-"""The web tests keep uploaded and static files in temporary folders."""
+"""Web-test fixtures: files in temporary folders, submissions saved as an upload would be."""
 
 import pytest
+from django.core.files.base import ContentFile
 
 
 @pytest.fixture(autouse=True)
@@ -13,3 +14,21 @@ def _files_in_tmp(settings, media_root, tmp_path_factory) -> None:
     }
     settings.STATIC_ROOT = tmp_path_factory.getbasetemp() / "static"
     settings.STATIC_ROOT.mkdir(exist_ok=True)
+
+
+@pytest.fixture
+def save_submission():
+    """Save a submission from file bytes through the service the upload form uses, unqueued."""
+    from leaderboard import services
+
+    def save(benchmark, owner, content=b"id,answer\nq1,Paris\n", name="p.csv", **fields):
+        fields.setdefault("model_name", "m")
+        return services.submission_create(
+            benchmark=benchmark,
+            owner=owner,
+            file=ContentFile(content, name=name),
+            queue=False,
+            **fields,
+        )
+
+    return save

@@ -82,17 +82,9 @@ def test_it_refuses_targets_out_of_range(admin_client):
     assert not Benchmark.objects.exists()
 
 
-def test_it_rescores_when_the_gold_changes(admin_client, make_benchmark, user):
-    from django.core.files.base import ContentFile
-
+def test_it_rescores_when_the_gold_changes(admin_client, make_benchmark, user, save_submission):
     benchmark = make_benchmark()
-    submission = services.submission_create(
-        benchmark=benchmark,
-        owner=user,
-        file=ContentFile(b"id,answer\nq1,Lyon\n", name="p.csv"),
-        model_name="m",
-        queue=False,
-    )
+    submission = save_submission(benchmark, user, b"id,answer\nq1,Lyon\n")
     services.submission_score(submission_id=submission.pk)
     form = benchmark_form(
         b"id,answer\nq1,Lyon\n", slug="capitals", name="gold.csv", min_coverage="0"

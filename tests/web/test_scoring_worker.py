@@ -73,22 +73,17 @@ def test_it_rejects_a_bad_file_with_its_lines(celery_worker, client, user, make_
     assert not Submission.objects.get(pk=submission_id).runs.exists()
 
 
-def test_it_scores_a_submission_whose_message_was_lost(celery_worker, client, user, make_benchmark):
+def test_it_scores_a_submission_whose_message_was_lost(
+    celery_worker, client, user, make_benchmark, save_submission
+):
     from datetime import timedelta
 
-    from django.core.files.base import ContentFile
     from django.utils import timezone
 
     from leaderboard import services
 
-    benchmark = make_benchmark()
-    submission = services.submission_create(
-        benchmark=benchmark,
-        owner=user,
-        file=ContentFile(b"id,answer\nq1,Paris\n", name="p.csv"),
-        model_name="lost",
-        queue=False,  # as if the broker had been down when it was uploaded
-    )
+    # Saved but never queued, as if the broker had been down when it was uploaded.
+    submission = save_submission(make_benchmark(), user, model_name="lost")
     Submission.objects.filter(pk=submission.pk).update(
         queued_at=timezone.now() - timedelta(hours=1)
     )

@@ -1,7 +1,6 @@
 """The submission page and its JSON: status, errors, metrics, and who may see them."""
 
 import pytest
-from django.core.files.base import ContentFile
 
 from leaderboard import services
 from leaderboard.models import Submission
@@ -9,15 +8,10 @@ from leaderboard.models import Submission
 pytestmark = pytest.mark.django_db
 
 
-def make_submission(benchmark, owner, content: bytes, name="p.csv", **fields) -> Submission:
-    upload = ContentFile(content, name=name)
-    return services.submission_create(
-        benchmark=benchmark, owner=owner, file=upload, model_name="m", queue=False, **fields
-    )
-
-
-def test_it_reports_a_queued_submission_and_follows_it(client, user, make_benchmark):
-    submission = make_submission(make_benchmark(), user, b"id,answer\nq1,Paris\n")
+def test_it_reports_a_queued_submission_and_follows_it(
+    client, user, make_benchmark, save_submission
+):
+    submission = save_submission(make_benchmark(), user, b"id,answer\nq1,Paris\n")
     data = client.get(f"/submissions/{submission.pk}.json").json()
     assert data["status"] == "queued"
     assert data["progress"] == 0
@@ -27,9 +21,9 @@ def test_it_reports_a_queued_submission_and_follows_it(client, user, make_benchm
     assert "submission-status.js" in page
 
 
-def test_it_shows_the_metrics_once_scored(client, user, make_benchmark):
+def test_it_shows_the_metrics_once_scored(client, user, make_benchmark, save_submission):
     benchmark = make_benchmark()
-    submission = make_submission(
+    submission = save_submission(
         benchmark, user, b"id,answer,target\nq1,Paris,\nq2,Hamlet,\nq1,Paris,0.75\nq2,idk,0.75\n"
     )
     services.submission_score(submission_id=submission.pk)
@@ -45,8 +39,10 @@ def test_it_shows_the_metrics_once_scored(client, user, make_benchmark):
     assert "submission-status.js" not in page
 
 
-def test_it_shows_every_validation_error_with_its_line(client, user, make_benchmark):
-    submission = make_submission(
+def test_it_shows_every_validation_error_with_its_line(
+    client, user, make_benchmark, save_submission
+):
+    submission = save_submission(
         make_benchmark(),
         user,
         b"id,answer,confidence\nq1,Paris,0.9\nzz,Rome,\nq2,Hamlet,1.5\nq1,Lyon,\n",
@@ -65,8 +61,8 @@ def test_it_shows_every_validation_error_with_its_line(client, user, make_benchm
         assert row in page
 
 
-def test_it_names_the_line_that_is_not_json(client, user, make_benchmark):
-    submission = make_submission(
+def test_it_names_the_line_that_is_not_json(client, user, make_benchmark, save_submission):
+    submission = save_submission(
         make_benchmark(),
         user,
         b'{"id": "q1", "answer": "Paris"}\n{"id": "q2", "answer": \n',
@@ -78,15 +74,15 @@ def test_it_names_the_line_that_is_not_json(client, user, make_benchmark):
     assert data["errors"][0].startswith("line 2: not valid JSON"), data["errors"]
 
 
-def test_it_scores_a_submission_once(user, make_benchmark):
-    submission = make_submission(make_benchmark(), user, b"id,answer\nq1,Paris\n")
+def test_it_scores_a_submission_once(user, make_benchmark, save_submission):
+    submission = save_submission(make_benchmark(), user, b"id,answer\nq1,Paris\n")
     assert services.submission_score(submission_id=submission.pk) is not None
     assert services.submission_score(submission_id=submission.pk) is None
     assert submission.runs.count() == 1
 
 
-def test_it_shows_model_names_as_text(client, user, make_benchmark):
-    submission = make_submission(
+def test_it_shows_model_names_as_text(client, user, make_benchmark, save_submission):
+    submission = save_submission(
         make_benchmark(),
         user,
         b"id,answer\nq1,Paris\n",
@@ -98,8 +94,10 @@ def test_it_shows_model_names_as_text(client, user, make_benchmark):
     assert "&lt;script&gt;alert(2)" in page
 
 
-def test_it_keeps_private_submissions_private(client, user, other_user, make_benchmark):
-    submission = make_submission(
+def test_it_keeps_private_submissions_private(
+    client, user, other_user, make_benchmark, save_submission
+):
+    submission = save_submission(
         make_benchmark(), user, b"id,answer\nq1,Paris\n", visibility="private"
     )
     services.submission_score(submission_id=submission.pk)

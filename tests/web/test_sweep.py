@@ -3,7 +3,6 @@
 from datetime import timedelta
 
 import pytest
-from django.core.files.base import ContentFile
 from django.utils import timezone
 
 from leaderboard import services
@@ -15,17 +14,11 @@ STALE = timedelta(minutes=10)
 
 
 @pytest.fixture
-def make_submission(make_benchmark, user):
+def make_submission(make_benchmark, user, save_submission):
     benchmark = make_benchmark()
 
     def make(status: str, age: timedelta, attempts: int = 0) -> Submission:
-        submission = services.submission_create(
-            benchmark=benchmark,
-            owner=user,
-            file=ContentFile(b"id,answer\nq1,Paris\n", name="p.csv"),
-            model_name="m",
-            queue=False,
-        )
+        submission = save_submission(benchmark, user)
         then = timezone.now() - age
         Submission.objects.filter(pk=submission.pk).update(
             status=status, queued_at=then, started_at=then, attempts=attempts
