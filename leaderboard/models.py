@@ -25,9 +25,6 @@ def default_abstention_phrases() -> list[str]:
 
 
 class BenchmarkQuerySet(models.QuerySet):
-    def published(self) -> BenchmarkQuerySet:
-        return self.filter(visibility=Benchmark.Visibility.PUBLISHED)
-
     def visible_to(self, user) -> BenchmarkQuerySet:
         """Published and archived benchmarks; drafts only for staff."""
         if user.is_staff:
@@ -120,7 +117,7 @@ class Benchmark(models.Model):
         frame["aliases"] = frame["aliases"].map(tuple)
         frame["question"] = frame["question"].replace("", None)
         frame["category"] = frame["category"].replace("", None)
-        return scoring.Gold.from_frame(frame)
+        return scoring.Gold.from_frame(frame, grader=self.grader)
 
 
 class Item(models.Model):
@@ -234,9 +231,6 @@ class Submission(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in self.FINISHED
-
-    def can_be_seen_by(self, user) -> bool:
-        return Submission.objects.visible_to(user).filter(pk=self.pk).exists()
 
     def rubric_scores(self) -> dict[str, dict]:
         """Rubric key → {"target", "score", "prompted", "run"}, from the stored summary."""

@@ -7,7 +7,6 @@ again, a double click) does no harm.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
@@ -122,7 +121,8 @@ def submission_create(
             url=url,
             description=description,
             visibility=visibility,
-            original_filename=file.name,
+            # Kept as text for the owner; the tail keeps the suffixes that name the format.
+            original_filename=file.name[-255:],
             file_size=file.size or 0,
             self_graded=benchmark.self_graded,
         )
@@ -164,17 +164,13 @@ def submission_set_progress(*, submission_id: int, progress: int) -> None:
     )
 
 
-def submission_score(
-    *, submission_id: int, on_progress: Callable[[int], None] | None = None
-) -> Submission | None:
+def submission_score(*, submission_id: int) -> Submission | None:
     """Score a queued submission and store its runs; None if it was not ours to score."""
     if not submission_claim(submission_id=submission_id):
         return None
 
     def progress(value: int) -> None:
         submission_set_progress(submission_id=submission_id, progress=value)
-        if on_progress is not None:
-            on_progress(value)
 
     submission = Submission.objects.select_related("benchmark").get(pk=submission_id)
     benchmark = submission.benchmark

@@ -23,11 +23,10 @@ def _get_benchmark_for_user(request: HttpRequest, slug: str) -> Benchmark:
 
 
 def _get_submission_for_user(request: HttpRequest, submission_id: int) -> Submission:
-    submission = get_object_or_404(
+    return get_object_or_404(
         Submission.objects.visible_to(request.user).select_related("benchmark", "owner"),
         pk=submission_id,
     )
-    return submission
 
 
 @require_GET

@@ -124,3 +124,14 @@ def test_it_accepts_every_format(client, user, make_benchmark, name, content):
     response = upload(client, "capitals", content, name=name)
     assert response.status_code == 302
     assert Submission.objects.get().original_filename == name
+
+
+def test_it_keeps_a_very_long_file_name_as_text(client, user, make_benchmark):
+    make_benchmark()
+    client.force_login(user)
+    name = "predictions-" + "x" * 230 + ".csv.gz"
+    response = upload(client, "capitals", gzip.compress(PREDICTIONS_CSV), name=name)
+    assert response.status_code == 302
+    stored = Submission.objects.get().original_filename
+    assert stored == name
+    assert "xxx" not in Submission.objects.get().file.name
