@@ -104,8 +104,9 @@ class Benchmark(models.Model):
             max_bytes=settings.UPLOAD_MAX_BYTES,
         )
 
-    def rubric_keys(self) -> list[str]:
-        return [scoring.target_key(t) for t in self.config().rubrics]
+    def results_cache_key(self, kind: str) -> str:
+        """A cache key that changes whenever results or grading settings change."""
+        return f"{kind}:{self.pk}:{self.results_generation}:{self.updated_at.timestamp()}"
 
     def gold(self) -> scoring.Gold:
         rows = self.items.order_by("position").values_list(

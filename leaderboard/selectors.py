@@ -8,9 +8,13 @@ import math
 from dataclasses import dataclass, field
 
 import pandas as pd
+from django.contrib.auth.models import AnonymousUser
+from django.core.cache import cache
 
 import scoring
 from leaderboard.models import Benchmark, Submission
+
+BOARD_CACHE_SECONDS = 24 * 3600
 
 # The per-row metrics every board shows, in the order of SPEC §6.
 METRICS = (
@@ -66,6 +70,7 @@ class Row:
     self_graded: bool
     private: bool
     metrics: dict[str, float]
+    counts: dict[str, int]
     cells: dict[str, Cell]
 
     def to_dict(self) -> dict:
@@ -98,6 +103,52 @@ class Board:
         """Rows in rank order under one rubric, those without a score left out."""
         ranked = [row for row in self.rows if row.cells[key].rank is not None]
         return sorted(ranked, key=lambda row: (row.cells[key].rank, row.model.lower()))
+
+    def rubric(self, key: str | None) -> Rubric:
+        """The rubric with this key, binary when there is none."""
+        return next((rubric for rubric in self.rubrics if rubric.key == key), self.rubrics[0])
+
+    def headline(self) -> str:
+        """In words, computed from the board: how much rewarding abstention reorders it."""
+        if len(self.rows) < 2:
+            return ""
+        strictest = self.targets[-1] if self.targets else None
+        if strictest is None:
+            return ""
+        ranked = [row for row in self.rows if row.cells[strictest.key].rank is not None]
+        moved = [row for row in ranked if row.cells[strictest.key].rank_shift not in (0, None)]
+        if not moved:
+            return (
+                f"Rewarding abstention leaves this board's order as it is: at t = "
+                f"{strictest.key} every model keeps its binary rank."
+            )
+        sentence = (
+            f"Rewarding abstention reorders this board: at t = {strictest.key}, "
+            f"{len(moved)} of {len(ranked)} models change rank"
+        )
+        leader = self.leader("0")
+        new_leader = self.leader(strictest.key)
+        if leader is not None:
+            rank = leader.cells[strictest.key].rank
+            if rank is not None and rank > 1:
+                sentence += f"; the binary leader {leader.model} falls to #{rank}"
+                was = new_leader.cells["0"].rank if new_leader is not None else None
+                if was is not None:
+                    sentence += f" and {new_leader.model} climbs from #{was} to #1"
+            else:
+                sentence += f"; the binary leader {leader.model} stays first"
+        return sentence + "."
+
+    def sorted_by(self, key: str) -> list[Row]:
+        """Every row, by rank under one rubric; rows without a score there come last."""
+        return sorted(
+            self.rows,
+            key=lambda row: (
+                row.cells[key].rank is None,
+                row.cells[key].rank or 0,
+                row.model.lower(),
+            ),
+        )
 
     def columns(self) -> list[tuple[Rubric, list[Row]]]:
         return [(rubric, self.ranking(rubric.key)) for rubric in self.rubrics]
@@ -138,7 +189,35 @@ class Board:
 
 
 def board_for(benchmark: Benchmark, user) -> Board:
-    """The leaderboard of a benchmark, with the submissions this user may see."""
+    """The leaderboard of a benchmark, with the submissions this user may see.
+
+    The public board, which most visitors see, is cached under the benchmark's results
+    generation: scoring or hiding a submission bumps it, so the cache never serves a stale board.
+    """
+    if not _sees_more_than_public(benchmark, user):
+        key = benchmark.results_cache_key("board")
+        board = cache.get(key)
+        if board is None:
+            board = _build_board(benchmark, AnonymousUser())
+            cache.set(key, board, BOARD_CACHE_SECONDS)
+        return board
+    return _build_board(benchmark, user)
+
+
+def _sees_more_than_public(benchmark: Benchmark, user) -> bool:
+    if user.is_staff:
+        return True
+    if not user.is_authenticated:
+        return False
+    return (
+        Submission.objects.filter(benchmark=benchmark, owner=user)
+        .on_board(user)
+        .filter(visibility=Submission.Visibility.PRIVATE)
+        .exists()
+    )
+
+
+def _build_board(benchmark: Benchmark, user) -> Board:
     rubrics = [Rubric(key=scoring.target_key(t), target=t) for t in benchmark.config().rubrics]
     keys = [rubric.key for rubric in rubrics]
     submissions = list(
@@ -180,6 +259,7 @@ def board_for(benchmark: Benchmark, user) -> Board:
                 self_graded=submission.self_graded,
                 private=submission.visibility == Submission.Visibility.PRIVATE,
                 metrics={name: summary.get(name) for name in METRICS},
+                counts=summary.get("counts", {"correct": 0, "incorrect": 0, "abstained": 0}),
                 cells=cells,
             )
         )
@@ -212,3 +292,32 @@ def _csv_text(value: str) -> str:
     if value and value[0] in "=+-@\t\r":
         return "'" + value
     return value
+
+
+# Charts show the top models by binary rank unless the reader asks for all of them.
+CHART_TOP = 15
+
+
+def charts_for(board: Board, user, *, show_all: bool) -> dict[str, str]:
+    """The board's figures as JSON text, cached with the public board."""
+    from leaderboard import charts
+
+    rows = board.rows if show_all else board.rows[:CHART_TOP]
+
+    def build() -> dict[str, str]:
+        if not rows:
+            return {}
+        return {
+            "bump": charts.bump_chart(board, rows),
+            "curves": charts.score_curves(board, rows),
+            "outcomes": charts.outcome_bars(rows),
+        }
+
+    if _sees_more_than_public(board.benchmark, user):
+        return build()
+    key = board.benchmark.results_cache_key(f"charts-{'all' if show_all else 'top'}")
+    figures = cache.get(key)
+    if figures is None:
+        figures = build()
+        cache.set(key, figures, BOARD_CACHE_SECONDS)
+    return figures

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from leaderboard import services
 from leaderboard.forms import SignupForm, SubmissionForm
 from leaderboard.models import Benchmark, Submission
-from leaderboard.selectors import board_for
+from leaderboard.selectors import CHART_TOP, board_for, charts_for
 
 
 def _get_benchmark_for_user(request: HttpRequest, slug: str) -> Benchmark:
@@ -57,7 +57,21 @@ def home(request: HttpRequest) -> HttpResponse:
 def benchmark(request: HttpRequest, slug: str) -> HttpResponse:
     benchmark = _get_benchmark_for_user(request, slug)
     board = board_for(benchmark, request.user)
-    return render(request, "benchmark.html", {"benchmark": benchmark, "board": board})
+    sort = board.rubric(request.GET.get("sort"))
+    show_all = request.GET.get("all") == "1"
+    return render(
+        request,
+        "benchmark.html",
+        {
+            "benchmark": benchmark,
+            "board": board,
+            "sort": sort,
+            "table_rows": board.sorted_by(sort.key),
+            "figures": charts_for(board, request.user, show_all=show_all),
+            "show_all": show_all,
+            "chart_top": CHART_TOP,
+        },
+    )
 
 
 @require_GET

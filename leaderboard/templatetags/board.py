@@ -63,3 +63,14 @@ def cell(row, key):
 @register.filter
 def get(mapping, key):
     return mapping.get(key) if mapping else None
+
+
+@register.filter
+def json_figure(figure_json: str | None, element_id: str):
+    """A figure's JSON in a script tag, escaped as json_script escapes (no "</script>")."""
+    if not figure_json:
+        return ""
+    escaped = figure_json.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+    return format_html(
+        '<script id="{}" type="application/json">{}</script>', element_id, mark_safe(escaped)
+    )
