@@ -162,6 +162,10 @@ def test_it_serves_the_site_with_its_static_files_from_gunicorn(embedded_env, tm
         css = urllib.request.urlopen(f"http://127.0.0.1:{port}{stylesheet.group(1)}", timeout=5)
         assert css.status == 200
         assert b"--accent" in css.read()
+        plotly = urllib.request.urlopen(
+            f"http://127.0.0.1:{port}/static/vendor/plotly/plotly.min.js", timeout=5
+        )
+        assert plotly.status == 200 and b"plotly" in plotly.read(4096).lower()
         # Nothing on the page loads from another host.
         assert not re.search(r'(src|href)="(https?:)?//', re.sub(r"<a [^>]*>", "", home))
     finally:

@@ -1,12 +1,15 @@
 """The board on real data: order, side-by-side columns, JSON and CSV exports, hidden rows."""
 
 import io
+import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
+from django.contrib.staticfiles import finders
 
 from leaderboard import services
-from leaderboard.models import Submission
+from leaderboard.models import Benchmark, Submission
 
 pytestmark = pytest.mark.django_db
 
@@ -126,3 +129,65 @@ def test_it_shows_a_board_with_no_submission(client, make_benchmark):
 def test_it_answers_404_for_an_unknown_benchmark(client, db):
     assert client.get("/benchmarks/nope/").status_code == 404
     assert client.get("/benchmarks/nope/leaderboard.json").status_code == 404
+
+
+def test_it_says_in_words_how_the_board_reorders(client, seeded_simpleqa_cs):
+    page = client.get("/benchmarks/simpleqa-cs/").content.decode()
+    assert (
+        "Rewarding abstention reorders this board: at t = 0.9, 4 of 5 models change rank; "
+        "the binary leader gpt-4o-2024-11-20 falls to #4 and claude-3-5-sonnet-20240620 "
+        "climbs from #3 to #1."
+    ) in page
+
+
+def test_it_sorts_the_table_by_any_rubric(client, seeded_simpleqa_cs):
+    def table_order(query: str) -> list[str]:
+        page = client.get(f"/benchmarks/simpleqa-cs/{query}").content.decode()
+        table = page.split('<table class="board">')[1].split("</table>")[0]
+        return sorted(BINARY_ORDER, key=table.index)
+
+    assert table_order("") == BINARY_ORDER
+    assert table_order("?sort=0.9") == [
+        "claude-3-5-sonnet-20240620",
+        "claude-3-5-sonnet-20241022",
+        "claude-3-5-haiku-20241022",
+        "gpt-4o-2024-11-20",
+        "gpt-4o-mini-2024-07-18",
+    ]
+    assert table_order("?sort=nonsense") == BINARY_ORDER
+
+
+def test_it_embeds_the_figures_and_serves_plotly_itself(client, seeded_simpleqa_cs):
+    page = client.get("/benchmarks/simpleqa-cs/").content.decode()
+    for figure in ("figure-bump", "figure-curves", "figure-outcomes"):
+        assert f'<script id="{figure}" type="application/json">' in page
+    bump = json.loads(
+        page.split('<script id="figure-bump" type="application/json">')[1].split("</script>")[0]
+    )
+    gpt4o = next(trace for trace in bump["data"] if trace["name"] == "gpt-4o-2024-11-20")
+    # By hand: t = 0.75 gives it (1342 − 3·2899)/4326 = −1.7002, just above haiku's −1.7027.
+    assert gpt4o["y"] == [1, 3, 3, 4]
+    assert '/static/vendor/plotly/plotly.min.js"' in page
+    found = finders.find("vendor/plotly/plotly.min.js")
+    assert found and Path(found).stat().st_size > 1_000_000
+
+
+def test_it_escapes_model_names_inside_figures(client, seeded_simpleqa_cs):
+    Submission.objects.filter(model_name="gpt-4o-2024-11-20").update(
+        model_name="</script><script>alert(1)</script>"
+    )
+    Benchmark.objects.filter(pk=seeded_simpleqa_cs.pk).update(results_generation=99)
+    page = client.get("/benchmarks/simpleqa-cs/").content.decode()
+    assert "<script>alert(1)" not in page
+
+
+def test_it_serves_the_public_board_from_the_cache_until_results_change(
+    client, seeded_simpleqa_cs, django_assert_max_num_queries
+):
+    client.get("/benchmarks/simpleqa-cs/")
+    with django_assert_max_num_queries(3):  # the session-less page: benchmark, nothing else
+        client.get("/benchmarks/simpleqa-cs/leaderboard.json")
+    mini = Submission.objects.get(model_name="gpt-4o-mini-2024-07-18")
+    services.submission_set_hidden(submission=mini, hidden=True)
+    rows = client.get("/benchmarks/simpleqa-cs/leaderboard.json").json()["rows"]
+    assert len(rows) == 4
