@@ -2,6 +2,7 @@
 
 import os
 import signal
+from pathlib import Path
 
 import pytest
 
@@ -54,3 +55,37 @@ def test_it_takes_a_new_user_from_signup_to_the_board(
 
     page.get_by_role("link", name="Capitals").click()
     assert "careful-model" in page.locator(".columns").inner_text()
+
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+def screenshot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def table_models(page) -> list[str]:
+    return page.locator("table.board tbody tr td:first-child a").all_inner_texts()
+
+
+def test_it_lets_a_reader_see_the_board_reorder(page, seeded_simpleqa_cs):
+    page.set_viewport_size({"width": 1300, "height": 900})
+    page.goto("/")
+    assert "claude-3-5-sonnet-20240620" in page.locator(".card").inner_text()
+    screenshot(page, "home")
+    page.get_by_role("link", name="SimpleQA in Czech").click()
+    assert "falls to #4" in page.locator("#headline").inner_text()
+    # plotly.js, served by the site itself, drew all three charts.
+    for chart in ("#bump-chart", "#curves-chart", "#outcomes-chart"):
+        page.locator(f"{chart} .main-svg").first.wait_for()
+    screenshot(page, "benchmark")
+    assert table_models(page)[0] == "gpt-4o-2024-11-20"
+    page.locator(".sort-link", has_text="t = 0.9").click()
+    page.wait_for_url("**?sort=0.9#table")
+    assert table_models(page)[0] == "claude-3-5-sonnet-20240620"
+    assert table_models(page)[3] == "gpt-4o-2024-11-20"
+    page.locator("table.board").get_by_role("link", name="claude-3-5-sonnet-20240620").click()
+    page.get_by_role("heading", name="Scores by rubric").wait_for()
+    assert "1 of 5" in page.locator("table", has_text="wrong costs").inner_text()
+    screenshot(page, "submission")
