@@ -162,20 +162,18 @@ def _curve_range(board: Board, rows: list[Row]) -> list[float]:
     return [low - pad, high + pad]
 
 
-def outcome_bars(rows: list[Row]) -> str:
-    """Correct, abstained and wrong shares per model: the paper's table as a picture."""
-    names = [_label(row) for row in reversed(rows)]
+def outcome_bars(bars: list[tuple[str, float, float, float]]) -> str:
+    """Correct, abstained and wrong shares per bar: the paper's table as a picture.
+
+    Each bar is (label, accuracy, abstention rate, error rate), drawn top to bottom in order.
+    """
+    labels = [html.escape(bar[0]) for bar in reversed(bars)]
     figure = go.Figure()
-    for outcome, metric in (
-        ("correct", "accuracy"),
-        ("abstained", "abstention_rate"),
-        ("wrong", "error_rate"),
-    ):
-        values = [row.metrics[metric] for row in reversed(rows)]
+    for position, outcome in ((1, "correct"), (2, "abstained"), (3, "wrong")):
         figure.add_trace(
             go.Bar(
-                y=names,
-                x=values,
+                y=labels,
+                x=[bar[position] for bar in reversed(bars)],
                 name=outcome,
                 orientation="h",
                 marker={"color": COLOURS[outcome]},
@@ -185,7 +183,7 @@ def outcome_bars(rows: list[Row]) -> str:
     figure.update_layout(
         _layout(
             barmode="stack",
-            height=max(220, 26 * len(rows) + 90),
+            height=max(220, 26 * len(bars) + 90),
             margin={"l": 230, "r": 20, "t": 50, "b": 40},
             xaxis={"tickformat": ".0%", "range": [0, 1], "gridcolor": "#eef1f4"},
             legend={

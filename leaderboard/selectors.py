@@ -310,7 +310,17 @@ def charts_for(board: Board, user, *, show_all: bool) -> dict[str, str]:
         return {
             "bump": charts.bump_chart(board, rows),
             "curves": charts.score_curves(board, rows),
-            "outcomes": charts.outcome_bars(rows),
+            "outcomes": charts.outcome_bars(
+                [
+                    (
+                        row.model,
+                        row.metrics["accuracy"],
+                        row.metrics["abstention_rate"],
+                        row.metrics["error_rate"],
+                    )
+                    for row in rows
+                ]
+            ),
         }
 
     if _sees_more_than_public(board.benchmark, user):
@@ -321,3 +331,22 @@ def charts_for(board: Board, user, *, show_all: bool) -> dict[str, str]:
         figures = build()
         cache.set(key, figures, BOARD_CACHE_SECONDS)
     return figures
+
+
+def category_figure(submission: Submission, categories: list[tuple[str, dict]]) -> str:
+    """Outcome bars per category of a scored submission, cached until it is scored again."""
+    from leaderboard import charts
+
+    if len(categories) < 2 or submission.finished_at is None:
+        return ""
+    key = f"categories:{submission.pk}:{submission.finished_at.timestamp()}"
+    figure = cache.get(key)
+    if figure is None:
+        figure = charts.outcome_bars(
+            [
+                (name, row["accuracy"], row["abstention_rate"], row["error_rate"])
+                for name, row in categories
+            ]
+        )
+        cache.set(key, figure, BOARD_CACHE_SECONDS)
+    return figure

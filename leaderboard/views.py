@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from leaderboard import services
 from leaderboard.forms import SignupForm, SubmissionForm
 from leaderboard.models import Benchmark, Submission
-from leaderboard.selectors import CHART_TOP, board_for, charts_for
+from leaderboard.selectors import CHART_TOP, board_for, category_figure, charts_for
 
 
 def _get_benchmark_for_user(request: HttpRequest, slug: str) -> Benchmark:
@@ -129,6 +129,9 @@ def submission(request: HttpRequest, submission_id: int) -> HttpResponse:
     submission = _get_submission_for_user(request, submission_id)
     runs = list(submission.runs.all())
     runs.sort(key=lambda run: (run.target is not None, run.target or 0))
+    primary_key = (submission.summary or {}).get("primary_run")
+    primary = next((run for run in runs if run.key == primary_key), runs[0] if runs else None)
+    categories = sorted((primary.categories if primary else {}).items())
     return render(
         request,
         "submission.html",
@@ -136,6 +139,9 @@ def submission(request: HttpRequest, submission_id: int) -> HttpResponse:
             "submission": submission,
             "benchmark": submission.benchmark,
             "runs": runs,
+            "primary": primary,
+            "categories": categories,
+            "category_figure": category_figure(submission, categories),
             "rubrics": _rubric_rows(submission),
             "status_url": reverse("submission_json", args=[submission.pk]),
         },

@@ -178,6 +178,7 @@ class SubmissionScore:
             "scores": {key: _json_number(rubric.score) for key, rubric in self.rubrics.items()},
             "runs": [run.to_dict() for run in self.runs],
             "self_graded": self.self_graded,
+            "primary_run": primary.key,
             "rubrics": {key: rubric.to_dict() for key, rubric in self.rubrics.items()},
             "columns": self.columns.to_dict(),
         }

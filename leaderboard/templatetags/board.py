@@ -8,6 +8,8 @@ from django import template
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
+import scoring
+
 register = template.Library()
 
 
@@ -74,3 +76,9 @@ def json_figure(figure_json: str | None, element_id: str):
     return format_html(
         '<script id="{}" type="application/json">{}</script>', element_id, mark_safe(escaped)
     )
+
+
+@register.filter
+def category_score(row: dict, target: float) -> float:
+    """A category's score at target t, from its counts (the formula of scoring.metrics)."""
+    return scoring.score_at_target(row["correct"], row["incorrect"], row["n_items"], target)

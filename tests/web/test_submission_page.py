@@ -108,3 +108,18 @@ def test_it_keeps_private_submissions_private(
     client.force_login(user)
     assert client.get(f"/submissions/{submission.pk}.json").json()["status"] == "scored"
     assert "private" in client.get("/accounts/submissions/").content.decode()
+
+
+def test_it_breaks_the_scores_down_by_category(client, seeded_simpleqa_cs):
+    gpt4o = Submission.objects.get(model_name="gpt-4o-2024-11-20")
+    run = gpt4o.runs.get(key="default")
+    science = run.categories["Science and technology"]
+    assert sum(row["n_items"] for row in run.categories.values()) == 4326
+    page = client.get(f"/submissions/{gpt4o.pk}/").content.decode()
+    assert "By category" in page
+    assert 'id="figure-categories"' in page
+    row = page.split("<td>Science and technology</td>")[1].split("</tr>")[0]
+    assert f"{science['n_items']:,}" in row
+    assert f"{science['accuracy'] * 100:.1f}%" in row
+    at_09 = (science["correct"] - 9 * science["incorrect"]) / science["n_items"]
+    assert f"{at_09:.3f}".replace("-", "−") in row
