@@ -20,6 +20,7 @@ urlpatterns = [
         name="leaderboard_csv",
     ),
     path("benchmarks/<slug:slug>/submit/", views.submit, name="submit"),
+    path("benchmarks/<slug:slug>/compare/", views.compare, name="compare"),
     path("submissions/<int:submission_id>/", views.submission, name="submission"),
     path("submissions/<int:submission_id>.json", views.submission_json, name="submission_json"),
     path("accounts/signup/", views.signup, name="signup"),

@@ -12,9 +12,10 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods
 
+import scoring
 from leaderboard import services
 from leaderboard.forms import SignupForm, SubmissionForm
-from leaderboard.models import Benchmark, Submission
+from leaderboard.models import Benchmark, Run, Submission
 from leaderboard.selectors import CHART_TOP, board_for, category_figure, charts_for
 
 
@@ -88,6 +89,69 @@ def leaderboard_csv(request: HttpRequest, slug: str) -> HttpResponse:
     )
     response["Content-Disposition"] = f'attachment; filename="{benchmark.slug}-leaderboard.csv"'
     return response
+
+
+# Beyond this many submissions a side-by-side table stops being readable.
+COMPARE_MAX = 8
+
+
+@require_GET
+def compare(request: HttpRequest, slug: str) -> HttpResponse:
+    benchmark = _get_benchmark_for_user(request, slug)
+    board = board_for(benchmark, request.user)
+    problems = []
+    ids: list[int] = []
+    for part in ",".join(request.GET.getlist("ids")).split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if not part.isdigit():
+            problems.append(f"“{part}” is not a submission number.")
+        elif int(part) not in ids:
+            ids.append(int(part))
+    rows_by_id = {row.id: row for row in board.rows}
+    unknown = [i for i in ids if i not in rows_by_id]
+    if unknown:
+        problems.append(
+            "Not on this board (or not visible to you): "
+            + ", ".join(f"#{i}" for i in unknown)
+            + "."
+        )
+    rows = [rows_by_id[i] for i in ids if i in rows_by_id][:COMPARE_MAX]
+    if len(rows) < 2:
+        problems.append("Pick two or more scored submissions of this benchmark to compare.")
+    agreement = None
+    if len(rows) == 2:
+        runs = {
+            run.submission_id: run
+            for run in Run.objects.filter(submission_id__in=[r.id for r in rows])
+            .select_related("submission")
+            .only("submission_id", "key", "outcomes", "submission__summary")
+            if run.key == (run.submission.summary or {}).get("primary_run", "default")
+        }
+        if len(runs) == 2:
+            matrix = scoring.agreement_matrix(
+                scoring.decode_outcomes(runs[rows[0].id].outcomes),
+                scoring.decode_outcomes(runs[rows[1].id].outcomes),
+            )
+            agreement = {
+                "labels": scoring.AGREEMENT_OUTCOMES,
+                "matrix": list(zip(scoring.AGREEMENT_OUTCOMES, matrix.tolist(), strict=True)),
+                "same": int(matrix.trace()),
+                "n": int(matrix.sum()),
+            }
+    return render(
+        request,
+        "compare.html",
+        {
+            "benchmark": benchmark,
+            "board": board,
+            "rows": rows,
+            "problems": problems,
+            "agreement": agreement,
+        },
+        status=200,
+    )
 
 
 @login_required

@@ -2,9 +2,11 @@
 
 Plain Python over pandas and NumPy, with no Django: `files` reads and validates uploads, `grading`
 turns answers into outcomes, `metrics` holds every formula, `runs` scores a submission's runs and
-rubrics, and `leaderboard` ranks submissions. `python -m scoring` scores one file locally.
+rubrics, `leaderboard` ranks submissions, and `compare` sets two of them side by side item by
+item. `python -m scoring` scores one file locally.
 """
 
+from scoring.compare import AGREEMENT_OUTCOMES, agreement_matrix
 from scoring.files import ColumnReport, FileRejected, Gold, Predictions, read_gold, read_predictions
 from scoring.grading import (
     DEFAULT_ABSTENTION_PHRASES,
@@ -38,6 +40,8 @@ from scoring.runs import (
 )
 
 __all__ = [
+    "AGREEMENT_OUTCOMES",
+    "agreement_matrix",
     "DEFAULT_ABSTENTION_PHRASES",
     "DEFAULT_TARGETS",
     "GRADERS",

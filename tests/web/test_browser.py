@@ -66,7 +66,7 @@ def screenshot(page, name: str) -> None:
 
 
 def table_models(page) -> list[str]:
-    return page.locator("table.board tbody tr td:first-child a").all_inner_texts()
+    return page.locator("table.board tbody tr td:nth-child(2) > a").all_inner_texts()
 
 
 def test_it_lets_a_reader_see_the_board_reorder(page, seeded_simpleqa_cs):
@@ -88,4 +88,14 @@ def test_it_lets_a_reader_see_the_board_reorder(page, seeded_simpleqa_cs):
     page.locator("table.board").get_by_role("link", name="claude-3-5-sonnet-20240620").click()
     page.get_by_role("heading", name="Scores by rubric").wait_for()
     assert "1 of 5" in page.locator("table", has_text="wrong costs").inner_text()
+    page.locator("#categories-chart .main-svg").first.wait_for()
     screenshot(page, "submission")
+
+    page.go_back()
+    page.locator("table.board input[type=checkbox]").nth(0).check()
+    page.locator("table.board input[type=checkbox]").nth(3).check()
+    page.get_by_role("button", name="Compare the ticked models").click()
+    page.wait_for_url("**/compare/?ids=*")
+    agreement = page.locator("#agreement").inner_text()
+    assert "abstained" in agreement and "incorrect" in agreement
+    screenshot(page, "compare")
