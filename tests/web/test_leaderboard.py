@@ -191,3 +191,31 @@ def test_it_serves_the_public_board_from_the_cache_until_results_change(
     services.submission_set_hidden(submission=mini, hidden=True)
     rows = client.get("/benchmarks/simpleqa-cs/leaderboard.json").json()["rows"]
     assert len(rows) == 4
+
+
+def test_it_draws_the_top_models_and_all_on_request(client, db):
+    from django.core.management import call_command
+
+    call_command("seed_demo", only="mmlu-pro", stdout=io.StringIO())
+    page = client.get("/benchmarks/mmlu-pro/").content.decode()
+    assert "The charts show the top 15 of 29 models by binary rank." in page
+    assert 'id="show-all"' in page
+
+    def bump_traces(html: str) -> int:
+        figure = html.split('<script id="figure-bump" type="application/json">')[1]
+        return len(json.loads(figure.split("</script>")[0])["data"])
+
+    assert bump_traces(page) == 15
+    assert bump_traces(client.get("/benchmarks/mmlu-pro/?all=1").content.decode()) == 29
+    # The table always lists every model.
+    assert page.count('name="ids"') == 29
+
+
+def test_it_shows_a_board_of_one(client, make_benchmark, user, save_submission):
+    benchmark = make_benchmark()
+    submission = save_submission(benchmark, user, model_name="lonely")
+    services.submission_score(submission_id=submission.pk)
+    page = client.get("/benchmarks/capitals/").content.decode()
+    assert "lonely" in page
+    assert 'id="headline"' not in page
+    assert 'id="figure-bump"' in page
