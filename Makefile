@@ -7,6 +7,7 @@ BIN := $(VENV)/bin
 # What the tests run against: real PostgreSQL and Redis on this machine.
 TEST_ENV := DATABASE_URL=$${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/leaderboard} \
 	CELERY_BROKER_URL=$${TEST_BROKER_URL:-redis://127.0.0.1:6379/15} \
+	CACHE_URL=$${TEST_CACHE_URL:-redis://127.0.0.1:6379/13} \
 	DEBUG=false SECRET_KEY=test-only-secret-key-of-sufficient-length-0123456789abcdefghijklmnop
 
 .PHONY: install demo test lint format bench clean

@@ -236,6 +236,7 @@ def _store_result(*, submission_id: int, result: scoring.SubmissionScore) -> Non
         submission.finished_at = timezone.now()
         submission.save()
         benchmark_results_changed(benchmark_id=submission.benchmark_id)
+        transaction.on_commit(lambda: benchmark_warm_cache(benchmark_id=submission.benchmark_id))
 
 
 def submission_finish(
@@ -306,6 +307,21 @@ def submission_set_hidden(*, submission: Submission, hidden: bool) -> None:
     Submission.objects.filter(pk=submission.pk).update(hidden=hidden)
     submission.hidden = hidden
     benchmark_results_changed(benchmark_id=submission.benchmark_id)
+
+
+def benchmark_warm_cache(*, benchmark_id: int) -> None:
+    """Compute the public board and its figures once, right after its results changed."""
+    from django.contrib.auth.models import AnonymousUser
+
+    from leaderboard.selectors import board_for, charts_for
+
+    try:
+        benchmark = Benchmark.objects.get(pk=benchmark_id)
+        board = board_for(benchmark, AnonymousUser())
+        charts_for(board, AnonymousUser(), show_all=False)
+    except Exception:
+        # The results are stored; the first visitor computes the board instead.
+        log.exception("Could not precompute the board of benchmark %s", benchmark_id)
 
 
 def benchmark_results_changed(*, benchmark_id: int) -> None:

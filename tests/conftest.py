@@ -29,6 +29,10 @@ def pytest_configure(config: pytest.Config) -> None:
             f"(now {engine}) and CELERY_BROKER_URL yourself.",
             returncode=2,
         )
+    if settings.CACHE_URL:
+        from django.core.cache import cache
+
+        cache.clear()  # the test cache: nothing left from an earlier run
     # WhiteNoise looks for STATIC_ROOT when the live server starts; the tests serve static files
     # through the finders, so an empty folder does.
     Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
@@ -58,6 +62,7 @@ def celery_worker(django_db_setup, media_root, tmp_path_factory):
         **os.environ,
         "DATABASE_URL": database_url,
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "CACHE_URL": settings.CACHE_URL,
         "CELERY_QUEUE": queue,
         "MEDIA_ROOT": str(media_root),
     }

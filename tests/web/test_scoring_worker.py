@@ -59,6 +59,28 @@ def test_it_scores_an_upload_in_the_worker(celery_worker, client, user, make_ben
     assert Submission.objects.get(pk=submission_id).runs.count() == 1
 
 
+def test_it_computes_the_new_board_once_in_the_worker(
+    celery_worker, client, user, make_benchmark, settings
+):
+    from django.core.cache import cache
+
+    from leaderboard.models import Benchmark
+
+    assert settings.CACHE_URL.startswith("redis://"), "the worker and the tests share Redis"
+    make_benchmark()
+    client.force_login(user)
+    submission_id = submit(client, b"id,answer\nq1,Paris\n")
+    assert wait_until_finished(client, submission_id)["status"] == "scored"
+    benchmark = Benchmark.objects.get(slug="capitals")
+    deadline = time.monotonic() + 10
+    while cache.get(benchmark.results_cache_key("board")) is None:
+        assert time.monotonic() < deadline, "the worker did not precompute the board"
+        time.sleep(0.1)
+    board = cache.get(benchmark.results_cache_key("board"))
+    assert [row.model for row in board.rows] == ["tiny-model"]
+    assert cache.get(benchmark.results_cache_key("charts-top"))["bump"]
+
+
 def test_it_rejects_a_bad_file_with_its_lines(celery_worker, client, user, make_benchmark):
     make_benchmark()
     client.force_login(user)
