@@ -269,6 +269,33 @@ class Run(models.Model):
     def __str__(self) -> str:
         return f"run {self.key} of #{self.submission_id}"
 
+    # Stored as scoring computed them (the outcomes are encoded, one character per item).
+    SCORED_FIELDS = (
+        "key",
+        "target",
+        "n_items",
+        "present",
+        "correct",
+        "incorrect",
+        "abstained",
+        "coverage",
+        "accuracy",
+        "error_rate",
+        "abstention_rate",
+        "accuracy_given_attempted",
+        "f1",
+        "categories",
+        "scores_abstaining_below",
+    )
+
+    @classmethod
+    def from_score(cls, submission: Submission, run: scoring.RunScore) -> Run:
+        return cls(
+            submission=submission,
+            outcomes=scoring.encode_outcomes(run.outcomes),
+            **{name: getattr(run, name) for name in cls.SCORED_FIELDS},
+        )
+
     @property
     def is_default(self) -> bool:
         return self.target is None

@@ -203,28 +203,7 @@ def _store_result(*, submission_id: int, result: scoring.SubmissionScore) -> Non
         if submission.status != Submission.Status.SCORING:
             return
         submission.runs.all().delete()
-        Run.objects.bulk_create(
-            Run(
-                submission=submission,
-                key=run.key,
-                target=run.target,
-                n_items=run.n_items,
-                present=run.present,
-                correct=run.correct,
-                incorrect=run.incorrect,
-                abstained=run.abstained,
-                coverage=run.coverage,
-                accuracy=run.accuracy,
-                error_rate=run.error_rate,
-                abstention_rate=run.abstention_rate,
-                accuracy_given_attempted=run.accuracy_given_attempted,
-                f1=run.f1,
-                outcomes=scoring.encode_outcomes(run.outcomes),
-                categories=run.categories,
-                scores_abstaining_below=run.scores_abstaining_below,
-            )
-            for run in result.runs
-        )
+        Run.objects.bulk_create(Run.from_score(submission, run) for run in result.runs)
         summary = result.to_dict()
         submission.summary = summary
         submission.columns = summary.get("columns")
