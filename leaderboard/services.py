@@ -214,8 +214,10 @@ def _store_result(*, submission_id: int, result: scoring.SubmissionScore) -> Non
         submission.n_errors = 0
         submission.finished_at = timezone.now()
         submission.save()
-        benchmark_results_changed(benchmark_id=submission.benchmark_id)
-        transaction.on_commit(lambda: benchmark_warm_cache(benchmark_id=submission.benchmark_id))
+        generation = benchmark_results_changed(benchmark_id=submission.benchmark_id)
+        transaction.on_commit(
+            lambda: _queue_warm_cache(benchmark_id=submission.benchmark_id, generation=generation)
+        )
 
 
 def submission_finish(
@@ -288,20 +290,40 @@ def submission_set_hidden(*, submission: Submission, hidden: bool) -> None:
     benchmark_results_changed(benchmark_id=submission.benchmark_id)
 
 
-def benchmark_warm_cache(*, benchmark_id: int) -> None:
-    """Compute the public board and its figures once, right after its results changed."""
+# A burst of scorings (a rescore, a seeding) warms the cache once: each warm-up waits this long
+# and gives way if a newer scoring has come since.
+WARM_CACHE_DELAY_SECONDS = 2
+
+
+def _queue_warm_cache(*, benchmark_id: int, generation: int) -> None:
+    from leaderboard.tasks import warm_board
+
+    try:
+        warm_board.apply_async((benchmark_id, generation), countdown=WARM_CACHE_DELAY_SECONDS)
+    except Exception:
+        log.exception(
+            "Could not queue the board of benchmark %s; visitors compute it", benchmark_id
+        )
+
+
+def benchmark_warm_cache(*, benchmark_id: int, generation: int) -> bool:
+    """Compute the public board and its figures once their results have settled.
+
+    False, doing nothing, when a newer scoring has bumped the generation: its own warm-up follows.
+    """
     from django.contrib.auth.models import AnonymousUser
 
     from leaderboard.selectors import board_for, charts_for
 
-    try:
-        benchmark = Benchmark.objects.get(pk=benchmark_id)
-        board = board_for(benchmark, AnonymousUser())
-        charts_for(board, AnonymousUser(), show_all=False)
-    except Exception:
-        # The results are stored; the first visitor computes the board instead.
-        log.exception("Could not precompute the board of benchmark %s", benchmark_id)
+    benchmark = Benchmark.objects.filter(pk=benchmark_id).first()
+    if benchmark is None or benchmark.results_generation != generation:
+        return False
+    board = board_for(benchmark, AnonymousUser())
+    charts_for(board, AnonymousUser(), show_all=False)
+    return True
 
 
-def benchmark_results_changed(*, benchmark_id: int) -> None:
+def benchmark_results_changed(*, benchmark_id: int) -> int:
+    """Bump the benchmark's results generation, which keys its cached boards; the new value."""
     Benchmark.objects.filter(pk=benchmark_id).update(results_generation=F("results_generation") + 1)
+    return Benchmark.objects.values_list("results_generation", flat=True).get(pk=benchmark_id)
