@@ -150,8 +150,9 @@ class Board:
             ),
         )
 
-    def columns(self) -> list[tuple[Rubric, list[Row]]]:
-        return [(rubric, self.ranking(rubric.key)) for rubric in self.rubrics]
+    def columns(self, limit: int | None = None) -> list[tuple[Rubric, list[Row]]]:
+        """Each rubric with its ranking, the first `limit` rows of each when given."""
+        return [(rubric, self.ranking(rubric.key)[:limit]) for rubric in self.rubrics]
 
     def to_json(self) -> dict:
         return {

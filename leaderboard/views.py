@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -16,7 +17,13 @@ import scoring
 from leaderboard import services
 from leaderboard.forms import SignupForm, SubmissionForm
 from leaderboard.models import Benchmark, Run, Submission
-from leaderboard.selectors import CHART_TOP, board_for, category_figure, charts_for
+from leaderboard.selectors import (
+    BOARD_CACHE_SECONDS,
+    CHART_TOP,
+    board_for,
+    category_figure,
+    charts_for,
+)
 
 
 def _get_benchmark_for_user(request: HttpRequest, slug: str) -> Benchmark:
@@ -57,10 +64,21 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_GET
 def benchmark(request: HttpRequest, slug: str) -> HttpResponse:
     benchmark = _get_benchmark_for_user(request, slug)
-    board = board_for(benchmark, request.user)
-    sort = board.rubric(request.GET.get("sort"))
     show_all = request.GET.get("all") == "1"
-    return render(
+    sort_key = request.GET.get("sort", "0")
+    if sort_key not in {scoring.target_key(t) for t in benchmark.config().rubrics}:
+        sort_key = "0"
+    # Anonymous visitors, most of the readers, all see the same page: it is rendered once per
+    # change of results (the key holds the results generation) and then served from the cache.
+    page_key = None
+    if not request.user.is_authenticated:
+        page_key = benchmark.results_cache_key(f"page-{sort_key}-{int(show_all)}")
+        page = cache.get(page_key)
+        if page is not None:
+            return HttpResponse(page)
+    board = board_for(benchmark, request.user)
+    sort = board.rubric(sort_key)
+    response = render(
         request,
         "benchmark.html",
         {
@@ -68,11 +86,15 @@ def benchmark(request: HttpRequest, slug: str) -> HttpResponse:
             "board": board,
             "sort": sort,
             "table_rows": board.sorted_by(sort.key),
+            "columns": board.columns(limit=None if show_all else CHART_TOP),
             "figures": charts_for(board, request.user, show_all=show_all),
             "show_all": show_all,
             "chart_top": CHART_TOP,
         },
     )
+    if page_key is not None:
+        cache.set(page_key, response.content, BOARD_CACHE_SECONDS)
+    return response
 
 
 @require_GET
