@@ -39,7 +39,9 @@ format: install
 	$(BIN)/ruff format .
 
 bench: install
+	scripts/services.sh
 	$(BIN)/python bench/score_file.py
+	$(BIN)/python bench/pages.py
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache

@@ -166,6 +166,8 @@ def _site_env(temp: Path, database_url: str, cache_url: str) -> dict[str, str]:
         STATIC_ROOT=str(temp / "static"),
         CELERY_BROKER_URL="redis://127.0.0.1:6379/14",
         CACHE_URL=cache_url,
+        # Persistent database connections, as docker-compose.yml runs the site.
+        DB_CONN_MAX_AGE="60",
         LOG_LEVEL="WARNING",
         PYTHONUNBUFFERED="1",
     )
