@@ -233,6 +233,11 @@ class Submission(models.Model):
     def is_finished(self) -> bool:
         return self.status in self.FINISHED
 
+    @property
+    def primary_run_key(self) -> str:
+        """The run whose metrics are the headline ones (scoring's SubmissionScore.primary)."""
+        return (self.summary or {}).get("primary_run", "default")
+
     def rubric_scores(self) -> dict[str, dict]:
         """Rubric key → {"target", "score", "prompted", "run"}, from the stored summary."""
         return (self.summary or {}).get("rubrics", {})

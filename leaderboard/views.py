@@ -127,7 +127,7 @@ def compare(request: HttpRequest, slug: str) -> HttpResponse:
         part = part.strip()
         if not part:
             continue
-        if not part.isdigit():
+        if not (part.isascii() and part.isdigit()):
             problems.append(f"“{part}” is not a submission number.")
         elif int(part) not in ids:
             ids.append(int(part))
@@ -139,7 +139,10 @@ def compare(request: HttpRequest, slug: str) -> HttpResponse:
             + ", ".join(f"#{i}" for i in unknown)
             + "."
         )
-    rows = [rows_by_id[i] for i in ids if i in rows_by_id][:COMPARE_MAX]
+    rows = [rows_by_id[i] for i in ids if i in rows_by_id]
+    if len(rows) > COMPARE_MAX:
+        problems.append(f"Up to {COMPARE_MAX} submissions fit side by side: the first are shown.")
+        rows = rows[:COMPARE_MAX]
     if len(rows) < 2:
         problems.append("Pick two or more scored submissions of this benchmark to compare.")
     agreement = None
@@ -149,7 +152,7 @@ def compare(request: HttpRequest, slug: str) -> HttpResponse:
             for run in Run.objects.filter(submission_id__in=[r.id for r in rows])
             .select_related("submission")
             .only("submission_id", "key", "outcomes", "submission__summary")
-            if run.key == (run.submission.summary or {}).get("primary_run", "default")
+            if run.key == run.submission.primary_run_key
         }
         if len(runs) == 2:
             matrix = scoring.agreement_matrix(
@@ -172,7 +175,6 @@ def compare(request: HttpRequest, slug: str) -> HttpResponse:
             "problems": problems,
             "agreement": agreement,
         },
-        status=200,
     )
 
 
@@ -215,8 +217,9 @@ def submission(request: HttpRequest, submission_id: int) -> HttpResponse:
     submission = _get_submission_for_user(request, submission_id)
     runs = list(submission.runs.all())
     runs.sort(key=lambda run: (run.target is not None, run.target or 0))
-    primary_key = (submission.summary or {}).get("primary_run")
-    primary = next((run for run in runs if run.key == primary_key), runs[0] if runs else None)
+    primary = next(
+        (run for run in runs if run.key == submission.primary_run_key), runs[0] if runs else None
+    )
     categories = sorted((primary.categories if primary else {}).items())
     return render(
         request,

@@ -47,10 +47,11 @@ def test_it_sets_more_than_two_side_by_side(client, seeded_simpleqa_cs):
 
 def test_it_explains_a_bad_selection(client, seeded_simpleqa_cs):
     mine = Submission.objects.first()
-    page = client.get(f"/benchmarks/simpleqa-cs/compare/?ids={mine.pk},abc,999999")
+    page = client.get(f"/benchmarks/simpleqa-cs/compare/?ids={mine.pk},abc,²,999999")
     html = page.content.decode()
     assert page.status_code == 200
     assert "“abc” is not a submission number." in html
+    assert "“²” is not a submission number." in html
     assert "#999999" in html
     assert "Pick two or more" in html
 
