@@ -15,6 +15,16 @@ from django.utils import timezone
 
 import scoring
 
+# The rates of one run (SPEC §5), in the order the leaderboard exports them (SPEC §6).
+METRICS = (
+    "coverage",
+    "accuracy",
+    "error_rate",
+    "abstention_rate",
+    "accuracy_given_attempted",
+    "f1",
+)
+
 
 def default_targets() -> list[float]:
     return list(scoring.DEFAULT_TARGETS)
@@ -283,12 +293,7 @@ class Run(models.Model):
         "correct",
         "incorrect",
         "abstained",
-        "coverage",
-        "accuracy",
-        "error_rate",
-        "abstention_rate",
-        "accuracy_given_attempted",
-        "f1",
+        *METRICS,
         "categories",
         "scores_abstaining_below",
     )

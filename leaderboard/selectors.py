@@ -12,19 +12,9 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
 
 import scoring
-from leaderboard.models import Benchmark, Submission
+from leaderboard.models import METRICS, Benchmark, Submission
 
 BOARD_CACHE_SECONDS = 24 * 3600
-
-# The per-row metrics every board shows, in the order of SPEC §6.
-METRICS = (
-    "coverage",
-    "accuracy",
-    "error_rate",
-    "abstention_rate",
-    "accuracy_given_attempted",
-    "f1",
-)
 
 
 @dataclass(frozen=True)
