@@ -6,7 +6,7 @@ from django.contrib import admin, messages
 from django.db import transaction
 from django.utils.html import format_html
 
-from leaderboard import services
+from leaderboard import services, uploads
 from leaderboard.forms import BenchmarkAdminForm
 from leaderboard.models import Benchmark, Item, Submission
 
@@ -41,6 +41,11 @@ class BenchmarkAdmin(admin.ModelAdmin):
         ),
         ("History", {"fields": ("created_at", "updated_at")}),
     )
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.upload_refusal = getattr(request, uploads.REFUSAL, "")
+        return form
 
     def save_model(self, request, obj, form, change) -> None:
         # The admin wraps the whole request in a transaction: items and settings land together.

@@ -144,8 +144,14 @@ class BenchmarkAdminForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.gold: scoring.Gold | None = None
 
+    # Set by the admin from the request: why the upload handler dropped the gold file, if it did.
+    upload_refusal = ""
+
     def clean(self):
         cleaned = super().clean()
+        if self.upload_refusal:
+            self.add_error("gold_file", self.upload_refusal)
+            return cleaned
         upload = cleaned.get("gold_file")
         if upload is None:
             if self.instance.pk is None:

@@ -162,6 +162,12 @@ MEDIA_URL = "/media/"  # never served: uploads are read only by the workers
 UPLOAD_MAX_BYTES = envint("UPLOAD_MAX_BYTES", str(50 * 1024 * 1024))
 # Scoring attempts a user may start per benchmark and day; rejected and failed ones do not count.
 SUBMISSION_DAILY_QUOTA = envint("SUBMISSION_DAILY_QUOTA", "5")
+# Stop storing an upload the moment it passes UPLOAD_MAX_BYTES, before any form reads it.
+FILE_UPLOAD_HANDLERS = [
+    "leaderboard.uploads.SizeLimitUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 

@@ -14,7 +14,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods
 
 import scoring
-from leaderboard import services
+from leaderboard import services, uploads
 from leaderboard.forms import SignupForm, SubmissionForm
 from leaderboard.models import Benchmark, Run, Submission
 from leaderboard.selectors import (
@@ -187,7 +187,12 @@ def submit(request: HttpRequest, slug: str) -> HttpResponse:
         messages.error(request, f"{benchmark.name} is {benchmark.visibility}: it takes no uploads.")
         return redirect(benchmark)
     form = SubmissionForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and form.is_valid():
+    refusal = getattr(request, uploads.REFUSAL, "")
+    if refusal:
+        # The file was dropped while it arrived: say why, rather than that it is missing.
+        form.is_valid()
+        form.errors["file"] = form.error_class([refusal])
+    elif request.method == "POST" and form.is_valid():
         try:
             submission = services.submission_create(
                 benchmark=benchmark,

@@ -68,6 +68,15 @@ def test_it_shows_gold_file_errors_and_saves_nothing(admin_client, gold, name, m
     assert not Item.objects.exists()
 
 
+def test_it_says_when_a_gold_file_is_over_the_limit(admin_client, settings):
+    settings.UPLOAD_MAX_BYTES = 50
+    response = admin_client.post("/admin/leaderboard/benchmark/add/", benchmark_form(GOOD_GOLD))
+    content = response.content.decode()
+    assert "larger than the limit of 50" in content
+    assert "A new benchmark needs a gold file" not in content
+    assert not Benchmark.objects.exists()
+
+
 def test_it_needs_a_gold_file_for_a_new_benchmark(admin_client):
     response = admin_client.post("/admin/leaderboard/benchmark/add/", benchmark_form(None))
     assert "A new benchmark needs a gold file" in response.content.decode()

@@ -62,13 +62,24 @@ def test_it_refuses_unknown_file_types(client, user, make_benchmark, name):
     assert not Submission.objects.exists()
 
 
-def test_it_refuses_a_file_over_the_limit(client, user, make_benchmark, settings):
+@pytest.mark.parametrize("size", [101, 3 * 1024 * 1024])
+def test_it_stops_storing_a_file_over_the_limit(client, user, make_benchmark, settings, size):
     settings.UPLOAD_MAX_BYTES = 100
     make_benchmark()
     client.force_login(user)
-    response = upload(client, "capitals", b"id,answer\n" + b"q1,Paris\n" * 50)
-    assert "the limit is 100" in response.content.decode()
+    response = upload(client, "capitals", b"x" * size)
+    content = response.content.decode()
+    assert response.status_code == 200
+    assert "The file is larger than the limit of 100\xa0bytes; nothing was kept." in content
+    assert "This field is required" not in content.split('id="id_file"')[1]
     assert not Submission.objects.exists()
+
+
+def test_it_takes_a_file_at_the_limit(client, user, make_benchmark, settings):
+    settings.UPLOAD_MAX_BYTES = len(PREDICTIONS_CSV)
+    make_benchmark()
+    client.force_login(user)
+    assert upload(client, "capitals", PREDICTIONS_CSV).status_code == 302
 
 
 def test_it_requires_a_model_name(client, user, make_benchmark):
