@@ -150,7 +150,7 @@ def score_curves(board: Board, rows: list[Row]) -> str:
 
 def _curve_range(board: Board, rows: list[Row]) -> list[float]:
     # Beyond t = 0.9 a bluffer's line plunges; keep the axis on the part where lines cross.
-    strictest = board.targets[-1].target if board.targets else 0.9
+    strictest = board.strictest.target if board.strictest else 0.9
     n = board.benchmark.n_items or 1
     lows = [
         scoring.score_at_target(r.counts["correct"], r.counts["incorrect"], n, strictest)

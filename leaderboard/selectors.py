@@ -80,14 +80,22 @@ class Board:
     rubrics: list[Rubric]
     rows: list[Row]
     taus: dict[str, float | None] = field(default_factory=dict)
+    # True for the board every visitor sees, which is cached; False for one that shows a
+    # viewer's own private rows, or everything to staff.
+    public: bool = True
 
     @property
     def targets(self) -> list[Rubric]:
         return [rubric for rubric in self.rubrics if not rubric.is_binary]
 
+    @property
+    def strictest(self) -> Rubric | None:
+        """The highest target: the rubric that punishes a wrong answer most."""
+        return self.targets[-1] if self.targets else None
+
     def leader(self, key: str) -> Row | None:
-        ranked = [row for row in self.rows if row.cells[key].rank is not None]
-        return min(ranked, key=lambda row: row.cells[key].rank, default=None)
+        ranking = self.ranking(key)
+        return ranking[0] if ranking else None
 
     def ranking(self, key: str) -> list[Row]:
         """Rows in rank order under one rubric, those without a score left out."""
@@ -102,7 +110,7 @@ class Board:
         """In words, computed from the board: how much rewarding abstention reorders it."""
         if len(self.rows) < 2:
             return ""
-        strictest = self.targets[-1] if self.targets else None
+        strictest = self.strictest
         if strictest is None:
             return ""
         ranked = [row for row in self.rows if row.cells[strictest.key].rank is not None]
@@ -189,10 +197,10 @@ def board_for(benchmark: Benchmark, user) -> Board:
         key = benchmark.results_cache_key("board")
         board = cache.get(key)
         if board is None:
-            board = _build_board(benchmark, AnonymousUser())
+            board = _build_board(benchmark, AnonymousUser(), public=True)
             cache.set(key, board, BOARD_CACHE_SECONDS)
         return board
-    return _build_board(benchmark, user)
+    return _build_board(benchmark, user, public=False)
 
 
 def _sees_more_than_public(benchmark: Benchmark, user) -> bool:
@@ -208,7 +216,7 @@ def _sees_more_than_public(benchmark: Benchmark, user) -> bool:
     )
 
 
-def _build_board(benchmark: Benchmark, user) -> Board:
+def _build_board(benchmark: Benchmark, user, *, public: bool) -> Board:
     rubrics = [Rubric(key=scoring.target_key(t), target=t) for t in benchmark.config().rubrics]
     keys = [rubric.key for rubric in rubrics]
     submissions = list(
@@ -217,7 +225,7 @@ def _build_board(benchmark: Benchmark, user) -> Board:
         .only("id", "model_name", "organisation", "url", "self_graded", "summary", "visibility")
     )
     if not submissions:
-        return Board(benchmark=benchmark, rubrics=rubrics, rows=[], taus={})
+        return Board(benchmark=benchmark, rubrics=rubrics, rows=[], taus={}, public=public)
 
     scores = pd.DataFrame(
         [[_rubric_score(submission, key) for key in keys] for submission in submissions],
@@ -259,6 +267,7 @@ def _build_board(benchmark: Benchmark, user) -> Board:
         rubrics=rubrics,
         rows=rows,
         taus={key: _number(tau) for key, tau in taus.items()},
+        public=public,
     )
 
 
@@ -289,7 +298,7 @@ def _csv_text(value: str) -> str:
 CHART_TOP = 15
 
 
-def charts_for(board: Board, user, *, show_all: bool) -> dict[str, str]:
+def charts_for(board: Board, *, show_all: bool) -> dict[str, str]:
     """The board's figures as JSON text, cached with the public board."""
     from leaderboard import charts
 
@@ -314,7 +323,7 @@ def charts_for(board: Board, user, *, show_all: bool) -> dict[str, str]:
             ),
         }
 
-    if _sees_more_than_public(board.benchmark, user):
+    if not board.public:
         return build()
     key = board.benchmark.results_cache_key(f"charts-{'all' if show_all else 'top'}")
     figures = cache.get(key)

@@ -319,7 +319,7 @@ def benchmark_warm_cache(*, benchmark_id: int, generation: int) -> bool:
     if benchmark is None or benchmark.results_generation != generation:
         return False
     board = board_for(benchmark, AnonymousUser())
-    charts_for(board, AnonymousUser(), show_all=False)
+    charts_for(board, show_all=False)
     return True
 
 

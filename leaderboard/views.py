@@ -45,7 +45,7 @@ def home(request: HttpRequest) -> HttpResponse:
     cards = []
     for benchmark in benchmarks:
         board = board_for(benchmark, request.user)
-        strictest = board.targets[-1] if board.targets else None
+        strictest = board.strictest
         cards.append(
             {
                 "benchmark": benchmark,
@@ -87,7 +87,7 @@ def benchmark(request: HttpRequest, slug: str) -> HttpResponse:
             "sort": sort,
             "table_rows": board.sorted_by(sort.key),
             "columns": board.columns(limit=None if show_all else CHART_TOP),
-            "figures": charts_for(board, request.user, show_all=show_all),
+            "figures": charts_for(board, show_all=show_all),
             "show_all": show_all,
             "chart_top": CHART_TOP,
         },
