@@ -218,6 +218,9 @@ class Submission(models.Model):
     errors = models.JSONField(default=list, blank=True)
     n_errors = models.PositiveIntegerField(default=0)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # The Celery task that claimed it: a message given back after its worker died carries the
+    # same id, and may take the submission back from the dead worker.
+    task_id = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     queued_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)

@@ -147,15 +147,35 @@ def _enqueue(task, submission_id: int) -> None:
         log.exception("Could not queue submission %s; it stays queued", submission_id)
 
 
-def submission_claim(*, submission_id: int) -> bool:
-    """Move a queued submission to scoring; False if another worker has it or it is done."""
-    claimed = Submission.objects.filter(pk=submission_id, status=Submission.Status.QUEUED).update(
-        status=Submission.Status.SCORING,
-        started_at=timezone.now(),
-        progress=5,
-        attempts=F("attempts") + 1,
+def submission_claim(*, submission_id: int, task_id: str = "") -> bool:
+    """Move a queued submission to scoring; False if another worker has it or it is done.
+
+    A task given back to the queue because its worker died (late acknowledgement, requeue on
+    worker loss) comes again with the same id and finds its submission still "scoring": that
+    claim is its own, and it takes the submission back. A plain second message finds it taken.
+    """
+    mine = Q(status=Submission.Status.QUEUED)
+    if task_id:
+        mine |= Q(status=Submission.Status.SCORING, task_id=task_id)
+    claimed = (
+        Submission.objects.filter(pk=submission_id)
+        .filter(mine)
+        .update(
+            status=Submission.Status.SCORING,
+            task_id=task_id,
+            started_at=timezone.now(),
+            progress=5,
+            attempts=F("attempts") + 1,
+        )
     )
     return claimed == 1
+
+
+def tried_too_often_message(attempts: int) -> str:
+    return (
+        f"Scoring was tried {attempts} times and never finished. The file is kept and the staff "
+        "have been told; a smaller file may help."
+    )
 
 
 def submission_set_progress(*, submission_id: int, progress: int) -> None:
@@ -164,10 +184,25 @@ def submission_set_progress(*, submission_id: int, progress: int) -> None:
     )
 
 
-def submission_score(*, submission_id: int) -> Submission | None:
-    """Score a queued submission and store its runs; None if it was not ours to score."""
-    if not submission_claim(submission_id=submission_id):
+def submission_score(
+    *, submission_id: int, task_id: str = "", max_attempts: int | None = None
+) -> Submission | None:
+    """Score a queued submission and store its runs; None if it was not ours to score.
+
+    With `max_attempts`, a submission claimed more often than that (its file killed every worker
+    that read it, say) ends failed instead of being tried again.
+    """
+    if not submission_claim(submission_id=submission_id, task_id=task_id):
         return None
+    attempts = Submission.objects.values_list("attempts", flat=True).get(pk=submission_id)
+    if max_attempts is not None and attempts > max_attempts:
+        log.error("Submission %s failed after %s attempts", submission_id, attempts - 1)
+        submission_finish(
+            submission_id=submission_id,
+            status=Submission.Status.FAILED,
+            errors=[tried_too_often_message(attempts - 1)],
+        )
+        return Submission.objects.get(pk=submission_id)
 
     def progress(value: int) -> None:
         submission_set_progress(submission_id=submission_id, progress=value)
@@ -265,10 +300,7 @@ def submissions_requeue_stale(*, stale_after: timedelta, max_attempts: int) -> d
             if submission.attempts >= max_attempts:
                 Submission.objects.filter(pk=submission.pk).update(
                     status=Submission.Status.FAILED,
-                    errors=[
-                        f"Scoring was tried {submission.attempts} times and never finished. "
-                        "The file is kept and the staff have been told; a smaller file may help."
-                    ],
+                    errors=[tried_too_often_message(submission.attempts)],
                     n_errors=1,
                     progress=100,
                     finished_at=timezone.now(),

@@ -203,6 +203,18 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = envint("SCORING_SOFT_TIME_LIMIT", "300")
 CELERY_TASK_TIME_LIMIT = envint("SCORING_TIME_LIMIT", "360")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # A task taken by a worker that vanished with its machine (no process left to give it back)
+    # returns to the queue after this many seconds. Longer than a task may run, or a slow task
+    # would be handed to a second worker while the first is still at it.
+    # https://docs.celeryq.dev/en/stable/getting-started/backends-and-brokers/redis.html#visibility-timeout
+    SCORING_REDELIVER_AFTER = envint("SCORING_REDELIVER_AFTER", str(CELERY_TASK_TIME_LIMIT + 60))
+    if SCORING_REDELIVER_AFTER <= CELERY_TASK_TIME_LIMIT:
+        raise ImproperlyConfigured(
+            f"SCORING_REDELIVER_AFTER ({SCORING_REDELIVER_AFTER}) must be longer than "
+            f"SCORING_TIME_LIMIT ({CELERY_TASK_TIME_LIMIT})"
+        )
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": SCORING_REDELIVER_AFTER}
 # A submission queued or scoring for longer than this is picked up again by the sweep, and one
 # that was tried this many times ends failed with its reason (SPEC §7: never a stuck status).
 SCORING_STALE_AFTER = envint("SCORING_STALE_AFTER", "600")

@@ -38,7 +38,11 @@ class ScoringTask(Task):
 @shared_task(bind=True, base=ScoringTask, max_retries=3, acks_late=True)
 def score_submission(self, submission_id: int) -> None:
     try:
-        services.submission_score(submission_id=submission_id)
+        services.submission_score(
+            submission_id=submission_id,
+            task_id=self.request.id or "",
+            max_attempts=settings.SCORING_MAX_ATTEMPTS,
+        )
     except TRANSIENT_ERRORS as exc:
         # On the last try the submission stays claimed, so on_failure can record it as failed.
         if self.request.retries < self.max_retries:

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import io
 import os
-import signal
-import subprocess
-import sys
-import time
 import uuid
 from pathlib import Path
 
 import pytest
+
+from tests.processes import start_worker, stop
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "demo"
@@ -44,61 +42,35 @@ def media_root(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def celery_worker(django_db_setup, media_root, tmp_path_factory):
-    """A real `celery worker` process on a queue of its own, against the test database."""
+def worker_env(django_db_setup, media_root) -> dict[str, str]:
+    """The environment of a worker process that works on the test database and files."""
     from django.conf import settings
     from django.db import connection
 
-    from leaderboard.celery import app
-
-    queue = f"test-{uuid.uuid4().hex[:12]}"
-    app.conf.task_default_queue = queue
     db = connection.settings_dict
     database_url = (
         f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
     )
-    log = tmp_path_factory.mktemp("worker") / "worker.log"
-    env = {
+    return {
         **os.environ,
         "DATABASE_URL": database_url,
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "CACHE_URL": settings.CACHE_URL,
-        "CELERY_QUEUE": queue,
         "MEDIA_ROOT": str(media_root),
     }
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "leaderboard",
-                "worker",
-                "--concurrency=1",
-                "--loglevel=INFO",
-                "--without-gossip",
-                "--without-mingle",
-                f"--hostname={queue}@%h",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    deadline = time.monotonic() + 60
-    while b"ready." not in log.read_bytes():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"The Celery worker did not start:\n{log.read_text()}")
-        time.sleep(0.2)
+
+
+@pytest.fixture(scope="session")
+def celery_worker(worker_env, tmp_path_factory):
+    """A real `celery worker` process on a queue of its own, against the test database."""
+    from leaderboard.celery import app
+
+    queue = f"test-{uuid.uuid4().hex[:12]}"
+    app.conf.task_default_queue = queue
+    log = tmp_path_factory.mktemp("worker") / "worker.log"
+    process = start_worker(worker_env, log, name=queue, queue=queue)
     yield process
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
+    stop(process)
 
 
 SMALL_GOLD = """id,question,answer,aliases,category

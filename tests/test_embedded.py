@@ -5,18 +5,14 @@ from __future__ import annotations
 
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
+from tests.processes import BIN, ROOT, free_port, start, stop
 
 SCRIPT = """
 import time
@@ -46,12 +42,6 @@ print("STATUS", submission.status, submission.summary and submission.summary["sc
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def embedded_env(tmp_path) -> dict[str, str]:
     env = {
@@ -70,29 +60,6 @@ def embedded_env(tmp_path) -> dict[str, str]:
         [*manage, "migrate", "--noinput"], cwd=ROOT, env=env, check=True, capture_output=True
     )
     return env
-
-
-def start(command: list[str], env: dict[str, str], log: Path, ready: bytes) -> subprocess.Popen:
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    deadline = time.monotonic() + 60
-    while ready not in log.read_bytes():
-        if process.poll() is not None or time.monotonic() > deadline:
-            stop(process)
-            pytest.fail(f"{command[0]} did not start:\n{log.read_text()}")
-        time.sleep(0.2)
-    return process
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
 
 
 def test_it_scores_through_the_filesystem_broker_and_sqlite(embedded_env, tmp_path):
