@@ -392,3 +392,26 @@ def test_it_keeps_an_upload_made_while_the_broker_is_down_and_scores_it_later(
     assert data["metrics"]["counts"] == {"correct": 2, "incorrect": 1, "abstained": 1}
     board = client.get("/benchmarks/capitals/leaderboard.json").json()
     assert [row["id"] for row in board["rows"]] == [submission_id]
+
+
+def test_it_fails_with_its_reason_when_scoring_runs_past_the_time_limit(
+    workers, queue, big_benchmark, user, save_submission, client
+):
+    from leaderboard.tasks import score_submission
+
+    worker = workers("slow")
+    submission = save_submission(big_benchmark, user, content=BIG_PREDICTIONS)
+    # Time limits travel in the task message, from the settings of whoever queued it.
+    score_submission.apply_async((submission.pk,), queue=queue, soft_time_limit=1, time_limit=30)
+    scoring = pool_process(worker)
+    catch_scoring(submission.pk, attempt=1, process=scoring)
+    time.sleep(2)  # frozen mid-scoring past the soft limit, as a file too slow to score would be
+    os.kill(scoring, signal.SIGCONT)
+    wait_for(lambda: state(submission.pk)[0] == "failed", "the submission to fail", every=0.1)
+    client.force_login(user)
+    data = client.get(f"/submissions/{submission.pk}.json").json()
+    assert data["errors"] == [
+        "Scoring took longer than the site allows and was stopped. The file is kept; a smaller "
+        "file (fewer rows or runs) will score faster."
+    ]
+    assert not Run.objects.filter(submission_id=submission.pk).exists()
