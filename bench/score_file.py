@@ -127,7 +127,8 @@ def _child(side: str, gold: Path, predictions: list[Path], repeat: int) -> None:
 
     from scoring import BenchmarkConfig, read_gold, read_predictions, score_predictions
 
-    config = BenchmarkConfig(grader="choice")
+    # Reading and grading only: bench/statistics.py measures the bootstrap.
+    config = BenchmarkConfig(grader="choice", n_resamples=0)
 
     def read() -> None:
         pd.read_csv(gold, dtype=str, keep_default_na=False)

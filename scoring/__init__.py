@@ -2,8 +2,9 @@
 
 Plain Python over pandas and NumPy, with no Django: `files` reads and validates uploads, `grading`
 turns answers into outcomes, `metrics` holds every formula, `runs` scores a submission's runs and
-rubrics, `leaderboard` ranks submissions, and `compare` sets two of them side by side item by
-item. `python -m scoring` scores one file locally.
+rubrics, `statistics` gives their bootstrap intervals, significance-aware ranks and calibration,
+`leaderboard` ranks submissions, and `compare` sets two of them side by side item by item.
+`python -m scoring` scores one file locally.
 """
 
 from scoring.compare import AGREEMENT_OUTCOMES, agreement_matrix

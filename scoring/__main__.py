@@ -15,6 +15,7 @@ from pathlib import Path
 from scoring.files import FileRejected, read_gold, read_predictions
 from scoring.grading import GRADERS
 from scoring.runs import DEFAULT_TARGETS, BenchmarkConfig, SubmissionScore, score_predictions
+from scoring.statistics import N_RESAMPLES
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -37,6 +38,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=0.0,
         help="reject runs covering less than this share of the items (default: 0)",
     )
+    parser.add_argument(
+        "--resamples",
+        type=int,
+        default=N_RESAMPLES,
+        help="bootstrap resamples of the items for the 95%% intervals; 0 skips them "
+        "(default: 1000)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the resamples; the site uses one per benchmark (default: 0)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
     for path in (args.gold, args.predictions):
@@ -44,7 +58,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(f"{path}: no such file")
     try:
         config = BenchmarkConfig(
-            grader=args.grader, targets=args.targets, min_coverage=args.min_coverage
+            grader=args.grader,
+            targets=args.targets,
+            min_coverage=args.min_coverage,
+            seed=args.seed,
+            n_resamples=args.resamples,
         )
     except ValueError as error:
         parser.error(str(error))
@@ -104,7 +122,7 @@ def _summary(
         f"  accuracy given attempted  {_percent(primary.accuracy_given_attempted)}",
         f"  F1                        {_percent(primary.f1)}",
         "",
-        "Scores (correct +1, wrong −t/(1−t), abstained 0; per item):",
+        "Scores (correct +1, wrong −t/(1−t), abstained 0; per item), with 95% bootstrap intervals:",
     ]
     for rubric in result.rubrics.values():
         name = "binary (t = 0)" if rubric.target == 0 else f"t = {rubric.key}"
@@ -116,7 +134,10 @@ def _summary(
             if rubric.prompted
             else f"same answers (run {rubric.run_key})"
         )
-        lines.append(f"  {name:<16} {rubric.score:>8.4f}   {source}")
+        spread = (
+            f"  [{rubric.interval[0]:.4f}, {rubric.interval[1]:.4f}]" if rubric.interval else ""
+        )
+        lines.append(f"  {name:<16} {rubric.score:>8.4f}{spread}   {source}")
     lines += ["", "Runs:"]
     for run in result.runs:
         name = "default" if run.target is None else f"t = {run.key}"

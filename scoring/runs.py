@@ -8,6 +8,7 @@ then takes its score from the run prompted at t when there is one, else from the
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from scoring import metrics
+from scoring import metrics, statistics
 from scoring.files import ColumnReport, Gold, Predictions, Source, read_gold, read_predictions
 from scoring.grading import (
     DEFAULT_ABSTENTION_PHRASES,
@@ -45,6 +46,10 @@ class BenchmarkConfig:
     min_coverage: float = 0.0
     numeric_tolerance: float = 1e-6
     max_bytes: int = 50 * 1024 * 1024
+    # The bootstrap: resamples of the items, drawn from this seed (one per benchmark, so that
+    # every submission of it is resampled alike); 0 resamples skips it.
+    seed: int = 0
+    n_resamples: int = statistics.N_RESAMPLES
 
     def __post_init__(self) -> None:
         if self.grader not in GRADERS:
@@ -65,6 +70,8 @@ class BenchmarkConfig:
             raise ValueError(f"numeric_tolerance {self.numeric_tolerance!r} is not a number ≥ 0")
         if self.max_bytes <= 0:
             raise ValueError(f"max_bytes {self.max_bytes!r} is not positive")
+        if self.n_resamples < 0:
+            raise ValueError(f"n_resamples {self.n_resamples!r} is negative")
 
     @property
     def rubrics(self) -> tuple[float, ...]:
@@ -94,10 +101,26 @@ class RunScore:
     categories: dict[str, dict] = field(default_factory=dict, repr=False)
     has_confidence: bool = False
     scores_abstaining_below: dict[str, float] = field(default_factory=dict)
+    # Stated confidences against outcomes (statistics.confidence_calibration), when given.
+    confidence_calibration: dict[str, object] | None = None
+    # Per bootstrap resample, the count of correct and of incorrect items: shape (2, B).
+    bootstrap: np.ndarray | None = field(default=None, repr=False)
+    # The 95% interval of every rate and of the run's score under every rubric.
+    intervals: dict[str, object] = field(default_factory=dict)
 
     def score_at(self, t: float) -> float:
         """This run's score under the rubric of target t."""
         return metrics.score_at_target(self.correct, self.incorrect, self.n_items, t)
+
+    @property
+    def behaviourally_calibrated(self) -> bool | None:
+        """For a run prompted at t: is its accuracy on the items it answered at least t?
+
+        Answering exactly when more than t confident gives that; None for the default run.
+        """
+        if self.target is None:
+            return None
+        return self.accuracy_given_attempted >= self.target
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -119,6 +142,9 @@ class RunScore:
             "has_confidence": self.has_confidence,
             "scores_abstaining_below": _json_numbers(self.scores_abstaining_below),
             "categories": {name: _json_numbers(row) for name, row in self.categories.items()},
+            "intervals": self.intervals,
+            "behaviourally_calibrated": self.behaviourally_calibrated,
+            "confidence_calibration": self.confidence_calibration,
         }
 
     def __eq__(self, other: object) -> bool:
@@ -138,6 +164,7 @@ class RubricScore:
     score: float | None
     prompted: bool
     run_key: str | None
+    interval: list[float] | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -145,6 +172,7 @@ class RubricScore:
             "score": _json_number(self.score),
             "prompted": self.prompted,
             "run": self.run_key,
+            "interval": self.interval,
         }
 
 
@@ -207,6 +235,8 @@ def score_predictions(
         runs.append(_score_run(gold, default_rows, None, config))
     for t in np.unique(targets[~is_default]):
         runs.append(_score_run(gold, rows[targets == t], float(t), config))
+    if config.n_resamples:
+        runs = _with_bootstrap(runs, config)
 
     default = runs[0] if runs[0].target is None else None
     rubrics: dict[str, RubricScore] = {}
@@ -214,9 +244,13 @@ def score_predictions(
         key = metrics.target_key(t)
         prompted = _prompted_run(runs, t)
         if prompted is not None:
-            rubrics[key] = RubricScore(t, key, prompted.score_at(t), True, prompted.key)
+            rubrics[key] = RubricScore(
+                t, key, prompted.score_at(t), True, prompted.key, _score_interval(prompted, key)
+            )
         elif default is not None:
-            rubrics[key] = RubricScore(t, key, default.score_at(t), False, default.key)
+            rubrics[key] = RubricScore(
+                t, key, default.score_at(t), False, default.key, _score_interval(default, key)
+            )
         else:
             rubrics[key] = RubricScore(t, key, None, False, None)
     primary = default if default is not None else _prompted_run(runs, 0.0)
@@ -250,6 +284,23 @@ def score_file(
     return score_predictions(gold, predictions, config)
 
 
+def _with_bootstrap(runs: list[RunScore], config: BenchmarkConfig) -> list[RunScore]:
+    """Each run with its bootstrap counts and intervals; all runs share the same resamples."""
+    counts = statistics.bootstrap_counts(
+        [run.outcomes for run in runs], seed=config.seed, n_resamples=config.n_resamples
+    )
+    out = []
+    for run, run_counts in zip(runs, counts, strict=True):
+        run_counts.setflags(write=False)
+        intervals = statistics.run_intervals(run_counts, run.n_items, config.rubrics)
+        out.append(dataclasses.replace(run, bootstrap=run_counts, intervals=intervals))
+    return out
+
+
+def _score_interval(run: RunScore, key: str) -> list[float] | None:
+    return run.intervals.get("scores", {}).get(key) if run.intervals else None
+
+
 def _prompted_run(runs: list[RunScore], t: float) -> RunScore | None:
     for run in runs:
         if run.target is not None and abs(run.target - t) <= metrics.TARGET_EQUAL_TOLERANCE:
@@ -273,6 +324,7 @@ def _score_run(
     confidence = rows["confidence"].to_numpy(dtype=float)
     has_confidence = bool(len(confidence)) and not np.isnan(confidence).all()
     below: dict[str, float] = {}
+    calibration = None
     if has_confidence:
         per_item = np.full(n, np.nan)
         per_item[item_positions(gold, rows)] = confidence
@@ -280,6 +332,7 @@ def _score_run(
             metrics.target_key(t): metrics.score_abstaining_below(outcomes, per_item, t)
             for t in config.rubrics
         }
+        calibration = statistics.confidence_calibration(outcomes, per_item)
     return RunScore(
         target=target,
         key=DEFAULT_RUN_KEY if target is None else metrics.target_key(target),
@@ -298,6 +351,7 @@ def _score_run(
         categories=_categories(gold, outcomes),
         has_confidence=has_confidence,
         scores_abstaining_below=below,
+        confidence_calibration=calibration,
     )
 
 

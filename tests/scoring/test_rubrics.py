@@ -127,6 +127,8 @@ def test_it_gives_the_cli_object_of_the_spec():
         "score": pytest.approx(0),
         "prompted": False,
         "run": "default",
+        # One item of four right and one wrong, resampled with the default seed.
+        "interval": [-0.75, 0.75],
     }
     assert data["self_graded"] is False
 

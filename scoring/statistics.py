@@ -1,0 +1,285 @@
+"""Statistics of scored runs: bootstrap intervals, significance-aware ranks, calibration.
+
+Every formula the "How scores are computed" page states lives here.
+
+- **Bootstrap.** A benchmark's items are resampled with replacement `B` = 1,000 times from a
+  generator seeded per benchmark, so every submission of the benchmark sees the same resamples and
+  two submissions are compared resample by resample (paired). A run's bootstrap is, for each
+  resample, its count of correct and of incorrect items; every rate and every rubric's score is a
+  function of those two counts, and its 95% interval is the 2.5th and 97.5th percentile over the
+  resamples.
+- **Significance-aware rank.** Under a rubric, submission j *beats* submission i when j's score
+  is higher in at least 97.5% of the paired resamples. Its significance-aware rank is 1 + the
+  number of submissions that beat it; the rank it could have is at most the number of submissions
+  minus those it beats ("3 (tied 2–4)").
+- **Stated confidences.** Over the items a run answered (correct or incorrect) with a stated
+  confidence: a reliability table of 10 equal-width bins, the expected calibration error, the
+  Brier score, and the risk–coverage curve (answer the most confident first) with its area.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from scoring import metrics
+from scoring.grading import OUTCOME_CORRECT, OUTCOME_INCORRECT
+
+N_RESAMPLES = 1000
+INTERVAL_LEVEL = 0.95
+# j beats i when it scores higher in at least this share of the paired resamples: a one-sided
+# 2.5% error, the same as each end of the 95% interval.
+BEATS_SHARE = 0.975
+N_CONFIDENCE_BINS = 10
+# The risk–coverage curve is stored and drawn at this many coverage points at most.
+CURVE_POINTS = 101
+
+# Resamples are drawn in blocks of at most this many item draws, so memory stays bounded for
+# benchmarks of any size; a benchmark this small keeps its draws cached between submissions.
+_BLOCK_DRAWS = 4_000_000
+_CACHED_DRAWS = 16_000_000
+
+
+@dataclass(frozen=True)
+class Interval:
+    low: float
+    high: float
+
+    def to_list(self) -> list[float]:
+        return [float(self.low), float(self.high)]
+
+
+def resample_seed(benchmark_seed: int) -> np.random.SeedSequence:
+    """The seed sequence of a benchmark's resamples; the same benchmark always draws the same."""
+    return np.random.SeedSequence([0x5EED, int(benchmark_seed)])
+
+
+def bootstrap_counts(
+    outcomes: np.ndarray | list[np.ndarray], *, seed: int, n_resamples: int = N_RESAMPLES
+) -> np.ndarray:
+    """Per resample, the count of correct and of incorrect items of each run.
+
+    `outcomes` is one run's outcome codes in gold order (or a list of runs of one benchmark, which
+    then share their resamples). Returns int32 counts shaped (2, B) for one run, (runs, 2, B) for
+    a list: row 0 counts correct items, row 1 incorrect ones.
+    """
+    runs = [np.asarray(outcomes)] if isinstance(outcomes, np.ndarray) else list(outcomes)
+    if not runs:
+        return np.zeros((0, 2, n_resamples), dtype=np.int32)
+    n_items = len(runs[0])
+    if any(len(run) != n_items for run in runs):
+        raise ValueError("the runs of one benchmark must have the same number of items")
+    # One byte per item and run: 1 correct, 2 incorrect, 0 anything else.
+    codes = [
+        np.where(run == OUTCOME_CORRECT, 1, np.where(run == OUTCOME_INCORRECT, 2, 0)).astype(
+            np.uint8
+        )
+        for run in runs
+    ]
+    counts = np.zeros((len(runs), 2, n_resamples), dtype=np.int32)
+    for start, draws in _resample_blocks(n_items, seed, n_resamples):
+        stop = start + len(draws)
+        for r, code in enumerate(codes):
+            drawn = code[draws]
+            counts[r, 0, start:stop] = np.count_nonzero(drawn == 1, axis=1)
+            counts[r, 1, start:stop] = np.count_nonzero(drawn == 2, axis=1)
+    return counts[0] if isinstance(outcomes, np.ndarray) else counts
+
+
+def _resample_blocks(n_items: int, seed: int, n_resamples: int):
+    """Yield (first resample, item indices drawn) in blocks of whole resamples."""
+    if n_items * n_resamples <= _CACHED_DRAWS:
+        yield 0, _cached_draws(n_items, seed, n_resamples)
+        return
+    yield from _draw_blocks(n_items, seed, n_resamples)
+
+
+def _draw_blocks(n_items: int, seed: int, n_resamples: int):
+    rng = np.random.default_rng(resample_seed(seed))
+    rows = max(1, _BLOCK_DRAWS // max(n_items, 1))
+    index_type = np.int32 if n_items < 2**31 else np.int64
+    for start in range(0, n_resamples, rows):
+        count = min(rows, n_resamples - start)
+        # Always drawn as int64, the generator's stream, whatever the block size or cache.
+        yield start, rng.integers(0, n_items, size=(count, n_items)).astype(index_type)
+
+
+@lru_cache(maxsize=2)
+def _cached_draws(n_items: int, seed: int, n_resamples: int) -> np.ndarray:
+    draws = np.concatenate([block for _, block in _draw_blocks(n_items, seed, n_resamples)])
+    draws.setflags(write=False)
+    return draws
+
+
+def resample_indices(n_items: int, *, seed: int, n_resamples: int = N_RESAMPLES) -> np.ndarray:
+    """Every resample's item indices, shaped (B, N): what `bootstrap_counts` counts over.
+
+    For checks and small benchmarks; large ones are counted block by block without this matrix.
+    """
+    return np.concatenate([block for _, block in _draw_blocks(n_items, seed, n_resamples)])
+
+
+def interval(samples: ArrayLike, level: float = INTERVAL_LEVEL) -> Interval:
+    """The percentile interval of a statistic's bootstrap samples."""
+    values = np.asarray(samples, dtype=float)
+    tail = (1 - level) / 2
+    low, high = np.quantile(values, [tail, 1 - tail])
+    return Interval(float(low), float(high))
+
+
+def rate_samples(counts: np.ndarray, n_items: int) -> dict[str, np.ndarray]:
+    """Each rate of SPEC §5, per resample, from a run's (2, B) bootstrap counts."""
+    correct, incorrect = counts[0].astype(float), counts[1].astype(float)
+    return {
+        "accuracy": metrics.accuracy(correct, n_items),
+        "error_rate": metrics.error_rate(incorrect, n_items),
+        "abstention_rate": metrics.abstention_rate(n_items - correct - incorrect, n_items),
+        "accuracy_given_attempted": metrics.accuracy_given_attempted(correct, incorrect),
+    }
+
+
+def score_samples(counts: np.ndarray, n_items: int, t: float) -> np.ndarray:
+    """A rubric's score per resample, from a run's (2, B) bootstrap counts."""
+    return np.asarray(metrics.score_at_target(counts[0], counts[1], n_items, t), dtype=float)
+
+
+def run_intervals(
+    counts: np.ndarray, n_items: int, rubrics: tuple[float, ...]
+) -> dict[str, object]:
+    """The 95% interval of every rate, and of the run's score under every rubric."""
+    out: dict[str, object] = {
+        name: interval(samples).to_list() for name, samples in rate_samples(counts, n_items).items()
+    }
+    out["scores"] = {
+        metrics.target_key(t): interval(score_samples(counts, n_items, t)).to_list()
+        for t in rubrics
+    }
+    return out
+
+
+# --- ranks ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SignificanceRanks:
+    """Per submission: 1 + how many beat it (`rank`), and the worst rank it could have (`low`).
+
+    NaN for submissions without a score under the rubric.
+    """
+
+    rank: np.ndarray
+    low: np.ndarray
+    beats: np.ndarray  # beats[i, j]: share of resamples in which j scores higher than i
+
+
+def significance_ranks(samples: ArrayLike, share: float = BEATS_SHARE) -> SignificanceRanks:
+    """Significance-aware ranks from each submission's per-resample scores, shaped (M, B).
+
+    Rows of NaN (no score under this rubric) take part in nothing.
+    """
+    scores = np.asarray(samples, dtype=float)
+    m = len(scores)
+    if scores.ndim != 2:
+        raise ValueError("samples must be shaped (submissions, resamples)")
+    present = ~np.isnan(scores).any(axis=1) if m else np.zeros(0, dtype=bool)
+    beats = np.full((m, m), np.nan)
+    kept = np.flatnonzero(present)
+    scored = scores[kept]
+    n_resamples = scores.shape[1]
+    # Blocks of rows keep the (rows, M, B) comparison within a few megabytes.
+    rows = max(1, 2_000_000 // max(len(kept) * n_resamples, 1))
+    for start in range(0, len(kept), rows):
+        block = scored[start : start + rows]
+        higher = np.count_nonzero(scored[None, :, :] > block[:, None, :], axis=2)
+        beats[np.ix_(kept[start : start + rows], kept)] = higher / n_resamples
+    significant = beats >= share  # NaN compares False
+    rank = np.where(present, 1 + significant.sum(axis=1), np.nan)
+    low = np.where(present, len(kept) - significant.sum(axis=0), np.nan)
+    return SignificanceRanks(rank=rank, low=low, beats=beats)
+
+
+# --- stated confidences --------------------------------------------------------------------
+
+
+def confidence_calibration(
+    outcomes: np.ndarray, confidence: np.ndarray, *, n_bins: int = N_CONFIDENCE_BINS
+) -> dict[str, object] | None:
+    """How well a run's stated confidences match how often it is right.
+
+    Over the items answered (correct or incorrect) with a stated confidence; None if there are
+    none. Bins are [0, 0.1), [0.1, 0.2), …, [0.9, 1.0], the last one closed.
+    """
+    outcomes = np.asarray(outcomes)
+    confidence = np.asarray(confidence, dtype=float)
+    answered = ((outcomes == OUTCOME_CORRECT) | (outcomes == OUTCOME_INCORRECT)) & ~np.isnan(
+        confidence
+    )
+    n = int(np.count_nonzero(answered))
+    if not n:
+        return None
+    conf = confidence[answered]
+    right = (outcomes[answered] == OUTCOME_CORRECT).astype(float)
+
+    bins = np.minimum((conf * n_bins).astype(np.int64), n_bins - 1)
+    in_bin = np.bincount(bins, minlength=n_bins)
+    conf_sum = np.bincount(bins, weights=conf, minlength=n_bins)
+    right_sum = np.bincount(bins, weights=right, minlength=n_bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_conf = conf_sum / in_bin
+        bin_accuracy = right_sum / in_bin
+    filled = in_bin > 0
+    ece = float(np.sum(in_bin[filled] / n * np.abs(bin_accuracy[filled] - mean_conf[filled])))
+    brier = float(np.mean((conf - right) ** 2))
+    coverage, risk = risk_coverage(conf, right)
+    return {
+        "n_answered": n,
+        "bins": [
+            {
+                "low": k / n_bins,
+                "high": (k + 1) / n_bins,
+                "n": int(in_bin[k]),
+                "confidence": float(mean_conf[k]) if filled[k] else None,
+                "accuracy": float(bin_accuracy[k]) if filled[k] else None,
+            }
+            for k in range(n_bins)
+        ],
+        "ece": ece,
+        "brier": brier,
+        "aurc": float(np.mean(risk)),
+        "risk_coverage": _curve_points(coverage, risk),
+    }
+
+
+def risk_coverage(confidence: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Answer the most confident items first: after k answers, coverage k/n and risk (share
+    wrong among those k), for k = 1…n.
+
+    Items of equal confidence are answered together: within such a group the risk is what a
+    random order of the group gives on average, so the curve does not depend on the file's order.
+    """
+    confidence = np.asarray(confidence, dtype=float)
+    wrong = 1.0 - np.asarray(right, dtype=float)
+    n = len(confidence)
+    order = np.argsort(-confidence, kind="stable")
+    conf_sorted = confidence[order]
+    wrong_sorted = wrong[order]
+    # Group boundaries: where the confidence changes.
+    starts = np.flatnonzero(np.concatenate([[True], conf_sorted[1:] != conf_sorted[:-1]]))
+    ends = np.append(starts[1:], n)
+    group_wrong = np.add.reduceat(wrong_sorted, starts)
+    group_size = ends - starts
+    before = np.concatenate([[0.0], np.cumsum(group_wrong)[:-1]])
+    group = np.repeat(np.arange(len(starts)), group_size)
+    k = np.arange(1, n + 1)
+    expected_wrong = before[group] + (k - starts[group]) * (group_wrong / group_size)[group]
+    return k / n, expected_wrong / k
+
+
+def _curve_points(coverage: np.ndarray, risk: np.ndarray) -> dict[str, list[float]]:
+    if len(coverage) > CURVE_POINTS:
+        keep = np.unique(np.linspace(0, len(coverage) - 1, CURVE_POINTS).round().astype(int))
+        coverage, risk = coverage[keep], risk[keep]
+    return {"coverage": [float(c) for c in coverage], "risk": [float(r) for r in risk]}
