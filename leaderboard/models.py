@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from pathlib import PurePath
 
+import numpy as np
 import pandas as pd
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -112,6 +113,8 @@ class Benchmark(models.Model):
             min_coverage=self.min_coverage,
             numeric_tolerance=self.numeric_tolerance,
             max_bytes=settings.UPLOAD_MAX_BYTES,
+            # Every submission of this benchmark is resampled alike, so comparisons are paired.
+            seed=self.pk or 0,
         )
 
     def results_cache_key(self, kind: str) -> str:
@@ -277,6 +280,13 @@ class Run(models.Model):
     outcomes = models.TextField()
     categories = models.JSONField(default=dict, blank=True)
     scores_abstaining_below = models.JSONField(default=dict, blank=True)
+    # 95% bootstrap intervals of every rate and rubric score (scoring.statistics.run_intervals).
+    intervals = models.JSONField(default=dict, blank=True)
+    # Reliability table, ECE, Brier score and risk-coverage curve of stated confidences.
+    confidence_calibration = models.JSONField(null=True, blank=True)
+    # Per resample of the benchmark's items, the count of correct then of incorrect items, as
+    # int32 (2 × 1,000 values): the board compares submissions resample by resample.
+    bootstrap = models.BinaryField(null=True, blank=True)
 
     class Meta:
         ordering = ["submission", "target"]
@@ -299,14 +309,32 @@ class Run(models.Model):
         *METRICS,
         "categories",
         "scores_abstaining_below",
+        "intervals",
+        "confidence_calibration",
     )
 
     @classmethod
     def from_score(cls, submission: Submission, run: scoring.RunScore) -> Run:
+        bootstrap = None
+        if run.bootstrap is not None:
+            bootstrap = np.ascontiguousarray(run.bootstrap, dtype="<i4").tobytes()
         return cls(
             submission=submission,
             outcomes=scoring.encode_outcomes(run.outcomes),
+            bootstrap=bootstrap,
             **{name: getattr(run, name) for name in cls.SCORED_FIELDS},
+        )
+
+    def bootstrap_counts(self) -> np.ndarray | None:
+        """The stored bootstrap: correct and incorrect counts per resample, shape (2, B)."""
+        if not self.bootstrap:
+            return None
+        return np.frombuffer(bytes(self.bootstrap), dtype="<i4").reshape(2, -1)
+
+    @property
+    def behaviourally_calibrated(self) -> bool | None:
+        return scoring.statistics.behaviourally_calibrated(
+            self.accuracy_given_attempted, self.target
         )
 
     @property

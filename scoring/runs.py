@@ -114,13 +114,7 @@ class RunScore:
 
     @property
     def behaviourally_calibrated(self) -> bool | None:
-        """For a run prompted at t: is its accuracy on the items it answered at least t?
-
-        Answering exactly when more than t confident gives that; None for the default run.
-        """
-        if self.target is None:
-            return None
-        return self.accuracy_given_attempted >= self.target
+        return statistics.behaviourally_calibrated(self.accuracy_given_attempted, self.target)
 
     def to_dict(self) -> dict[str, object]:
         return {

@@ -160,6 +160,17 @@ def run_intervals(
     return out
 
 
+def behaviourally_calibrated(accuracy_given_attempted: float, target: float | None) -> bool | None:
+    """Whether a run prompted at t answers as t asks: accuracy on the items it answered ≥ t.
+
+    A model that answers exactly when it is more than t confident has that; None for a run not
+    prompted at any target.
+    """
+    if target is None:
+        return None
+    return bool(accuracy_given_attempted >= target)
+
+
 # --- ranks ---------------------------------------------------------------------------------
 
 
