@@ -30,7 +30,8 @@ class PlotlyFinder(BaseFinder):
         if path == f"{PREFIX}/{PLOTLY_JS}":
             match = str(PLOTLY_DIR / PLOTLY_JS)
             return [match] if find_all else match
-        return [] if find_all else None
+        # As Django's own finders answer: an empty list, which finders.find() reads as nothing.
+        return []
 
     def list(self, ignore_patterns):
         yield PLOTLY_JS, self.storage

@@ -4,10 +4,14 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from leaderboard import views
+from leaderboard import ratelimit, views
+
+# Both log-in pages count failed attempts and refuse them past the limit (leaderboard.ratelimit).
+admin.site.login_form = ratelimit.AdminLoginForm
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("how-scores-are-computed/", views.methods, name="methods"),
     path("benchmarks/<slug:slug>/", views.benchmark, name="benchmark"),
     path(
         "benchmarks/<slug:slug>/leaderboard.json",
@@ -24,8 +28,16 @@ urlpatterns = [
     path("submissions/<int:submission_id>/", views.submission, name="submission"),
     path("submissions/<int:submission_id>.json", views.submission_json, name="submission_json"),
     path("accounts/signup/", views.signup, name="signup"),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path(
+        "accounts/login/",
+        ratelimit.refused_with_429(
+            auth_views.LoginView.as_view(authentication_form=ratelimit.LoginForm)
+        ),
+        name="login",
+    ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/submissions/", views.my_submissions, name="my_submissions"),
+    # Ahead of the admin's own URLs, to give its refusals their status.
+    path("admin/login/", ratelimit.refused_with_429(admin.site.login)),
     path("admin/", admin.site.urls),
 ]

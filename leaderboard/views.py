@@ -6,7 +6,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -18,9 +17,9 @@ from leaderboard import services, uploads
 from leaderboard.forms import SignupForm, SubmissionForm
 from leaderboard.models import Benchmark, Run, Submission
 from leaderboard.selectors import (
-    BOARD_CACHE_SECONDS,
     CHART_TOP,
     board_for,
+    cached_results,
     category_figure,
     charts_for,
 )
@@ -44,7 +43,7 @@ def home(request: HttpRequest) -> HttpResponse:
     )
     cards = []
     for benchmark in benchmarks:
-        board = board_for(benchmark, request.user)
+        board = board_for(benchmark, request.user, stale_ok=True)
         strictest = board.strictest
         cards.append(
             {
@@ -68,46 +67,55 @@ def benchmark(request: HttpRequest, slug: str) -> HttpResponse:
     sort_key = request.GET.get("sort", "0")
     if sort_key not in {scoring.target_key(t) for t in benchmark.config().rubrics}:
         sort_key = "0"
+
+    def page() -> HttpResponse:
+        # Always from the current board: a cached page must never hold an older one.
+        board = board_for(benchmark, request.user)
+        sort = board.rubric(sort_key)
+        return render(
+            request,
+            "benchmark.html",
+            {
+                "benchmark": benchmark,
+                "board": board,
+                "sort": sort,
+                "table_rows": board.sorted_by(sort.key),
+                "columns": board.columns(limit=None if show_all else CHART_TOP),
+                "figures": charts_for(board, show_all=show_all),
+                "show_all": show_all,
+                "chart_top": CHART_TOP,
+                "behaviour_rows": [row for row in board.rows if row.behaviour],
+            },
+        )
+
+    if request.user.is_authenticated:
+        return page()
     # Anonymous visitors, most of the readers, all see the same page: it is rendered once per
-    # change of results (the key holds the results generation) and then served from the cache.
-    page_key = None
-    if not request.user.is_authenticated:
-        page_key = benchmark.results_cache_key(f"page-{sort_key}-{int(show_all)}")
-        page = cache.get(page_key)
-        if page is not None:
-            return HttpResponse(page)
-    board = board_for(benchmark, request.user)
-    sort = board.rubric(sort_key)
-    response = render(
-        request,
-        "benchmark.html",
-        {
-            "benchmark": benchmark,
-            "board": board,
-            "sort": sort,
-            "table_rows": board.sorted_by(sort.key),
-            "columns": board.columns(limit=None if show_all else CHART_TOP),
-            "figures": charts_for(board, show_all=show_all),
-            "show_all": show_all,
-            "chart_top": CHART_TOP,
-        },
+    # change of results and then served from the cache, the page before while it is rendered.
+    content = cached_results(
+        benchmark, f"page-{sort_key}-{int(show_all)}", lambda: page().content, stale_ok=True
     )
-    if page_key is not None:
-        cache.set(page_key, response.content, BOARD_CACHE_SECONDS)
-    return response
+    return HttpResponse(content)
+
+
+@require_GET
+def methods(request: HttpRequest) -> HttpResponse:
+    """How scores are computed: every formula behind the boards, linked from each of them."""
+    return render(request, "methods.html")
 
 
 @require_GET
 def leaderboard_json(request: HttpRequest, slug: str) -> JsonResponse:
     benchmark = _get_benchmark_for_user(request, slug)
-    return JsonResponse(board_for(benchmark, request.user).to_json())
+    return JsonResponse(board_for(benchmark, request.user, stale_ok=True).to_json())
 
 
 @require_GET
 def leaderboard_csv(request: HttpRequest, slug: str) -> HttpResponse:
     benchmark = _get_benchmark_for_user(request, slug)
     response = HttpResponse(
-        board_for(benchmark, request.user).to_csv(), content_type="text/csv; charset=utf-8"
+        board_for(benchmark, request.user, stale_ok=True).to_csv(),
+        content_type="text/csv; charset=utf-8",
     )
     response["Content-Disposition"] = f'attachment; filename="{benchmark.slug}-leaderboard.csv"'
     return response
@@ -236,7 +244,7 @@ def submission(request: HttpRequest, submission_id: int) -> HttpResponse:
             "primary": primary,
             "categories": categories,
             "category_figure": category_figure(submission, categories),
-            "rubrics": _rubric_rows(submission),
+            "rubrics": _rubric_rows(submission, request.user),
             "status_url": reverse("submission_json", args=[submission.pk]),
         },
     )
@@ -267,10 +275,13 @@ def submission_status(submission: Submission) -> dict:
     return data
 
 
-def _rubric_rows(submission: Submission) -> list[dict]:
+def _rubric_rows(submission: Submission, viewer) -> list[dict]:
     if submission.status != Submission.Status.SCORED:
         return []
-    board = board_for(submission.benchmark, submission.owner)
+    # Ranked among what the owner sees, but only for the owner and staff: for anyone else the
+    # owner's private submissions would show through the ranks and their count.
+    sees_owners_board = viewer.is_staff or viewer.pk == submission.owner_id
+    board = board_for(submission.benchmark, submission.owner if sees_owners_board else viewer)
     row = next((row for row in board.rows if row.id == submission.pk), None)
     rubric_info = submission.rubric_scores()
     rows = []

@@ -1,0 +1,147 @@
+"""Failed log-ins, counted per username and per client address, and refused past a limit.
+
+Both log-in pages (the site's and the admin's) use the forms below: a form counts the failed
+attempt in the shared cache (Redis in production, so every web process sees the same count),
+refuses a locked-out username or address before it checks any password, and forgets the
+username's failures once it logs in. `refused_with_429` gives such a refusal its HTTP status.
+Only failures count, so people who log in correctly are never slowed down.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from collections.abc import Callable
+from functools import wraps
+
+from django.conf import settings
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.forms.forms import NON_FIELD_ERRORS
+from django.http import HttpRequest, HttpResponse
+
+# The code of the form error that refuses a log-in: how `refused_with_429` recognises it.
+LOCKED_OUT = "too_many_attempts"
+
+
+def client_address(request: HttpRequest) -> str:
+    """The address the request came from, as this site can trust it.
+
+    Behind the TLS proxy (BEHIND_PROXY) every request comes from the proxy, which appends the
+    address it saw to X-Forwarded-For: the last entry is the client's. Earlier entries were
+    written by the client itself and are never believed; without a proxy, neither is the header.
+    """
+    if settings.BEHIND_PROXY:
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")[-1].strip()
+        if forwarded:
+            return forwarded
+    return request.META.get("REMOTE_ADDR", "") or "unknown"
+
+
+def failure_keys(username: str, address: str) -> tuple[str, str]:
+    """The cache keys that count the failures of this username and of this address."""
+    # Hashed: a username may hold any character, and cache keys should not.
+    name = hashlib.sha256(username.casefold().encode()).hexdigest()[:32]
+    return f"login-failures:user:{name}", f"login-failures:address:{address}"
+
+
+def seconds_locked_out(username: str, address: str) -> int:
+    """How long log-ins for this username, or from this address, stay refused; 0 if they are not."""
+    user_key, address_key = failure_keys(username, address)
+    found = cache.get_many([user_key, address_key, f"{user_key}:ends", f"{address_key}:ends"])
+    ends = []
+    if found.get(user_key, 0) >= settings.LOGIN_MAX_FAILURES:
+        ends.append(found.get(f"{user_key}:ends", 0))
+    if found.get(address_key, 0) >= settings.LOGIN_MAX_FAILURES_PER_ADDRESS:
+        ends.append(found.get(f"{address_key}:ends", 0))
+    if not ends:
+        return 0
+    # A count whose end time was lost still stands for a whole window, the longest it can last.
+    return max(1, math.ceil(max(ends) - time.time())) if all(ends) else _window()
+
+
+def record_failure(username: str, address: str) -> None:
+    """Count one failed log-in against the username and the address."""
+    window = _window()
+    for key in failure_keys(username, address):
+        # The window opens with the first failure and does not move: the count lapses at its end.
+        if cache.add(key, 0, window):
+            cache.set(f"{key}:ends", time.time() + window, window)
+        try:
+            cache.incr(key)
+        except ValueError:  # the window ended between the two calls
+            cache.set(key, 1, window)
+            cache.set(f"{key}:ends", time.time() + window, window)
+
+
+def forget_failures(username: str) -> None:
+    """A successful log-in clears the username's count."""
+    # Not the address's count, which lapses on its own: an attacker with an account of their own
+    # could otherwise clear it by logging in between guesses at other accounts.
+    user_key, _ = failure_keys(username, "")
+    cache.delete_many([user_key, f"{user_key}:ends"])
+
+
+def _window() -> int:
+    return settings.LOGIN_FAILURE_WINDOW
+
+
+def lockout_message(seconds: int) -> str:
+    minutes = max(1, math.ceil(seconds / 60))
+    return (
+        "Too many failed log-in attempts for this username or from this address: "
+        f"try again in {minutes} minute{'s' if minutes != 1 else ''}."
+    )
+
+
+class _LimitedLogin:
+    """Refuse a locked-out log-in before any password is checked; count the failures."""
+
+    request: HttpRequest | None
+    cleaned_data: dict
+    user_cache: object
+
+    def clean(self) -> dict:
+        username = self.cleaned_data.get("username") or ""
+        address = client_address(self.request) if self.request is not None else "unknown"
+        seconds = seconds_locked_out(username, address)
+        if seconds:
+            self.lockout_seconds = seconds
+            raise ValidationError(lockout_message(seconds), code=LOCKED_OUT)
+        try:
+            cleaned = super().clean()
+        except ValidationError:
+            # Only a wrong username or password counts; a right password for an account that
+            # may not log in here (inactive, or not staff on the admin page) does not.
+            if self.user_cache is None and username:
+                record_failure(username, address)
+            raise
+        if self.user_cache is not None:
+            forget_failures(username)
+        return cleaned
+
+
+class LoginForm(_LimitedLogin, AuthenticationForm):
+    """The site's log-in form."""
+
+
+class AdminLoginForm(_LimitedLogin, AdminAuthenticationForm):
+    """The admin's log-in form."""
+
+
+def refused_with_429(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Answer 429 Too Many Requests, with Retry-After, when the log-in form refused a lockout."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        form = (getattr(response, "context_data", None) or {}).get("form")
+        if form is not None and form.has_error(NON_FIELD_ERRORS, LOCKED_OUT):
+            response.status_code = 429
+            response["Retry-After"] = str(getattr(form, "lockout_seconds", _window()))
+        return response
+
+    return wrapper
