@@ -8,6 +8,7 @@ from __future__ import annotations
 import html
 
 import numpy as np
+import plotly.colors
 import plotly.graph_objects as go
 
 import scoring
@@ -16,6 +17,9 @@ from leaderboard.selectors import Board, Row
 # Targets drawn on the score-against-t chart: the closed form at 96 points from 0 to 0.95.
 CURVE_TARGETS = np.round(np.linspace(0.0, 0.95, 96), 4)
 COLOURS = {"correct": "#1a7f37", "abstained": "#9aa4ae", "wrong": "#b42318"}
+# One colour per model, the same for its line and its markers.
+PALETTE = plotly.colors.qualitative.Plotly
+DIAGONAL = {"dash": "dot", "color": "#5c6570", "width": 1}
 FONT = {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 13}
 
 
@@ -104,9 +108,13 @@ def bump_chart(board: Board, rows: list[Row]) -> str:
 
 
 def score_curves(board: Board, rows: list[Row]) -> str:
-    """Each model's score as t rises, from its own answers: where lines cross, the careful win."""
+    """Each model's score as t rises, from its own answers: where lines cross, the careful win.
+
+    At each rubric of the board a marker shows the model's score there with its 95% interval.
+    """
     figure = go.Figure()
-    for row in rows:
+    for index, row in enumerate(rows):
+        colour = PALETTE[index % len(PALETTE)]
         counts = row.counts
         scores = scoring.score_at_target(
             counts["correct"], counts["incorrect"], board.benchmark.n_items, CURVE_TARGETS
@@ -117,8 +125,39 @@ def score_curves(board: Board, rows: list[Row]) -> str:
                 y=scores,
                 mode="lines",
                 name=_label(row),
+                legendgroup=str(row.id),
+                line={"color": colour},
                 hovertemplate=f"<b>{_label(row)}</b><br>t = %{{x:.2f}}: score %{{y:.3f}}"
                 "<extra></extra>",
+            )
+        )
+        marked = [
+            (rubric, row.cells[rubric.key])
+            for rubric in board.rubrics
+            if row.cells[rubric.key].score is not None
+        ]
+        if not marked:
+            continue
+        # A prompted run's score need not lie on the line of the default run's answers.
+        figure.add_trace(
+            go.Scatter(
+                x=[rubric.target for rubric, _ in marked],
+                y=[cell.score for _, cell in marked],
+                mode="markers",
+                name=_label(row),
+                legendgroup=str(row.id),
+                showlegend=False,
+                marker={"color": colour, "size": 7},
+                error_y=_error_bars(
+                    [cell.score for _, cell in marked], [c.interval for _, c in marked]
+                ),
+                hovertext=[
+                    f"<b>{_label(row)}</b><br>{rubric.label}: score {cell.score:.3f}"
+                    + (_interval_text(cell.interval, "{:.3f}"))
+                    + (" · prompted" if cell.prompted else "")
+                    for rubric, cell in marked
+                ],
+                hoverinfo="text",
             )
         )
     for rubric in board.targets:
@@ -133,11 +172,11 @@ def score_curves(board: Board, rows: list[Row]) -> str:
             height=460,
             xaxis={
                 "title": "confidence target t (a wrong answer costs t/(1−t))",
-                "range": [0, 0.95],
+                "range": [-0.02, 0.95],
                 "gridcolor": "#eef1f4",
             },
             yaxis={
-                "title": "score",
+                "title": "score (markers: 95% interval)",
                 "zerolinecolor": "#5c6570",
                 "gridcolor": "#eef1f4",
                 "range": _curve_range(board, rows),
@@ -146,6 +185,31 @@ def score_curves(board: Board, rows: list[Row]) -> str:
         )
     )
     return figure.to_json()
+
+
+def _error_bars(values: list[float], intervals: list[list[float] | None]) -> dict:
+    """Plotly error bars from [low, high] intervals around values; none where unknown."""
+    plus = [
+        None if i is None else max(i[1] - v, 0.0) for v, i in zip(values, intervals, strict=True)
+    ]
+    minus = [
+        None if i is None else max(v - i[0], 0.0) for v, i in zip(values, intervals, strict=True)
+    ]
+    return {
+        "type": "data",
+        "symmetric": False,
+        "array": plus,
+        "arrayminus": minus,
+        "visible": any(i is not None for i in intervals),
+        "thickness": 1.2,
+        "width": 3,
+    }
+
+
+def _interval_text(interval: list[float] | None, form: str) -> str:
+    if not interval:
+        return ""
+    return f" (95% interval {form.format(interval[0])} to {form.format(interval[1])})"
 
 
 def _curve_range(board: Board, rows: list[Row]) -> list[float]:
@@ -162,22 +226,47 @@ def _curve_range(board: Board, rows: list[Row]) -> list[float]:
     return [low - pad, high + pad]
 
 
-def outcome_bars(bars: list[tuple[str, float, float, float]]) -> str:
+def outcome_bars(bars: list[tuple]) -> str:
     """Correct, abstained and wrong shares per bar: the paper's table as a picture.
 
-    Each bar is (label, accuracy, abstention rate, error rate), drawn top to bottom in order.
+    Each bar is (label, accuracy, abstention rate, error rate) and optionally the intervals of
+    those rates ({"accuracy": [low, high], "error_rate": …, "abstention_rate": …}), drawn top to
+    bottom in order. Error bars mark the two boundaries that the intervals place: where correct
+    ends (the accuracy) and where wrong begins (1 − the error rate).
     """
-    labels = [html.escape(bar[0]) for bar in reversed(bars)]
+    ordered = list(reversed(bars))
+    labels = [html.escape(bar[0]) for bar in ordered]
+    intervals = [bar[4] if len(bar) > 4 and bar[4] else {} for bar in ordered]
     figure = go.Figure()
     for position, outcome in ((1, "correct"), (2, "abstained"), (3, "wrong")):
+        rate = ("accuracy", "abstention_rate", "error_rate")[position - 1]
+        error_x = None
+        if outcome == "correct":
+            error_x = _error_bars(
+                [bar[1] for bar in ordered], [i.get("accuracy") for i in intervals]
+            )
+        elif outcome == "abstained":
+            # The abstained segment ends where wrong begins, at 1 − error rate.
+            ends = [1 - bar[3] for bar in ordered]
+            mirrored = [
+                [1 - i["error_rate"][1], 1 - i["error_rate"][0]] if i.get("error_rate") else None
+                for i in intervals
+            ]
+            error_x = _error_bars(ends, mirrored)
         figure.add_trace(
             go.Bar(
                 y=labels,
-                x=[bar[position] for bar in reversed(bars)],
+                x=[bar[position] for bar in ordered],
                 name=outcome,
                 orientation="h",
                 marker={"color": COLOURS[outcome]},
-                hovertemplate=f"%{{y}}: {outcome} %{{x:.1%}}<extra></extra>",
+                error_x=error_x,
+                hovertext=[
+                    f"{label}: {outcome} {bar[position]:.1%}"
+                    + _interval_text([100 * v for v in i[rate]] if i.get(rate) else None, "{:.1f}%")
+                    for label, bar, i in zip(labels, ordered, intervals, strict=True)
+                ],
+                hoverinfo="text",
             )
         )
     figure.update_layout(
@@ -192,6 +281,167 @@ def outcome_bars(bars: list[tuple[str, float, float, float]]) -> str:
                 "yanchor": "bottom",
                 "x": 0,
                 "traceorder": "normal",
+            },
+        )
+    )
+    return figure.to_json()
+
+
+def behaviour_chart(models: list[tuple[str, list[dict]]]) -> str:
+    """Accuracy given attempted of each run prompted at t, against t, with the diagonal.
+
+    `models` holds (model name, prompted runs), each run a dict with "target",
+    "accuracy_given_attempted", "interval" ([low, high] or None) and "calibrated". A model that
+    answers exactly when it is more than t confident stays on or above the diagonal.
+    """
+    figure = go.Figure()
+    figure.add_trace(
+        go.Scatter(
+            x=[0, 1],
+            y=[0, 1],
+            mode="lines",
+            line=DIAGONAL,
+            name="accuracy = t",
+            hoverinfo="skip",
+        )
+    )
+    for index, (model, runs) in enumerate(models):
+        name = html.escape(model)
+        values = [run["accuracy_given_attempted"] for run in runs]
+        figure.add_trace(
+            go.Scatter(
+                x=[run["target"] for run in runs],
+                y=values,
+                mode="lines+markers",
+                name=name,
+                line={"color": PALETTE[index % len(PALETTE)], "width": 1.5},
+                marker={
+                    "size": 9,
+                    "symbol": ["circle" if run["calibrated"] else "x" for run in runs],
+                },
+                error_y=_error_bars(values, [run.get("interval") for run in runs]),
+                hovertext=[
+                    f"<b>{name}</b><br>prompted at t = {run['target']:g}: accuracy given "
+                    f"attempted {run['accuracy_given_attempted']:.1%}"
+                    + _interval_text(
+                        [100 * v for v in run["interval"]] if run.get("interval") else None,
+                        "{:.1f}%",
+                    )
+                    + ("<br>calibrated" if run["calibrated"] else "<br>below t: not calibrated")
+                    for run in runs
+                ],
+                hoverinfo="text",
+            )
+        )
+    figure.update_layout(
+        _layout(
+            height=420,
+            xaxis={
+                "title": "target t the run was prompted with",
+                "range": [0, 1],
+                "gridcolor": "#eef1f4",
+            },
+            yaxis={
+                "title": "accuracy given attempted",
+                "range": [0, 1.02],
+                "tickformat": ".0%",
+                "gridcolor": "#eef1f4",
+            },
+            legend={"font": {"size": 11}},
+        )
+    )
+    return figure.to_json()
+
+
+def reliability_diagram(calibration: dict) -> str:
+    """Share answered correctly against stated confidence, per bin of confidence."""
+    bins = [row for row in calibration["bins"] if row["n"]]
+    figure = go.Figure()
+    figure.add_trace(
+        go.Scatter(
+            x=[0, 1],
+            y=[0, 1],
+            mode="lines",
+            line=DIAGONAL,
+            name="calibrated",
+            hoverinfo="skip",
+        )
+    )
+    figure.add_trace(
+        go.Bar(
+            x=[(row["low"] + row["high"]) / 2 for row in bins],
+            y=[row["accuracy"] for row in bins],
+            width=[(row["high"] - row["low"]) * 0.92 for row in bins],
+            name="share correct",
+            marker={"color": COLOURS["correct"], "opacity": 0.75},
+            hovertext=[
+                f"confidence {row['low']:.1f}–{row['high']:.1f}: {row['n']:,} answers, "
+                f"mean confidence {row['confidence']:.1%}, correct {row['accuracy']:.1%}"
+                for row in bins
+            ],
+            hoverinfo="text",
+        )
+    )
+    figure.add_trace(
+        go.Scatter(
+            x=[row["confidence"] for row in bins],
+            y=[row["accuracy"] for row in bins],
+            mode="markers",
+            name="mean confidence",
+            marker={"color": "#1f2328", "size": 7},
+            hoverinfo="skip",
+        )
+    )
+    figure.update_layout(
+        _layout(
+            height=360,
+            xaxis={
+                "title": "stated confidence",
+                "range": [0, 1],
+                "tickformat": ".0%",
+                "gridcolor": "#eef1f4",
+            },
+            yaxis={
+                "title": "share correct",
+                "range": [0, 1.02],
+                "tickformat": ".0%",
+                "gridcolor": "#eef1f4",
+            },
+            legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0},
+        )
+    )
+    return figure.to_json()
+
+
+def risk_coverage_chart(calibration: dict) -> str:
+    """Share wrong among the answers kept, keeping the most confident first."""
+    curve = calibration["risk_coverage"]
+    figure = go.Figure(
+        go.Scatter(
+            x=curve["coverage"],
+            y=curve["risk"],
+            mode="lines",
+            line={"color": COLOURS["wrong"], "width": 2},
+            name="risk",
+            hovertemplate="keeping the %{x:.0%} most confident answers: %{y:.1%} wrong"
+            "<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        _layout(
+            height=340,
+            showlegend=False,
+            xaxis={
+                "title": "coverage (share of answers kept, most confident first)",
+                "range": [0, 1],
+                "tickformat": ".0%",
+                "gridcolor": "#eef1f4",
+            },
+            yaxis={
+                "title": "risk (share wrong)",
+                "rangemode": "tozero",
+                "tickformat": ".0%",
+                "gridcolor": "#eef1f4",
             },
         )
     )

@@ -5,16 +5,70 @@ from __future__ import annotations
 import csv
 import io
 import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TypeVar
 
+import numpy as np
 import pandas as pd
 from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
 
 import scoring
-from leaderboard.models import METRICS, Benchmark, Submission
+from leaderboard.models import METRICS, Benchmark, Run, Submission
 
 BOARD_CACHE_SECONDS = 24 * 3600
+# The rates whose 95% intervals the board shows and exports.
+INTERVAL_METRICS = ("accuracy", "error_rate", "abstention_rate", "accuracy_given_attempted")
+# How long one process may hold the right to recompute a cached board, figure or page before
+# another may try: a process that dies while computing frees it by itself after this.
+RECOMPUTE_LOCK_SECONDS = 30
+
+T = TypeVar("T")
+
+
+@contextmanager
+def recomputing(benchmark: Benchmark, kind: str) -> Iterator[bool]:
+    """The right to compute one cached value of the benchmark's current results.
+
+    True when this process holds it (until the block ends); False while another process does.
+    """
+    lock_key = f"{benchmark.results_cache_key(kind)}:computing"
+    locked = cache.add(lock_key, 1, RECOMPUTE_LOCK_SECONDS)
+    try:
+        yield locked
+    finally:
+        if locked:
+            cache.delete(lock_key)
+
+
+def cached_results(
+    benchmark: Benchmark, kind: str, build: Callable[[], T], *, stale_ok: bool = False
+) -> T:
+    """A value computed from the benchmark's public results, cached under its results generation.
+
+    Every scoring bumps the generation, so each cached value misses once per change. On a miss
+    one process computes the value while holding the right to (``recomputing``); a reader that
+    comes meanwhile with ``stale_ok`` is given the newest value computed for an earlier
+    generation instead of computing it too. Without that, every web worker would recompute the
+    same board at once after each scoring (a thundering herd) and all readers would wait.
+    A reader is thus at most one computation behind the last scoring, and only while that
+    computation runs; without ``stale_ok`` (or before any value exists) it computes itself.
+    """
+    key = benchmark.results_cache_key(kind)
+    value = cache.get(key)
+    if value is not None:
+        return value
+    latest_key = f"{kind}:{benchmark.pk}:latest"
+    with recomputing(benchmark, kind) as mine:
+        if not mine and stale_ok:
+            value = cache.get(latest_key)
+            if value is not None:
+                return value
+        value = build()
+        cache.set_many({key: value, latest_key: value}, BOARD_CACHE_SECONDS)
+    return value
 
 
 @dataclass(frozen=True)
@@ -41,6 +95,20 @@ class Cell:
     rank: int | None
     rank_shift: int | None
     prompted: bool
+    # The score's 95% bootstrap interval, and the ranks the paired bootstrap allows: from
+    # 1 + how many beat this one (`significant_rank`) to the worst it could be (`rank_low`).
+    interval: list[float] | None = None
+    significant_rank: int | None = None
+    rank_low: int | None = None
+
+    @property
+    def tied(self) -> str:
+        """ "tied 2–4" when the data cannot tell this rank from others; "" otherwise."""
+        if self.significant_rank is None or self.rank_low is None:
+            return ""
+        if self.significant_rank == self.rank_low:
+            return ""
+        return f"tied {self.significant_rank}–{self.rank_low}"
 
     def to_dict(self) -> dict:
         return {
@@ -48,6 +116,11 @@ class Cell:
             "rank": self.rank,
             "rank_shift": self.rank_shift,
             "prompted": self.prompted,
+            "interval": self.interval,
+            "rank_significant": self.significant_rank,
+            "rank_range": (
+                None if self.significant_rank is None else [self.significant_rank, self.rank_low]
+            ),
         }
 
 
@@ -62,6 +135,11 @@ class Row:
     metrics: dict[str, float]
     counts: dict[str, int]
     cells: dict[str, Cell]
+    # 95% intervals of the headline run's rates ({"accuracy": [low, high], …}).
+    intervals: dict[str, list[float]] = field(default_factory=dict)
+    # The runs prompted at a target: {"target", "accuracy_given_attempted", "interval",
+    # "error_rate", "abstention_rate", "score", "calibrated"} each, by target.
+    behaviour: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {
@@ -70,7 +148,9 @@ class Row:
             "organisation": self.organisation,
             "self_graded": self.self_graded,
             **{name: self.metrics.get(name) for name in METRICS},
+            "intervals": {name: self.intervals.get(name) for name in INTERVAL_METRICS},
             "scores": {key: cell.to_dict() for key, cell in self.cells.items()},
+            "behavioural_calibration": self.behaviour,
         }
 
 
@@ -83,6 +163,9 @@ class Board:
     # True for the board every visitor sees, which is cached; False for one that shows a
     # viewer's own private rows, or everything to staff.
     public: bool = True
+    # Per rubric key, the pairs (i, j) of submission ids where j beats i: j scores higher in
+    # at least 97.5% of the paired resamples (with that share). Empty without bootstraps.
+    beats: dict[str, dict[tuple[int, int], float]] = field(default_factory=dict)
 
     @property
     def targets(self) -> list[Rubric]:
@@ -106,33 +189,61 @@ class Board:
         """The rubric with this key, binary when there is none."""
         return next((rubric for rubric in self.rubrics if rubric.key == key), self.rubrics[0])
 
+    def beats_beyond_noise(self, key: str, winner: Row, loser: Row) -> bool:
+        """Whether `winner` scores above `loser` in at least 97.5% of the paired resamples."""
+        return (loser.id, winner.id) in self.beats.get(key, {})
+
+    def moved_beyond_noise(self, row: Row, key: str) -> bool:
+        """Whether the ranks the bootstrap allows under binary and at `key` do not overlap."""
+        before, after = row.cells["0"], row.cells[key]
+        if None in (before.significant_rank, before.rank_low, after.significant_rank):
+            return False
+        return after.rank_low < before.significant_rank or after.significant_rank > before.rank_low
+
     def headline(self) -> str:
-        """In words, computed from the board: how much rewarding abstention reorders it."""
+        """In words, computed from the board: how much rewarding abstention reorders it.
+
+        With the paired bootstrap at hand it claims no reordering that is within noise: a model
+        counts as moved beyond noise only when its possible ranks under binary and at the target
+        do not overlap, and a new leader is named only when it beats the binary leader in at
+        least 97.5% of the resamples.
+        """
         if len(self.rows) < 2:
             return ""
         strictest = self.strictest
         if strictest is None:
             return ""
-        ranked = [row for row in self.rows if row.cells[strictest.key].rank is not None]
-        moved = [row for row in ranked if row.cells[strictest.key].rank_shift not in (0, None)]
+        key = strictest.key
+        ranked = [row for row in self.rows if row.cells[key].rank is not None]
+        moved = [row for row in ranked if row.cells[key].rank_shift not in (0, None)]
         if not moved:
             return (
                 f"Rewarding abstention leaves this board's order as it is: at t = "
-                f"{strictest.key} every model keeps its binary rank."
+                f"{key} every model keeps its binary rank."
             )
+        known = key in self.beats and "0" in self.beats
         sentence = (
-            f"Rewarding abstention reorders this board: at t = {strictest.key}, "
+            f"Rewarding abstention reorders this board: at t = {key}, "
             f"{len(moved)} of {len(ranked)} models change rank"
         )
+        if known:
+            beyond = sum(self.moved_beyond_noise(row, key) for row in moved)
+            sentence += f", {beyond} beyond noise" if beyond else ", each within noise"
         leader = self.leader("0")
-        new_leader = self.leader(strictest.key)
+        new_leader = self.leader(key)
         if leader is not None:
-            rank = leader.cells[strictest.key].rank
-            if rank is not None and rank > 1:
-                sentence += f"; the binary leader {leader.model} falls to #{rank}"
-                was = new_leader.cells["0"].rank if new_leader is not None else None
-                if was is not None:
-                    sentence += f" and {new_leader.model} climbs from #{was} to #1"
+            rank = leader.cells[key].rank
+            if rank is not None and rank > 1 and new_leader is not None:
+                if known and not self.beats_beyond_noise(key, new_leader, leader):
+                    sentence += (
+                        f"; the binary leader {leader.model} and {new_leader.model}, first at "
+                        f"t = {key}, are within noise of each other"
+                    )
+                else:
+                    sentence += f"; the binary leader {leader.model} falls to #{rank}"
+                    was = new_leader.cells["0"].rank
+                    if was is not None:
+                        sentence += f" and {new_leader.model} climbs from #{was} to #1"
             else:
                 sentence += f"; the binary leader {leader.model} stays first"
         return sentence + "."
@@ -163,10 +274,18 @@ class Board:
 
     def to_csv(self) -> str:
         header = ["id", "model", "organisation", "self_graded", *METRICS]
+        for name in INTERVAL_METRICS:
+            header += [f"{name}_low", f"{name}_high"]
         for rubric in self.rubrics:
             header += [f"score_{rubric.key}", f"rank_{rubric.key}"]
             if not rubric.is_binary:
                 header += [f"rank_shift_{rubric.key}", f"prompted_{rubric.key}"]
+            header += [
+                f"score_low_{rubric.key}",
+                f"score_high_{rubric.key}",
+                f"rank_significant_{rubric.key}",
+                f"rank_low_{rubric.key}",
+            ]
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(header)
@@ -178,28 +297,33 @@ class Board:
                 row.self_graded,
             ]
             line += [row.metrics.get(name) for name in METRICS]
+            for name in INTERVAL_METRICS:
+                line += row.intervals.get(name) or [None, None]
             for rubric in self.rubrics:
                 cell = row.cells[rubric.key]
                 line += [cell.score, cell.rank]
                 if not rubric.is_binary:
                     line += [cell.rank_shift, cell.prompted]
+                line += [*(cell.interval or [None, None]), cell.significant_rank, cell.rank_low]
             writer.writerow(["" if value is None else value for value in line])
         return out.getvalue()
 
 
-def board_for(benchmark: Benchmark, user) -> Board:
+def board_for(benchmark: Benchmark, user, *, stale_ok: bool = False) -> Board:
     """The leaderboard of a benchmark, with the submissions this user may see.
 
     The public board, which most visitors see, is cached under the benchmark's results
-    generation: scoring or hiding a submission bumps it, so the cache never serves a stale board.
+    generation: scoring or hiding a submission bumps it. With ``stale_ok`` (the busy public
+    reads) a visitor who comes while another process computes the new board is given the one
+    before, see ``cached_results``; without it, the board is never older than the last change.
     """
     if not _sees_more_than_public(benchmark, user):
-        key = benchmark.results_cache_key("board")
-        board = cache.get(key)
-        if board is None:
-            board = _build_board(benchmark, AnonymousUser(), public=True)
-            cache.set(key, board, BOARD_CACHE_SECONDS)
-        return board
+        return cached_results(
+            benchmark,
+            "board",
+            lambda: _build_board(benchmark, AnonymousUser(), public=True),
+            stale_ok=stale_ok,
+        )
     return _build_board(benchmark, user, public=False)
 
 
@@ -234,21 +358,29 @@ def _build_board(benchmark: Benchmark, user, *, public: bool) -> Board:
         dtype=float,
     )
     table, taus = scoring.rank_table(scores, keys)
+    significance = _significance(benchmark, submissions, rubrics)
+    position = {submission.pk: index for index, submission in enumerate(submissions)}
     by_id = {submission.pk: submission for submission in submissions}
     rows = []
     for submission_id, ranks in table.iterrows():
         submission = by_id[submission_id]
         summary = submission.summary or {}
         rubric_info = summary.get("rubrics", {})
-        cells = {
-            key: Cell(
+        cells = {}
+        for key in keys:
+            ranked = significance.get(key)
+            at = position[submission_id]
+            cells[key] = Cell(
                 score=_number(ranks[key]),
                 rank=_integer(ranks[f"rank_{key}"]),
                 rank_shift=0 if key == "0" else _integer(ranks.get(f"rank_shift_{key}")),
                 prompted=bool(rubric_info.get(key, {}).get("prompted", False)),
+                interval=rubric_info.get(key, {}).get("interval"),
+                significant_rank=_integer(ranked.rank[at]) if ranked else None,
+                rank_low=_integer(ranked.low[at]) if ranked else None,
             )
-            for key in keys
-        }
+        runs = summary.get("runs", [])
+        primary = next((run for run in runs if run["key"] == summary.get("primary_run")), {})
         rows.append(
             Row(
                 id=submission.pk,
@@ -260,6 +392,8 @@ def _build_board(benchmark: Benchmark, user, *, public: bool) -> Board:
                 metrics={name: summary.get(name) for name in METRICS},
                 counts=summary.get("counts", {"correct": 0, "incorrect": 0, "abstained": 0}),
                 cells=cells,
+                intervals=primary.get("intervals") or {},
+                behaviour=behaviour_of(runs),
             )
         )
     return Board(
@@ -268,7 +402,88 @@ def _build_board(benchmark: Benchmark, user, *, public: bool) -> Board:
         rows=rows,
         taus={key: _number(tau) for key, tau in taus.items()},
         public=public,
+        beats={
+            key: {
+                (submissions[i].pk, submissions[j].pk): float(share)
+                for (i, j), share in np.ndenumerate(ranked.beats)
+                if share >= scoring.statistics.BEATS_SHARE
+            }
+            for key, ranked in significance.items()
+        },
     )
+
+
+def _significance(
+    benchmark: Benchmark, submissions: list[Submission], rubrics: list[Rubric]
+) -> dict[str, scoring.statistics.SignificanceRanks]:
+    """Per rubric, the significance-aware ranks of these submissions (in their order).
+
+    Each submission's score under a rubric comes from the run that scores it, resampled on the
+    benchmark's common resamples; a rubric is left out when any submission lacks a bootstrap
+    (scored before bootstraps were kept: rescoring adds it).
+    """
+    runs: dict[tuple[int, str], np.ndarray | None] = {
+        (submission_id, key): None
+        for submission_id, key in Run.objects.filter(submission__in=submissions).values_list(
+            "submission_id", "key"
+        )
+    }
+    for run in Run.objects.filter(submission__in=submissions).only(
+        "submission_id", "key", "bootstrap"
+    ):
+        runs[(run.submission_id, run.key)] = run.bootstrap_counts()
+    out = {}
+    n_items = benchmark.n_items
+    for rubric in rubrics:
+        samples = []
+        for submission in submissions:
+            info = submission.rubric_scores().get(rubric.key, {})
+            if info.get("score") is None:
+                samples.append(None)
+                continue
+            counts = runs.get((submission.pk, info.get("run")))
+            if counts is None:
+                break
+            samples.append(scoring.statistics.score_samples(counts, n_items, rubric.target))
+        else:
+            widths = {len(sample) for sample in samples if sample is not None}
+            if len(widths) != 1:
+                continue
+            width = widths.pop()
+            matrix = np.stack(
+                [np.full(width, np.nan) if sample is None else sample for sample in samples]
+            )
+            out[rubric.key] = scoring.statistics.significance_ranks(matrix)
+    return out
+
+
+def behaviour_of(runs: list[dict]) -> list[dict]:
+    """The runs prompted at a target above 0, for the behavioural calibration table and chart."""
+    out = []
+    for run in runs:
+        target = run.get("target")
+        if not target:
+            continue
+        counts = run["counts"]
+        out.append(
+            {
+                "target": target,
+                "key": run["key"],
+                "accuracy_given_attempted": run["accuracy_given_attempted"],
+                "interval": (run.get("intervals") or {}).get("accuracy_given_attempted"),
+                "error_rate": run["error_rate"],
+                "abstention_rate": run["abstention_rate"],
+                "score": float(
+                    scoring.score_at_target(
+                        counts["correct"], counts["incorrect"], run["n_items"], target
+                    )
+                ),
+                "calibrated": scoring.statistics.behaviourally_calibrated(
+                    run["accuracy_given_attempted"], target
+                ),
+            }
+        )
+    return sorted(out, key=lambda run: run["target"])
 
 
 def _rubric_score(submission: Submission, key: str) -> float:
@@ -307,7 +522,7 @@ def charts_for(board: Board, *, show_all: bool) -> dict[str, str]:
     def build() -> dict[str, str]:
         if not rows:
             return {}
-        return {
+        figures = {
             "bump": charts.bump_chart(board, rows),
             "curves": charts.score_curves(board, rows),
             "outcomes": charts.outcome_bars(
@@ -317,20 +532,21 @@ def charts_for(board: Board, *, show_all: bool) -> dict[str, str]:
                         row.metrics["accuracy"],
                         row.metrics["abstention_rate"],
                         row.metrics["error_rate"],
+                        row.intervals,
                     )
                     for row in rows
                 ]
             ),
         }
+        prompted = [(row.model, row.behaviour) for row in rows if row.behaviour]
+        if prompted:
+            figures["behaviour"] = charts.behaviour_chart(prompted)
+        return figures
 
     if not board.public:
         return build()
-    key = board.benchmark.results_cache_key(f"charts-{'all' if show_all else 'top'}")
-    figures = cache.get(key)
-    if figures is None:
-        figures = build()
-        cache.set(key, figures, BOARD_CACHE_SECONDS)
-    return figures
+    # Never a stale figure: the figures must show the board they are drawn from.
+    return cached_results(board.benchmark, f"charts-{'all' if show_all else 'top'}", build)
 
 
 def category_figure(submission: Submission, categories: list[tuple[str, dict]]) -> str:

@@ -13,11 +13,12 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods
 
 import scoring
-from leaderboard import services, uploads
+from leaderboard import charts, services, uploads
 from leaderboard.forms import SignupForm, SubmissionForm
 from leaderboard.models import Benchmark, Run, Submission
 from leaderboard.selectors import (
     CHART_TOP,
+    behaviour_of,
     board_for,
     cached_results,
     category_figure,
@@ -234,6 +235,7 @@ def submission(request: HttpRequest, submission_id: int) -> HttpResponse:
         (run for run in runs if run.key == submission.primary_run_key), runs[0] if runs else None
     )
     categories = sorted((primary.categories if primary else {}).items())
+    behaviour = behaviour_of((submission.summary or {}).get("runs", []))
     return render(
         request,
         "submission.html",
@@ -246,6 +248,21 @@ def submission(request: HttpRequest, submission_id: int) -> HttpResponse:
             "category_figure": category_figure(submission, categories),
             "rubrics": _rubric_rows(submission, request.user),
             "status_url": reverse("submission_json", args=[submission.pk]),
+            "behaviour": behaviour,
+            "behaviour_figure": (
+                charts.behaviour_chart([(submission.model_name, behaviour)]) if behaviour else ""
+            ),
+            "confidences": [
+                {
+                    "run": run,
+                    "reliability": charts.reliability_diagram(run.confidence_calibration),
+                    "reliability_id": f"figure-reliability-{index}",
+                    "risk_coverage": charts.risk_coverage_chart(run.confidence_calibration),
+                    "risk_id": f"figure-risk-{index}",
+                }
+                for index, run in enumerate(runs)
+                if run.confidence_calibration
+            ],
         },
     )
 
@@ -284,6 +301,11 @@ def _rubric_rows(submission: Submission, viewer) -> list[dict]:
     board = board_for(submission.benchmark, submission.owner if sees_owners_board else viewer)
     row = next((row for row in board.rows if row.id == submission.pk), None)
     rubric_info = submission.rubric_scores()
+    runs = {run["key"]: run for run in (submission.summary or {}).get("runs", [])}
+    below = {
+        key: runs.get(info.get("run"), {}).get("scores_abstaining_below", {}).get(key)
+        for key, info in rubric_info.items()
+    }
     rows = []
     for rubric in board.rubrics:
         info = rubric_info.get(rubric.key, {})
@@ -293,9 +315,13 @@ def _rubric_rows(submission: Submission, viewer) -> list[dict]:
                 "rubric": rubric,
                 "score": info.get("score"),
                 "prompted": info.get("prompted", False),
+                "interval": info.get("interval"),
                 "rank": cell.rank if cell else None,
+                "tied": cell.tied if cell else "",
                 "rank_shift": cell.rank_shift if cell else None,
                 "of": len(board.ranking(rubric.key)),
+                # What the run's own confidences would have scored, abstaining below t.
+                "abstaining_below": below.get(rubric.key),
             }
         )
     return rows

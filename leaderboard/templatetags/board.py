@@ -82,3 +82,12 @@ def json_figure(figure_json: str | None, element_id: str):
 def category_score(row: dict, target: float) -> float:
     """A category's score at target t, from its counts (the formula of scoring.metrics)."""
     return scoring.score_at_target(row["correct"], row["incorrect"], row["n_items"], target)
+
+
+@register.filter
+def interval(bounds, form: str = "score"):
+    """A 95% interval [low, high] as "0.210 to 0.250" (form "score") or "20.1% to 24.5%"."""
+    if not bounds or any(_missing(bound) for bound in bounds):
+        return ""
+    shown = pct if form == "pct" else score
+    return f"{shown(bounds[0])} to {shown(bounds[1])}"

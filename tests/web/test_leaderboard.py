@@ -36,12 +36,18 @@ def test_it_ranks_the_real_simpleqa_cs_models(client, seeded_simpleqa_cs):
     assert gpt4o["accuracy"] == pytest.approx(1342 / 4326)
     assert gpt4o["error_rate"] == pytest.approx(2899 / 4326)
     assert gpt4o["coverage"] == pytest.approx(4318 / 4326)
-    assert gpt4o["scores"]["0"] == {
+    binary = gpt4o["scores"]["0"]
+    assert {key: binary[key] for key in ("score", "rank", "rank_shift", "prompted")} == {
         "score": pytest.approx(1342 / 4326),
         "rank": 1,
         "rank_shift": 0,
         "prompted": False,
     }
+    # Its 95% interval holds its score, and its lead under binary is beyond noise.
+    low, high = binary["interval"]
+    assert low < 1342 / 4326 < high and high - low < 0.04
+    assert binary["rank_significant"] == 1 and binary["rank_range"] == [1, 1]
+    assert gpt4o["intervals"]["accuracy"] == binary["interval"]
     assert gpt4o["scores"]["0.9"]["score"] == pytest.approx((1342 - 9 * 2899) / 4326)
     assert gpt4o["scores"]["0.5"]["rank_shift"] == 1 - gpt4o["scores"]["0.5"]["rank"]
     assert all(row["self_graded"] for row in board["rows"])
@@ -134,10 +140,39 @@ def test_it_answers_404_for_an_unknown_benchmark(client, db):
 def test_it_says_in_words_how_the_board_reorders(client, seeded_simpleqa_cs):
     page = client.get("/benchmarks/simpleqa-cs/").content.decode()
     assert (
-        "Rewarding abstention reorders this board: at t = 0.9, 4 of 5 models change rank; "
-        "the binary leader gpt-4o-2024-11-20 falls to #4 and claude-3-5-sonnet-20240620 "
-        "climbs from #3 to #1."
+        "Rewarding abstention reorders this board: at t = 0.9, 4 of 5 models change rank, "
+        "3 beyond noise; the binary leader gpt-4o-2024-11-20 falls to #4 and "
+        "claude-3-5-sonnet-20240620 climbs from #3 to #1."
     ) in page
+
+
+def test_it_claims_no_reordering_that_is_within_noise(
+    client, make_benchmark, user, save_submission
+):
+    from leaderboard import services
+
+    gold = "id,answer\n" + "".join(f"q{i},a{i}\n" for i in range(40))
+    benchmark = make_benchmark(slug="noisy", gold=gold, targets=[0.5])
+
+    def upload(model: str, right: int, wrong: int) -> None:
+        lines = [f"q{i},a{i}" for i in range(right)]
+        lines += [f"q{i},x" for i in range(right, right + wrong)]
+        content = ("id,answer\n" + "\n".join(lines) + "\n").encode()
+        submission = save_submission(benchmark, user, content=content, model_name=model)
+        services.submission_score(submission_id=submission.pk)
+
+    # Binary: 21 against 19 right. At t = 0.5: (21 − 19) / 40 against (19 − 16) / 40. The
+    # order flips by a hair that a few of the 40 questions decide.
+    upload("bold", right=21, wrong=19)
+    upload("careful", right=19, wrong=16)
+    page = client.get("/benchmarks/noisy/").content.decode()
+    assert (
+        "at t = 0.5, 2 of 2 models change rank, each within noise; the binary leader bold and "
+        "careful, first at t = 0.5, are within noise of each other."
+    ) in page
+    assert "falls to" not in page
+    rows = client.get("/benchmarks/noisy/leaderboard.json").json()["rows"]
+    assert [row["scores"]["0.5"]["rank_range"] for row in rows] == [[1, 2], [1, 2]]
 
 
 def test_it_sorts_the_table_by_any_rubric(client, seeded_simpleqa_cs):
@@ -236,3 +271,47 @@ def test_it_warms_the_cache_once_after_a_burst_of_scorings(seeded_simpleqa_cs):
     assert services.benchmark_warm_cache(benchmark_id=benchmark.pk, generation=current)
     assert len(cache.get(key).rows) == 5
     assert cache.get(benchmark.results_cache_key("charts-top"))["curves"]
+
+
+def test_it_serves_the_previous_board_while_another_process_computes_the_new_one(
+    client, seeded_simpleqa_cs, django_assert_max_num_queries
+):
+    from leaderboard.selectors import recomputing
+
+    page_before = client.get("/benchmarks/simpleqa-cs/").content
+    assert len(client.get("/benchmarks/simpleqa-cs/leaderboard.json").json()["rows"]) == 5
+    mini = Submission.objects.get(model_name="gpt-4o-mini-2024-07-18")
+    services.submission_set_hidden(submission=mini, hidden=True)
+    benchmark = Benchmark.objects.get(pk=seeded_simpleqa_cs.pk)
+
+    # Readers who come while another process computes the new board and page do not compute
+    # them too (no query beyond the benchmark's): they get the ones before, at once.
+    with recomputing(benchmark, "board") as board_mine, recomputing(benchmark, "page-0-0") as mine:
+        assert board_mine and mine
+        with django_assert_max_num_queries(1):
+            rows = client.get("/benchmarks/simpleqa-cs/leaderboard.json").json()["rows"]
+        assert len(rows) == 5
+        with django_assert_max_num_queries(1):
+            assert client.get("/benchmarks/simpleqa-cs/").content == page_before
+
+    # Once it is done, every reader gets the new board.
+    rows = client.get("/benchmarks/simpleqa-cs/leaderboard.json").json()["rows"]
+    assert len(rows) == 4
+    assert "gpt-4o-mini-2024-07-18" not in client.get("/benchmarks/simpleqa-cs/").content.decode()
+
+
+def test_it_never_caches_a_page_drawn_from_the_previous_board(client, seeded_simpleqa_cs):
+    from leaderboard.selectors import recomputing
+
+    client.get("/benchmarks/simpleqa-cs/leaderboard.json")
+    mini = Submission.objects.get(model_name="gpt-4o-mini-2024-07-18")
+    services.submission_set_hidden(submission=mini, hidden=True)
+    benchmark = Benchmark.objects.get(pk=seeded_simpleqa_cs.pk)
+
+    # The board alone is being computed elsewhere: the page is rendered from the new board,
+    # never from the previous one, or that page would stay cached until the next change.
+    with recomputing(benchmark, "board") as mine:
+        assert mine
+        page = client.get("/benchmarks/simpleqa-cs/").content.decode()
+    assert "gpt-4o-mini-2024-07-18" not in page
+    assert client.get("/benchmarks/simpleqa-cs/").content.decode() == page
