@@ -99,3 +99,27 @@ def test_it_lets_a_reader_see_the_board_reorder(page, seeded_simpleqa_cs):
     agreement = page.locator("#agreement").inner_text()
     assert "abstained" in agreement and "incorrect" in agreement
     screenshot(page, "compare")
+
+
+def test_it_draws_the_calibration_of_a_submission(page, make_benchmark, user, save_submission):
+    from leaderboard import services
+
+    benchmark = make_benchmark(
+        slug="calibrated", gold="id,answer\n" + "".join(f"q{i},a{i}\n" for i in range(30))
+    )
+    rows = ["id,answer,target,confidence"]
+    rows += [f"q{i},{'a' if i % 4 else 'x'}{i},,{(i % 10) / 10 + 0.05:.2f}" for i in range(30)]
+    rows += [f"q{i},{'a' if i % 6 else 'x'}{i},0.75," for i in range(24)]
+    submission = save_submission(
+        benchmark, user, content=("\n".join(rows) + "\n").encode(), model_name="careful"
+    )
+    services.submission_score(submission_id=submission.pk)
+    page.set_viewport_size({"width": 1300, "height": 900})
+    page.goto(f"/submissions/{submission.pk}/")
+    page.get_by_role("heading", name="Behavioural calibration").wait_for()
+    for chart in ("#behaviour-chart", "#chart-figure-reliability-0", "#chart-figure-risk-0"):
+        page.locator(f"{chart} .main-svg").first.wait_for()
+    assert "Expected calibration error" in page.locator("dl.stats").inner_text()
+    screenshot(page, "calibration")
+    page.get_by_role("link", name="How scores are computed").click()
+    page.get_by_role("heading", name="Significance-aware ranks").wait_for()
