@@ -41,7 +41,9 @@ format: install
 bench: install
 	scripts/services.sh
 	$(BIN)/python bench/score_file.py
+	$(BIN)/python bench/statistics.py
 	$(BIN)/python bench/pages.py
+	$(BIN)/python bench/load.py
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache

@@ -100,6 +100,8 @@ class Cell:
     interval: list[float] | None = None
     significant_rank: int | None = None
     rank_low: int | None = None
+    # The submission's run that this score comes from ("default", or a target's key).
+    run: str | None = None
 
     @property
     def tied(self) -> str:
@@ -378,6 +380,7 @@ def _build_board(benchmark: Benchmark, user, *, public: bool) -> Board:
                 interval=rubric_info.get(key, {}).get("interval"),
                 significant_rank=_integer(ranked.rank[at]) if ranked else None,
                 rank_low=_integer(ranked.low[at]) if ranked else None,
+                run=rubric_info.get(key, {}).get("run"),
             )
         runs = summary.get("runs", [])
         primary = next((run for run in runs if run["key"] == summary.get("primary_run")), {})
@@ -455,6 +458,41 @@ def _significance(
             )
             out[rubric.key] = scoring.statistics.significance_ranks(matrix)
     return out
+
+
+def paired_shares(benchmark: Benchmark, first: Row, second: Row, rubrics: list[Rubric]) -> dict:
+    """Per rubric key, the shares of the paired resamples in which `first` scores above
+    `second`, and in which `second` scores above `first` (ties count for neither).
+
+    Missing for a rubric that either lacks a score or a stored bootstrap.
+    """
+    wanted = {}
+    for row in (first, second):
+        for rubric in rubrics:
+            if row.cells[rubric.key].run is not None:
+                wanted[(row.id, rubric.key)] = row.cells[rubric.key].run
+    counts = {
+        (run.submission_id, run.key): run.bootstrap_counts()
+        for run in Run.objects.filter(submission_id__in=[first.id, second.id]).only(
+            "submission_id", "key", "bootstrap"
+        )
+    }
+    shares = {}
+    for rubric in rubrics:
+        pair = []
+        for row in (first, second):
+            run_key = wanted.get((row.id, rubric.key))
+            found = counts.get((row.id, run_key)) if run_key else None
+            if found is None:
+                break
+            pair.append(scoring.statistics.score_samples(found, benchmark.n_items, rubric.target))
+        else:
+            if len(pair[0]) == len(pair[1]):
+                shares[rubric.key] = (
+                    float(np.mean(pair[0] > pair[1])),
+                    float(np.mean(pair[1] > pair[0])),
+                )
+    return shares
 
 
 def behaviour_of(runs: list[dict]) -> list[dict]:

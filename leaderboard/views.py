@@ -23,6 +23,7 @@ from leaderboard.selectors import (
     cached_results,
     category_figure,
     charts_for,
+    paired_shares,
 )
 
 
@@ -155,7 +156,9 @@ def compare(request: HttpRequest, slug: str) -> HttpResponse:
     if len(rows) < 2:
         problems.append("Pick two or more scored submissions of this benchmark to compare.")
     agreement = None
+    shares = {}
     if len(rows) == 2:
+        shares = paired_shares(benchmark, rows[0], rows[1], board.rubrics)
         runs = {
             run.submission_id: run
             for run in Run.objects.filter(submission_id__in=[r.id for r in rows])
@@ -183,6 +186,8 @@ def compare(request: HttpRequest, slug: str) -> HttpResponse:
             "rows": rows,
             "problems": problems,
             "agreement": agreement,
+            "shares": shares,
+            "beats_share": scoring.statistics.BEATS_SHARE,
         },
     )
 

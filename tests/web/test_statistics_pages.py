@@ -181,3 +181,34 @@ def test_it_explains_every_statistic_on_one_page(client, db):
         "Kendall's τ<sub>b</sub>",
     ):
         assert words in page, words
+
+
+def test_it_says_on_the_compare_page_whether_a_difference_is_real(client, submit):
+    steady = submit("steady", HEADER + answers(range(0, 40), range(40, 45)))
+    bluffer = submit("bluffer", HEADER + answers(range(0, 42), range(42, 60)))
+    page = client.get(f"/benchmarks/stats/compare/?ids={steady.pk},{bluffer.pk}").content.decode()
+    table = page[page.index('id="paired"') : page.index("</table>", page.index('id="paired"'))]
+    rows = re.findall(
+        r"<tr><td>(.*?)</td><td[^>]*>(.*?)</td><td[^>]*>(.*?)</td>\s*<td>(.*?)</td></tr>",
+        table,
+        re.S,
+    )
+    verdicts = {label: (first, second, verdict.strip()) for label, first, second, verdict in rows}
+    # Bluffer is right wherever steady is, and on two more items: never below it, and above it
+    # in every resample that draws one of those two, which most but not 97.5% do.
+    counts = scoring.statistics.bootstrap_counts(
+        [
+            scoring.decode_outcomes(steady.runs.get().outcomes),
+            scoring.decode_outcomes(bluffer.runs.get().outcomes),
+        ],
+        seed=steady.benchmark.pk,
+    )
+    above = np.mean(counts[1][0] > counts[0][0])
+    assert 0.5 < above < 0.975
+    assert verdicts["binary"] == (
+        "0.0% of resamples",
+        f"{above * 100:.1f}% of resamples",
+        "within noise",
+    )
+    assert verdicts["t = 0.9"][2] == "steady is ahead beyond noise"
+    assert verdicts["t = 0.9"][0] == "100.0% of resamples"
