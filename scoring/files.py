@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import ast
 import codecs
+import csv
 import io
 import json
 import re
+import sys
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -86,6 +88,16 @@ _GZIP_MAGIC = b"\x1f\x8b"
 # Metadata dicts longer than this are not parsed: literal_eval of a huge nested literal can
 # exhaust the stack, and no real topic needs it.
 _MAX_METADATA_CHARS = 100_000
+# A prediction file needs six fields and a gold file seven; a table far wider than that is a
+# mistake (or an attack) whose cells would fill the memory.
+MAX_COLUMNS = 200
+# Concatenated gzip files and block-compressed ones (BGZF) have a member per 64 KB at most; tens
+# of thousands of tiny members only cost time.
+MAX_GZIP_MEMBERS = 10_000
+_GZIP_SLICE = 1 << 16
+# Python's parser gives up on JSON nested about a thousand levels deep; the message places the
+# problem where the nesting passes this depth, which no prediction file comes near.
+MAX_JSON_DEPTH = 100
 
 
 class FileRejected(Exception):
@@ -280,6 +292,7 @@ def _read_table(source: Source, *, filename: str, max_bytes: int, row_limit: int
         data = data[len(codecs.BOM_UTF8) :]
     if not data or data.isspace():
         raise FileRejected(["the file is empty"])
+    _check_text(data)
     kind = _format(filename)
     if kind == ".csv":
         return _read_csv(data, row_limit)
@@ -312,7 +325,8 @@ def _read_bytes(source: Source, filename: str, max_bytes: int) -> bytes:
         if isinstance(data, str):
             raise TypeError("open the file in binary mode")
     if len(data) > max_bytes:
-        raise FileRejected([f"the file is larger than the limit of {_size(max_bytes)}"])
+        line = data.count(b"\n", 0, max_bytes) + 1
+        raise FileRejected([f"the file is larger than the limit of {_size(max_bytes)}{_at(line)}"])
     if data.startswith(_GZIP_MAGIC):
         return _gunzip(data, max_bytes)
     if filename.lower().endswith(".gz"):
@@ -320,26 +334,88 @@ def _read_bytes(source: Source, filename: str, max_bytes: int) -> bytes:
     return data
 
 
+def _at(line: int) -> str:
+    return f" (it passes the limit in line {line:,})"
+
+
 def _gunzip(data: bytes, max_bytes: int) -> bytes:
     # Asking for at most one byte over the limit stops a gzip bomb there, instead of after it
     # has filled the memory.
     parts: list[bytes] = []
     room = max_bytes + 1
-    try:
-        while data:  # one pass per gzip member; most files have one
-            member = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-            parts.append(member.decompress(data, room))
+    view = memoryview(data)
+    offset = members = 0
+    while offset < len(data):  # one pass per gzip member; most files have one
+        members += 1
+        if members > MAX_GZIP_MEMBERS:
+            raise FileRejected(
+                [
+                    f"the gzip file is made of more than {MAX_GZIP_MEMBERS:,} parts (members); "
+                    "compress the file again in one piece"
+                ]
+            )
+        member = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        # A member that ends copies the input left after it: growing slices keep that copy
+        # small when a file is made of many tiny members.
+        size = _GZIP_SLICE
+        while not member.eof:
+            if offset >= len(data):
+                raise FileRejected(["the gzip data ends early: the file is truncated"])
+            piece = view[offset : offset + size]
+            try:
+                parts.append(member.decompress(piece, room))
+            except zlib.error:
+                where = "" if members == 1 else f" after its first {offset:,} bytes"
+                raise FileRejected([f"the file is not valid gzip data{where}"]) from None
             room -= len(parts[-1])
             if room <= 0:
+                # Exactly max_bytes + 1 bytes came out: the last one is past the limit.
+                newlines = sum(part.count(b"\n") for part in parts)
+                last = next(part for part in reversed(parts) if part)
+                line = newlines - last.endswith(b"\n") + 1
                 raise FileRejected(
-                    [f"uncompressed, the file is larger than the limit of {_size(max_bytes)}"]
+                    [
+                        "uncompressed, the file is larger than the limit of "
+                        f"{_size(max_bytes)}{_at(line)}"
+                    ]
                 )
-            if not member.eof:
-                raise FileRejected(["the gzip data ends early: the file is truncated"])
-            data = member.unused_data
-    except zlib.error:
-        raise FileRejected(["the file is not valid gzip data"]) from None
+            offset += len(piece) - len(member.unused_data) - len(member.unconsumed_tail)
+            size = min(2 * size, 1 << 24)
     return b"".join(parts)
+
+
+_OTHER_BOMS = (
+    (codecs.BOM_UTF32_LE, "UTF-32"),
+    (codecs.BOM_UTF32_BE, "UTF-32"),
+    (codecs.BOM_UTF16_LE, "UTF-16"),
+    (codecs.BOM_UTF16_BE, "UTF-16"),
+)
+
+
+def _check_text(data: bytes) -> None:
+    """Refuse UTF-16, UTF-32 and binary files before a parser misreads them."""
+    for bom, encoding in _OTHER_BOMS:
+        if data.startswith(bom):
+            raise FileRejected(
+                [
+                    f"the file is {encoding}, not UTF-8 (it starts with a {encoding} byte order "
+                    "mark); save it as UTF-8"
+                ]
+            )
+    # Text saved as UTF-8 has no zero bytes; UTF-16 without its mark, and binary files, do.
+    zero = data.find(b"\x00")
+    if zero >= 0:
+        try:
+            data[:zero].decode("utf-8")
+        except UnicodeDecodeError as error:  # a binary file: name its first unreadable byte
+            raise FileRejected([_not_utf8(data, error)]) from None
+        line = data.count(b"\n", 0, zero) + 1
+        raise FileRejected(
+            [
+                f"line {line}: the file holds a zero byte (0x00), which is not text: it may be "
+                "UTF-16 or not a text file at all; save it as UTF-8"
+            ]
+        )
 
 
 def _decode(data: bytes) -> str:
@@ -358,6 +434,7 @@ def _not_utf8(data: bytes, error: UnicodeDecodeError) -> str:
 
 
 def _read_csv(data: bytes, row_limit: int | None) -> _Table:
+    _check_header_width(data)
     try:
         # header=None keeps duplicate and differently-cased column names as written, which
         # pandas would otherwise rename.
@@ -392,6 +469,23 @@ def _read_csv(data: bytes, row_limit: int | None) -> _Table:
     return table
 
 
+def _check_header_width(data: bytes) -> None:
+    end = data.find(b"\n")
+    end = len(data) if end < 0 else end
+    if data.count(b",", 0, end) < MAX_COLUMNS:
+        return
+    header = data[:end]
+    # Commas inside quotes are not separators: count the fields properly before refusing.
+    try:
+        width = len(next(csv.reader([header.decode("utf-8", errors="replace")]), []))
+    except csv.Error:  # a field longer than the csv module takes: the commas are separators
+        width = header.count(b",") + 1
+    if width > MAX_COLUMNS:
+        raise FileRejected(
+            [f"row 1: the header has {width:,} columns; a file may have at most {MAX_COLUMNS}"]
+        )
+
+
 def _csv_error(message: str) -> str:
     fields = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", message)
     if fields:
@@ -414,8 +508,76 @@ def _check_row_limit(n_rows: int, row_limit: int | None) -> None:
 
 
 def _json_loads(text: str) -> object:
-    # NaN and Infinity are not JSON; keeping them as text lets the column checks name them.
-    return json.loads(text, parse_constant=str)
+    try:
+        # NaN and Infinity are not JSON; keeping them as text lets the column checks name them.
+        return json.loads(text, parse_constant=str)
+    except json.JSONDecodeError:
+        raise
+    except RecursionError:
+        raise _JsonBeyondLimits(text, deep=True) from None
+    except ValueError:
+        # Python refuses to read integers longer than sys.get_int_max_str_digits() digits.
+        raise _JsonBeyondLimits(text, deep=False) from None
+
+
+class _JsonBeyondLimits(ValueError):
+    """Well-formed JSON that Python's parser refuses: nested too deep, or an integer too long."""
+
+    def __init__(self, text: str, *, deep: bool) -> None:
+        super().__init__("nested too deep" if deep else "integer too long")
+        self.text = text
+        self.deep = deep
+
+    def locate(self) -> tuple[int, str]:
+        """Where in the text the problem starts (an offset), and its cause in words."""
+        if self.deep:
+            return _too_deep_at(self.text), (
+                f"arrays and objects nested more than {MAX_JSON_DEPTH} levels deep"
+            )
+        digits = sys.get_int_max_str_digits()
+        return _long_number_at(self.text, digits), f"a number with more than {digits:,} digits"
+
+
+_JSON_STRING = r'"[^"\\]*(?:\\.[^"\\]*)*"'
+_JSON_BRACKETS = re.compile(_JSON_STRING + r"|[\[\]{}]", re.DOTALL)
+
+
+def _too_deep_at(text: str) -> int:
+    # Only ever run on a file the parser refused, so a loop over its brackets costs nothing on
+    # the files that are read.
+    depth = 0
+    for match in _JSON_BRACKETS.finditer(text):
+        char = text[match.start()]
+        if char in "[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                return match.start()
+        elif char in "]}":
+            depth -= 1
+    return 0
+
+
+def _long_number_at(text: str, digits: int) -> int:
+    numbers = re.compile(_JSON_STRING + rf"|-?\d{{{digits + 1},}}(?![.eE\d])", re.DOTALL)
+    for match in numbers.finditer(text):
+        if text[match.start()] != '"':
+            return match.start()
+    return 0
+
+
+def _line_and_column(text: str, offset: int) -> tuple[int, int]:
+    line_start = text.rfind("\n", 0, offset) + 1
+    return text.count("\n", 0, offset) + 1, offset - line_start + 1
+
+
+def _json_reason(error: json.JSONDecodeError) -> str:
+    """The parser's reason, naming the character it stopped at when that cannot be seen."""
+    if error.msg.startswith("Unexpected UTF-8 BOM"):
+        return "a byte order mark, the invisible character U+FEFF, where a value should start"
+    text, offset = error.doc, error.pos
+    if offset >= len(text) or text[offset].isprintable():
+        return error.msg
+    return f"{error.msg}, where there is the invisible character U+{ord(text[offset]):04X}"
 
 
 def _read_json_lines(text: str, row_limit: int | None) -> _Table:
@@ -426,7 +588,7 @@ def _read_json_lines(text: str, row_limit: int | None) -> _Table:
     kept = lines[filled].tolist()
     try:
         values = _json_loads("[" + ",\n".join(kept) + "]")
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, _JsonBeyondLimits):
         messages = [
             f"line {numbers[index]}: {message}" for index, message in _json_line_errors(kept)
         ]
@@ -444,11 +606,15 @@ def _json_line_errors(lines: list[str]) -> list[tuple[int, str]]:
         try:
             _json_loads("[" + ",\n".join(lines[start:]) + "]")
             break
-        except json.JSONDecodeError as error:
+        except (json.JSONDecodeError, _JsonBeyondLimits) as error:
             if len(found) == MAX_ERRORS_SHOWN - 1:
                 found.append((start, "this line or a later one is not valid JSON either"))
                 break
-            bad = _first_bad_line(lines, start, start + error.lineno - 1)
+            if isinstance(error, json.JSONDecodeError):
+                reported = start + error.lineno - 1
+            else:
+                reported = len(lines) - 1  # no line given: search them all
+            bad = _first_bad_line(lines, start, reported)
             found.append((bad, _json_line_message(lines[bad])))
             start = bad + 1
     return found
@@ -464,7 +630,7 @@ def _first_bad_line(lines: list[str], start: int, reported: int) -> int:
     def parses(stop: int) -> bool:
         try:
             return len(_json_loads("[" + ",\n".join(lines[start:stop]) + "]")) == stop - start
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, _JsonBeyondLimits):
             return False
 
     reported = min(reported, len(lines) - 1)
@@ -483,7 +649,7 @@ def _first_bad_line(lines: list[str], start: int, reported: int) -> int:
 def _parses_alone(line: str) -> bool:
     try:
         _json_loads(line)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, _JsonBeyondLimits):
         return False
     return True
 
@@ -492,7 +658,10 @@ def _json_line_message(line: str) -> str:
     try:
         _json_loads(line)
     except json.JSONDecodeError as error:
-        return f"not valid JSON ({error.msg} at column {error.colno})"
+        return f"not valid JSON ({_json_reason(error)} at column {error.colno})"
+    except _JsonBeyondLimits as error:
+        offset, cause = error.locate()
+        return f"{cause} (at column {offset + 1})"
     return "not valid JSON together with the lines around it"
 
 
@@ -501,8 +670,12 @@ def _read_json(text: str, row_limit: int | None) -> _Table:
         document = _json_loads(text)
     except json.JSONDecodeError as error:
         raise FileRejected(
-            [f"line {error.lineno}, column {error.colno}: not valid JSON ({error.msg})"]
+            [f"line {error.lineno}, column {error.colno}: not valid JSON ({_json_reason(error)})"]
         ) from None
+    except _JsonBeyondLimits as error:
+        offset, cause = error.locate()
+        line, column = _line_and_column(text, offset)
+        raise FileRejected([f"line {line}, column {column}: {cause}"]) from None
     if isinstance(document, dict):
         key = next((key for key in ("predictions", "items") if key in document), None)
         if key is None or not isinstance(document[key], list):
@@ -512,6 +685,10 @@ def _read_json(text: str, row_limit: int | None) -> _Table:
         raise FileRejected(["the JSON file must hold an array of objects"])
     _check_row_limit(len(document), row_limit)
     return _records_table(document, unit="item", places=np.arange(1, len(document) + 1))
+
+
+# Beyond this many cells, a table whose records mostly lack its keys is refused rather than built.
+_MAX_SPARSE_CELLS = 10_000_000
 
 
 def _records_table(values: list, *, unit: str, places: np.ndarray) -> _Table:
@@ -525,6 +702,21 @@ def _records_table(values: list, *, unit: str, places: np.ndarray) -> _Table:
             for index in not_object[:MAX_ERRORS_SHOWN]
         ]
         raise FileRejected(messages, len(not_object))
+    # The table gets a column per distinct key and a cell per record and key: records that
+    # each bring keys of their own would fill the memory.
+    n_keys = len(set().union(*values))
+    if n_keys > MAX_COLUMNS:
+        raise FileRejected(
+            [f"the {unit}s use {n_keys:,} different keys; a file may have at most {MAX_COLUMNS}"]
+        )
+    cells = n_keys * len(values)
+    if cells > _MAX_SPARSE_CELLS and cells > 2 * sum(map(len, values)):
+        raise FileRejected(
+            [
+                f"the {unit}s use {n_keys} different keys, most of them in only a few {unit}s; "
+                f"give every {unit} the same keys"
+            ]
+        )
     # dtype=object keeps large integer ids exact instead of turning them into floats.
     frame = pd.DataFrame(values, dtype=object)
     return _Table.of_values(frame, unit=unit, places=places)
@@ -558,10 +750,37 @@ def _match_columns(
                 break
     taken = set(positions.values())
     report = ColumnReport(
-        used={field: names[i] for field, i in positions.items()},
-        ignored=[name for i, name in enumerate(names) if i not in taken],
+        used={field: _shown(names[i]) for field, i in positions.items()},
+        ignored=[_shown(name) for i, name in enumerate(names) if i not in taken],
     )
     return positions, report
+
+
+def _shown(name: str) -> str:
+    """A column name as the report shows it: invisible characters written out, long ones cut."""
+    if len(name) > 100:
+        name = name[:99] + "…"
+    return name if name.isprintable() else "".join(map(_visible, name))
+
+
+def _visible(char: str) -> str:
+    if char.isprintable():
+        return char
+    code = ord(char)
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def _no_id_column(fields: Mapping[str, tuple[str, ...]], names: list[str]) -> str:
+    message = f"no id column (accepted names: {_accepted_names(fields, 'id')})"
+    if len(names) == 1:
+        # A spreadsheet saved with the separator of its locale, or a TSV named .csv.
+        for separator, word in ((";", "semicolons"), ("\t", "tabs"), ("|", "bars")):
+            if separator in names[0]:
+                return (
+                    f"{message}; the header is one column, {_quote(names[0])}: separate the "
+                    f"columns with commas, not {word}"
+                )
+    return message
 
 
 def _accepted_names(fields: Mapping[str, tuple[str, ...]], field: str) -> str:
@@ -603,12 +822,13 @@ def _text(column: pd.Series) -> tuple[pd.Series, np.ndarray]:
     out[whole] = values[whole].astype(str)
     real = np.flatnonzero(kinds == _KIND_FLOAT)
     numbers = values[real].astype(float)
-    # A float cell may be pandas' fill for a key that a record lacks: that is missing, not NaN.
-    finite = np.isfinite(numbers)
-    integral = finite & (np.floor(numbers) == numbers) & (np.abs(numbers) < 2.0**63)
+    # A NaN cell is pandas' fill for a key that a record lacks: that is missing. An infinite one
+    # is a number too large for a float (1e400), which the column checks must see.
+    given = ~np.isnan(numbers)
+    integral = given & (np.floor(numbers) == numbers) & (np.abs(numbers) < 2.0**63)
     written = numbers.astype(str).astype(object)
     written[integral] = numbers[integral].astype(np.int64).astype(str)
-    out[real[finite]] = written[finite]
+    out[real[given]] = written[given]
 
     bad = np.isnan(kinds)
     return pd.Series(out, dtype=object), bad
@@ -659,7 +879,10 @@ def _quote(value: object) -> str:
     text = str(value)
     if len(text) > 60:
         text = text[:57] + "…"
-    return json.dumps(text, ensure_ascii=False)
+    quoted = json.dumps(text, ensure_ascii=False)
+    # A message must show what is there: a byte order mark or a no-break space is otherwise
+    # invisible, and a lone surrogate cannot even be stored.
+    return quoted if quoted.isprintable() else "".join(map(_visible, quoted))
 
 
 def _size(n_bytes: int) -> str:
@@ -735,7 +958,7 @@ def _gold_from_table(table: _Table, grader: str) -> Gold:
     positions, columns = _match_columns(table.names, GOLD_FIELDS)
     problems = _Problems(table)
     if "id" not in positions:
-        problems.add(f"no id column (accepted names: {_accepted_names(GOLD_FIELDS, 'id')})")
+        problems.add(_no_id_column(GOLD_FIELDS, table.names))
     by_index = grader == "choice" and "answer_index" in positions
     if "answer" not in positions and not by_index:
         problems.add(f"no answer column (accepted names: {_accepted_names(GOLD_FIELDS, 'answer')})")
@@ -894,7 +1117,7 @@ def _gold_aliases(
         values = text[as_json].str.replace("\n", " ", regex=False).tolist()
         try:
             arrays = _json_loads("[" + ",\n".join(values) + "]")
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, _JsonBeyondLimits):
             arrays = None
         if arrays is None or len(arrays) != len(rows):
             broken = np.zeros(n, dtype=bool)
@@ -965,7 +1188,7 @@ def _topic(metadata: str) -> str | None:
         return None
     try:
         parsed = json.loads(metadata)
-    except ValueError:
+    except (ValueError, RecursionError):
         try:
             parsed = ast.literal_eval(metadata)
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
@@ -982,7 +1205,7 @@ def _predictions_from_table(table: _Table, gold: Gold, config: BenchmarkConfig) 
     pregraded = config.grader == "pregraded"
     problems = _Problems(table)
     if "id" not in positions:
-        problems.add(f"no id column (accepted names: {_accepted_names(PREDICTION_FIELDS, 'id')})")
+        problems.add(_no_id_column(PREDICTION_FIELDS, table.names))
     if pregraded and "grade" not in positions:
         problems.add(
             "no grade column: this benchmark is pregraded, so every row needs a grade "
@@ -1022,9 +1245,15 @@ def _predictions_from_table(table: _Table, gold: Gold, config: BenchmarkConfig) 
     problems = _Problems(table)
     problems.add_rows(id_bad, lambda i: "id is not a text or a number")
     problems.add_rows(~has_id & ~id_bad, lambda i: "missing id")
+    unknown = (found < 0) & has_id & ~id_bad
+    if unknown.any() and not (found >= 0).any():
+        first = ids.iloc[int(np.argmax(unknown))]
+        problems.add(
+            f"no id in the file is an item of this benchmark (the first is {_quote(first)}): "
+            "is it a file for another benchmark?"
+        )
     problems.add_rows(
-        (found < 0) & has_id & ~id_bad,
-        lambda i: f"unknown id {_quote(ids.iloc[i])} (not an item of this benchmark)",
+        unknown, lambda i: f"unknown id {_quote(ids.iloc[i])} (not an item of this benchmark)"
     )
 
     answers = _prediction_answers(table, positions, problems)
@@ -1232,8 +1461,8 @@ def _check_coverage(
         return
     for code, key in enumerate(run_keys):
         rows = valid & (run_codes == code)
-        if code == 0 and not rows.any():
-            continue
+        if code == 0 and not rows.any() and len(run_keys) > 1:
+            continue  # a file of targeted runs only: there is no default run to cover
         present = int(np.count_nonzero(np.bincount(found[rows], minlength=n_items)))
         share = present / n_items
         if share < config.min_coverage:

@@ -190,12 +190,12 @@ def test_it_rejects_coverage_below_the_minimum_per_run():
 
 
 def test_it_shows_the_first_twenty_errors_and_counts_the_rest():
-    data = b"id,answer\n" + b"".join(b"x%d,a\n" % i for i in range(57))
+    data = b"id,answer\n70,a\n" + b"".join(b"x%d,a\n" % i for i in range(57))
     rejected = rejection(data)
     assert rejected.n_errors == 57
     assert len(rejected.errors) == 21
-    assert rejected.errors[0] == 'row 2: unknown id "x0" (not an item of this benchmark)'
-    assert rejected.errors[19] == 'row 21: unknown id "x19" (not an item of this benchmark)'
+    assert rejected.errors[0] == 'row 3: unknown id "x0" (not an item of this benchmark)'
+    assert rejected.errors[19] == 'row 22: unknown id "x19" (not an item of this benchmark)'
     assert rejected.errors[20] == "… and 37 more errors"
     assert str(rejected).splitlines() == rejected.errors
 
@@ -227,14 +227,17 @@ def test_it_refuses_more_runs_than_it_can_score():
 
 def test_it_rejects_a_file_over_the_size_limit():
     data = b"id,answer\n" + b"70,abcdefghij\n" * 100
-    assert errors(data, max_bytes=1000) == ["the file is larger than the limit of 1000 bytes"]
+    assert errors(data, max_bytes=1000) == [
+        "the file is larger than the limit of 1000 bytes (it passes the limit in line 72)"
+    ]
 
 
 def test_it_rejects_a_file_over_the_size_limit_once_uncompressed():
     data = gzip.compress(b"id,answer\n" + b"70,a\n" * 10_000)
     assert len(data) < 2000
     assert errors(data, "p.csv.gz", max_bytes=2000) == [
-        "uncompressed, the file is larger than the limit of 1.95312 KB"
+        "uncompressed, the file is larger than the limit of 1.95312 KB "
+        "(it passes the limit in line 400)"
     ]
 
 
@@ -243,7 +246,7 @@ def test_it_stops_a_gzip_bomb_without_filling_the_memory():
     assert len(bomb) < 1024 * 1024
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     assert errors(bomb, "p.csv.gz", max_bytes=5 * 1024 * 1024) == [
-        "uncompressed, the file is larger than the limit of 5 MB"
+        "uncompressed, the file is larger than the limit of 5 MB (it passes the limit in line 1)"
     ]
     grown_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
     assert grown_kb < 50 * 1024
