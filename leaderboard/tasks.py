@@ -8,7 +8,7 @@ from datetime import timedelta
 from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError, connection
 
 from leaderboard import services
 from leaderboard.models import Submission
@@ -23,6 +23,10 @@ class ScoringTask(Task):
     def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
         submission_id = args[0] if args else kwargs.get("submission_id")
         log.error("Scoring submission %s failed: %r", submission_id, exc, exc_info=einfo)
+        if not connection.in_atomic_block:
+            # A time limit may have interrupted a query half-way, leaving the connection in a
+            # state where no statement runs: the failure is recorded on a fresh one.
+            connection.close()
         if isinstance(exc, SoftTimeLimitExceeded):
             message = (
                 "Scoring took longer than the site allows and was stopped. The file is kept; "
