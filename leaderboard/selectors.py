@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,6 +15,7 @@ import numpy as np
 import pandas as pd
 from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
+from django.core.serializers.json import DjangoJSONEncoder
 
 import scoring
 from leaderboard.models import METRICS, Benchmark, Run, Submission
@@ -48,13 +50,14 @@ def cached_results(
 ) -> T:
     """A value computed from the benchmark's public results, cached under its results generation.
 
-    Every scoring bumps the generation, so each cached value misses once per change. On a miss
-    one process computes the value while holding the right to (``recomputing``); a reader that
-    comes meanwhile with ``stale_ok`` is given the newest value computed for an earlier
-    generation instead of computing it too. Without that, every web worker would recompute the
-    same board at once after each scoring (a thundering herd) and all readers would wait.
-    A reader is thus at most one computation behind the last scoring, and only while that
-    computation runs; without ``stale_ok`` (or before any value exists) it computes itself.
+    Every change of results bumps the generation, so each cached value misses once per change
+    (the board, its figures and its JSON not even once: ``cache_public_results`` computes them
+    with the change). On a miss one process computes the value while holding the right to
+    (``recomputing``); a reader that comes meanwhile with ``stale_ok`` is given the newest
+    value computed for an earlier generation instead of computing it too. Without that, every
+    web worker would compute the same page at once after each scoring while all readers wait.
+    Such a reader is at most one computation behind, and only while that computation runs;
+    without ``stale_ok`` (or before any value exists) a reader computes the value itself.
     """
     key = benchmark.results_cache_key(kind)
     value = cache.get(key)
@@ -315,9 +318,10 @@ def board_for(benchmark: Benchmark, user, *, stale_ok: bool = False) -> Board:
     """The leaderboard of a benchmark, with the submissions this user may see.
 
     The public board, which most visitors see, is cached under the benchmark's results
-    generation: scoring or hiding a submission bumps it. With ``stale_ok`` (the busy public
-    reads) a visitor who comes while another process computes the new board is given the one
-    before, see ``cached_results``; without it, the board is never older than the last change.
+    generation: scoring or hiding a submission bumps it, and computes the new board before the
+    change commits. Should it be missing, with ``stale_ok`` (the busy public reads) a visitor
+    who comes while another process computes it is given the one before (``cached_results``);
+    without, the board is never older than the last change.
     """
     if not _sees_more_than_public(benchmark, user):
         return cached_results(
@@ -327,6 +331,37 @@ def board_for(benchmark: Benchmark, user, *, stale_ok: bool = False) -> Board:
             stale_ok=stale_ok,
         )
     return _build_board(benchmark, user, public=False)
+
+
+def board_json(benchmark: Benchmark, user, *, stale_ok: bool = False) -> bytes:
+    """The board as ``leaderboard.json`` sends it; the public one cached like the board."""
+    if _sees_more_than_public(benchmark, user):
+        return _json_bytes(_build_board(benchmark, user, public=False))
+    return cached_results(
+        benchmark,
+        "json",
+        lambda: _json_bytes(board_for(benchmark, AnonymousUser())),
+        stale_ok=stale_ok,
+    )
+
+
+def _json_bytes(board: Board) -> bytes:
+    return json.dumps(board.to_json(), cls=DjangoJSONEncoder).encode()
+
+
+def cache_public_results(benchmark: Benchmark) -> None:
+    """Compute the public board, its figures and its JSON for the current results, and cache them.
+
+    The writer of a change of results calls this before the change commits
+    (``services.benchmark_results_changed``), so that readers find them ready the moment they
+    see the change.
+    """
+    # Anything already under these keys was computed by a transaction that then rolled back.
+    kinds = ("board", "charts-top", "json")
+    cache.delete_many([benchmark.results_cache_key(kind) for kind in kinds])
+    board = board_for(benchmark, AnonymousUser())
+    charts_for(board, show_all=False)
+    board_json(benchmark, AnonymousUser())
 
 
 def _sees_more_than_public(benchmark: Benchmark, user) -> bool:

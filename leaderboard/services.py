@@ -317,9 +317,11 @@ def submissions_requeue_stale(*, stale_after: timedelta, max_attempts: int) -> d
 
 
 def submission_set_hidden(*, submission: Submission, hidden: bool) -> None:
-    Submission.objects.filter(pk=submission.pk).update(hidden=hidden)
+    # One transaction, so that readers see the change only with its board computed.
+    with transaction.atomic():
+        Submission.objects.filter(pk=submission.pk).update(hidden=hidden)
+        benchmark_results_changed(benchmark_id=submission.benchmark_id)
     submission.hidden = hidden
-    benchmark_results_changed(benchmark_id=submission.benchmark_id)
 
 
 # A burst of scorings (a rescore, a seeding) warms the cache once: each warm-up waits this long
@@ -356,6 +358,21 @@ def benchmark_warm_cache(*, benchmark_id: int, generation: int) -> bool:
 
 
 def benchmark_results_changed(*, benchmark_id: int) -> int:
-    """Bump the benchmark's results generation, which keys its cached boards; the new value."""
+    """Bump the benchmark's results generation, which keys its cached boards; the new value.
+
+    The new public board, its figures and its JSON are computed and cached at once, inside the
+    caller's transaction (a scoring's, a hide's): readers see the new generation only when it
+    commits, and then find them ready. Otherwise every web worker would compute the same board
+    at once after each scoring while its readers wait, a rush that grows with the board.
+    """
+    from leaderboard.selectors import cache_public_results
+
     Benchmark.objects.filter(pk=benchmark_id).update(results_generation=F("results_generation") + 1)
-    return Benchmark.objects.values_list("results_generation", flat=True).get(pk=benchmark_id)
+    benchmark = Benchmark.objects.get(pk=benchmark_id)
+    try:
+        # A savepoint: should this fail, the change stands and readers compute the board.
+        with transaction.atomic():
+            cache_public_results(benchmark)
+    except Exception:
+        log.exception("Could not compute the board of benchmark %s; readers will", benchmark_id)
+    return benchmark.results_generation

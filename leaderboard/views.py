@@ -20,6 +20,7 @@ from leaderboard.selectors import (
     CHART_TOP,
     behaviour_of,
     board_for,
+    board_json,
     cached_results,
     category_figure,
     charts_for,
@@ -107,9 +108,11 @@ def methods(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-def leaderboard_json(request: HttpRequest, slug: str) -> JsonResponse:
+def leaderboard_json(request: HttpRequest, slug: str) -> HttpResponse:
     benchmark = _get_benchmark_for_user(request, slug)
-    return JsonResponse(board_for(benchmark, request.user, stale_ok=True).to_json())
+    return HttpResponse(
+        board_json(benchmark, request.user, stale_ok=True), content_type="application/json"
+    )
 
 
 @require_GET
