@@ -168,9 +168,11 @@ class Board:
     # True for the board every visitor sees, which is cached; False for one that shows a
     # viewer's own private rows, or everything to staff.
     public: bool = True
-    # Per rubric key, the pairs (i, j) of submission ids where j beats i: j scores higher in
-    # at least 97.5% of the paired resamples (with that share). Empty without bootstraps.
-    beats: dict[str, dict[tuple[int, int], float]] = field(default_factory=dict)
+    # Per rubric key, [i, j] true where submission j beats submission i: it scores higher in at
+    # least 97.5% of the paired resamples. Rows and columns follow `positions` (submission id to
+    # index). Empty without bootstraps.
+    beats: dict[str, np.ndarray] = field(default_factory=dict)
+    positions: dict[int, int] = field(default_factory=dict)
 
     @property
     def targets(self) -> list[Rubric]:
@@ -196,7 +198,10 @@ class Board:
 
     def beats_beyond_noise(self, key: str, winner: Row, loser: Row) -> bool:
         """Whether `winner` scores above `loser` in at least 97.5% of the paired resamples."""
-        return (loser.id, winner.id) in self.beats.get(key, {})
+        matrix = self.beats.get(key)
+        if matrix is None:
+            return False
+        return bool(matrix[self.positions[loser.id], self.positions[winner.id]])
 
     def moved_beyond_noise(self, row: Row, key: str) -> bool:
         """Whether the ranks the bootstrap allows under binary and at `key` do not overlap."""
@@ -441,13 +446,10 @@ def _build_board(benchmark: Benchmark, user, *, public: bool) -> Board:
         taus={key: _number(tau) for key, tau in taus.items()},
         public=public,
         beats={
-            key: {
-                (submissions[i].pk, submissions[j].pk): float(share)
-                for (i, j), share in np.ndenumerate(ranked.beats)
-                if share >= scoring.statistics.BEATS_SHARE
-            }
+            key: ranked.beats >= scoring.statistics.BEATS_SHARE
             for key, ranked in significance.items()
         },
+        positions=position,
     )
 
 
@@ -460,16 +462,12 @@ def _significance(
     benchmark's common resamples; a rubric is left out when any submission lacks a bootstrap
     (scored before bootstraps were kept: rescoring adds it).
     """
-    runs: dict[tuple[int, str], np.ndarray | None] = {
-        (submission_id, key): None
-        for submission_id, key in Run.objects.filter(submission__in=submissions).values_list(
-            "submission_id", "key"
+    runs = {
+        (run.submission_id, run.key): run.bootstrap_counts()
+        for run in Run.objects.filter(submission__in=submissions).only(
+            "submission_id", "key", "bootstrap"
         )
     }
-    for run in Run.objects.filter(submission__in=submissions).only(
-        "submission_id", "key", "bootstrap"
-    ):
-        runs[(run.submission_id, run.key)] = run.bootstrap_counts()
     out = {}
     n_items = benchmark.n_items
     for rubric in rubrics:

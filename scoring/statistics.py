@@ -192,24 +192,29 @@ def significance_ranks(samples: ArrayLike, share: float = BEATS_SHARE) -> Signif
     Rows of NaN (no score under this rubric) take part in nothing.
     """
     scores = np.asarray(samples, dtype=float)
-    m = len(scores)
     if scores.ndim != 2:
         raise ValueError("samples must be shaped (submissions, resamples)")
+    m, n_resamples = scores.shape
     present = ~np.isnan(scores).any(axis=1) if m else np.zeros(0, dtype=bool)
     beats = np.full((m, m), np.nan)
     kept = np.flatnonzero(present)
     scored = scores[kept]
-    n_resamples = scores.shape[1]
-    # Blocks of rows keep the (rows, M, B) comparison within a few megabytes.
-    rows = max(1, 2_000_000 // max(len(kept) * n_resamples, 1))
-    for start in range(0, len(kept), rows):
-        block = scored[start : start + rows]
-        higher = np.count_nonzero(scored[None, :, :] > block[:, None, :], axis=2)
-        beats[np.ix_(kept[start : start + rows], kept)] = higher / n_resamples
+    if len(kept):
+        # Two submissions whose resampled scores do not overlap need no comparison: one is
+        # higher in every resample. Only the overlapping pairs, the close ones, are counted.
+        low, high = scored.min(axis=1), scored.max(axis=1)
+        above = low[None, :] > high[:, None]  # [i, j]: j above i in every resample
+        overlap = ~above & ~(high[None, :] < low[:, None])
+        shares = above.astype(float)
+        for i in range(len(kept)):
+            close = np.flatnonzero(overlap[i])
+            higher = np.count_nonzero(scored[close] > scored[i], axis=1)
+            shares[i, close] = higher / n_resamples
+        beats[np.ix_(kept, kept)] = shares
     significant = beats >= share  # NaN compares False
     rank = np.where(present, 1 + significant.sum(axis=1), np.nan)
-    low = np.where(present, len(kept) - significant.sum(axis=0), np.nan)
-    return SignificanceRanks(rank=rank, low=low, beats=beats)
+    low_rank = np.where(present, len(kept) - significant.sum(axis=0), np.nan)
+    return SignificanceRanks(rank=rank, low=low_rank, beats=beats)
 
 
 # --- stated confidences --------------------------------------------------------------------
