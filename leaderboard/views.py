@@ -91,7 +91,8 @@ def benchmark(request: HttpRequest, slug: str) -> HttpResponse:
             },
         )
 
-    if request.user.is_authenticated:
+    if request.user.is_authenticated or len(messages.get_messages(request)):
+        # A message is for one visitor only: such a page is never the one cached for all.
         return page()
     # Anonymous visitors, most of the readers, all see the same page: it is rendered once per
     # change of results and then served from the cache, the page before while it is rendered.

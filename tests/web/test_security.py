@@ -563,3 +563,20 @@ def test_it_passes_the_deployment_checks_with_the_compose_settings(tmp_path):
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert "System check identified no issues" in output, output
+
+
+def test_it_never_caches_one_visitors_message_into_the_page_everyone_gets(client, make_benchmark):
+    from django.contrib.messages import constants
+    from django.contrib.messages.storage.cookie import CookieStorage
+    from django.http import HttpResponse
+    from django.test import RequestFactory
+
+    make_benchmark()
+    storage = CookieStorage(RequestFactory().get("/"))
+    storage.add(constants.INFO, "for-this-visitor-only")
+    carrier = HttpResponse()
+    storage.update(carrier)
+    client.cookies["messages"] = carrier.cookies["messages"].value
+    assert "for-this-visitor-only" in client.get("/benchmarks/capitals/").content.decode()
+    for _ in range(2):  # the page anonymous visitors share, rendered then cached
+        assert "for-this-visitor-only" not in Client().get("/benchmarks/capitals/").content.decode()
