@@ -249,10 +249,7 @@ def _store_result(*, submission_id: int, result: scoring.SubmissionScore) -> Non
         submission.n_errors = 0
         submission.finished_at = timezone.now()
         submission.save()
-        generation = benchmark_results_changed(benchmark_id=submission.benchmark_id)
-        transaction.on_commit(
-            lambda: _queue_warm_cache(benchmark_id=submission.benchmark_id, generation=generation)
-        )
+        benchmark_results_changed(benchmark_id=submission.benchmark_id)
 
 
 def submission_finish(
@@ -322,39 +319,6 @@ def submission_set_hidden(*, submission: Submission, hidden: bool) -> None:
         Submission.objects.filter(pk=submission.pk).update(hidden=hidden)
         benchmark_results_changed(benchmark_id=submission.benchmark_id)
     submission.hidden = hidden
-
-
-# A burst of scorings (a rescore, a seeding) warms the cache once: each warm-up waits this long
-# and gives way if a newer scoring has come since.
-WARM_CACHE_DELAY_SECONDS = 2
-
-
-def _queue_warm_cache(*, benchmark_id: int, generation: int) -> None:
-    from leaderboard.tasks import warm_board
-
-    try:
-        warm_board.apply_async((benchmark_id, generation), countdown=WARM_CACHE_DELAY_SECONDS)
-    except Exception:
-        log.exception(
-            "Could not queue the board of benchmark %s; visitors compute it", benchmark_id
-        )
-
-
-def benchmark_warm_cache(*, benchmark_id: int, generation: int) -> bool:
-    """Compute the public board and its figures once their results have settled.
-
-    False, doing nothing, when a newer scoring has bumped the generation: its own warm-up follows.
-    """
-    from django.contrib.auth.models import AnonymousUser
-
-    from leaderboard.selectors import board_for, charts_for
-
-    benchmark = Benchmark.objects.filter(pk=benchmark_id).first()
-    if benchmark is None or benchmark.results_generation != generation:
-        return False
-    board = board_for(benchmark, AnonymousUser())
-    charts_for(board, show_all=False)
-    return True
 
 
 def benchmark_results_changed(*, benchmark_id: int) -> int:

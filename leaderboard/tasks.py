@@ -60,8 +60,3 @@ def requeue_stale_submissions() -> dict[str, int]:
         stale_after=timedelta(seconds=settings.SCORING_STALE_AFTER),
         max_attempts=settings.SCORING_MAX_ATTEMPTS,
     )
-
-
-@shared_task(ignore_result=True)
-def warm_board(benchmark_id: int, generation: int) -> bool:
-    return services.benchmark_warm_cache(benchmark_id=benchmark_id, generation=generation)

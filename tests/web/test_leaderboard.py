@@ -260,21 +260,6 @@ def test_it_shows_a_board_of_one(client, make_benchmark, user, save_submission):
     assert 'id="figure-bump"' in page
 
 
-def test_it_warms_the_cache_once_after_a_burst_of_scorings(seeded_simpleqa_cs):
-    from django.core.cache import cache
-
-    benchmark = Benchmark.objects.get(pk=seeded_simpleqa_cs.pk)
-    key = benchmark.results_cache_key("board")
-    cache.delete(key)
-    stale = benchmark.results_generation - 1
-    assert not services.benchmark_warm_cache(benchmark_id=benchmark.pk, generation=stale)
-    assert cache.get(key) is None
-    current = benchmark.results_generation
-    assert services.benchmark_warm_cache(benchmark_id=benchmark.pk, generation=current)
-    assert len(cache.get(key).rows) == 5
-    assert cache.get(benchmark.results_cache_key("charts-top"))["curves"]
-
-
 def test_it_has_the_new_board_ready_when_a_scoring_ends(
     client, make_benchmark, user, save_submission, django_assert_max_num_queries
 ):
