@@ -108,7 +108,7 @@ class Cell:
 
     @property
     def tied(self) -> str:
-        """ "tied 2–4" when the data cannot tell this rank from others; "" otherwise."""
+        """Text such as "tied 2–4" when the data cannot tell this rank from others, or ""."""
         if self.significant_rank is None or self.rank_low is None:
             return ""
         if self.significant_rank == self.rank_low:
