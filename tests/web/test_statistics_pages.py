@@ -218,3 +218,19 @@ def test_it_says_on_the_compare_page_whether_a_difference_is_real(client, submit
     assert share >= 0.975
     assert verdicts["t = 0.9"][0] == f"{share * 100:.1f}% of resamples"
     assert verdicts["t = 0.9"][2] == "steady is ahead beyond noise"
+
+
+def test_it_ranks_plainly_while_a_submission_lacks_its_bootstrap(client, submit):
+    from leaderboard.models import Run
+
+    steady = submit("steady", HEADER + answers(range(0, 40), range(40, 45)))
+    submit("bluffer", HEADER + answers(range(0, 42), range(42, 60)))
+    # As left by a release that kept no bootstraps.
+    Run.objects.filter(submission=steady).update(bootstrap=None)
+    services.benchmark_results_changed(benchmark_id=steady.benchmark_id)
+    rows = client.get("/benchmarks/stats/leaderboard.json").json()["rows"]
+    assert [row["scores"]["0.9"]["rank"] for row in rows] == [2, 1]
+    assert all(row["scores"][key]["rank_range"] is None for row in rows for key in ("0", "0.9"))
+    page = client.get("/benchmarks/stats/").content.decode()
+    assert "2 of 2 models change rank; the binary leader bluffer falls to #2" in page
+    assert "noise" not in page.split('id="headline"')[1].split("</p>")[0]
