@@ -155,6 +155,25 @@ def migrate_and_collect(env: dict[str, str]) -> None:
     )
 
 
+def seed_in_child(script: str, submissions: int, seed: int, env: dict[str, str]) -> None:
+    """Run `script --seed-child`, which calls ``seed_board`` with the site's environment."""
+    step(
+        f"seed {submissions} submissions",
+        [
+            sys.executable,
+            script,
+            "--seed-child",
+            "--submissions",
+            str(submissions),
+            "--seed",
+            str(seed),
+        ],
+        env,
+        timeout=3600,
+        show_output=True,
+    )
+
+
 # --- Seeding, in a child process with the site's environment ---------------------------------
 
 

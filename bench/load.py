@@ -82,10 +82,10 @@ from _site import (
     read_predictions,
     recreate_database,
     seed_board,
+    seed_in_child,
     site_env,
     start_gunicorn,
     start_worker,
-    step,
     stop,
 )
 
@@ -162,21 +162,8 @@ def main() -> int:
             _flush(args.broker_url, args.cache_url)
             recreate_database(admin_url, name)
             migrate_and_collect(env)
-            step(
-                f"seed {args.submissions} submissions",
-                [
-                    sys.executable,
-                    __file__,
-                    "--seed-child",
-                    "--submissions",
-                    str(args.submissions),
-                    "--seed",
-                    str(args.seed),
-                ],
-                {**env, "LOAD_UPLOADER_PASSWORD": password},
-                timeout=3600,
-                show_output=True,
-            )
+            seeding_env = {**env, "LOAD_UPLOADER_PASSWORD": password}
+            seed_in_child(__file__, args.submissions, args.seed, seeding_env)
             uploads = _upload_files(math.ceil(args.seconds / args.upload_every) + 1, args.seed + 1)
             worker, worker_log = start_worker(temp, env, WORKER_CONCURRENCY)
             processes.append((worker, "celery"))

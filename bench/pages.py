@@ -49,9 +49,9 @@ from _site import (
     percentile_ms,
     recreate_database,
     seed_board,
+    seed_in_child,
     site_env,
     start_gunicorn,
-    step,
     stop,
 )
 
@@ -98,21 +98,7 @@ def main() -> int:
         try:
             recreate_database(admin_url, name)
             migrate_and_collect(env)
-            step(
-                f"seed {args.submissions} submissions",
-                [
-                    sys.executable,
-                    __file__,
-                    "--seed-child",
-                    "--submissions",
-                    str(args.submissions),
-                    "--seed",
-                    str(args.seed),
-                ],
-                env,
-                timeout=3600,
-                show_output=True,
-            )
+            seed_in_child(__file__, args.submissions, args.seed, env)
             port = free_port()
             server, _ = start_gunicorn(temp, env, port, args.workers)
             failed = _measure(args, port)

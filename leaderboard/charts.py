@@ -40,6 +40,19 @@ def _layout(**overrides) -> dict:
     return layout
 
 
+def _diagonal(name: str) -> go.Scatter:
+    """The line y = x of charts that compare a rate with the target or confidence it should meet."""
+    return go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=DIAGONAL, name=name, hoverinfo="skip")
+
+
+def _unit_axis(title: str, *, percent: bool = True) -> dict:
+    """An axis from 0 to 1 (a little more, so that points on 1 show whole)."""
+    axis = {"title": title, "range": [0, 1.02], "gridcolor": "#eef1f4"}
+    if percent:
+        axis["tickformat"] = ".0%"
+    return axis
+
+
 def bump_chart(board: Board, rows: list[Row]) -> str:
     """Rank under each rubric, one line per model: the lines that cross are the story."""
     rubrics = board.rubrics
@@ -294,17 +307,7 @@ def behaviour_chart(models: list[tuple[str, list[dict]]]) -> str:
     "accuracy_given_attempted", "interval" ([low, high] or None) and "calibrated". A model that
     answers exactly when it is more than t confident stays on or above the diagonal.
     """
-    figure = go.Figure()
-    figure.add_trace(
-        go.Scatter(
-            x=[0, 1],
-            y=[0, 1],
-            mode="lines",
-            line=DIAGONAL,
-            name="accuracy = t",
-            hoverinfo="skip",
-        )
-    )
+    figure = go.Figure(_diagonal("accuracy = t"))
     for index, (model, runs) in enumerate(models):
         name = html.escape(model)
         values = [run["accuracy_given_attempted"] for run in runs]
@@ -336,17 +339,8 @@ def behaviour_chart(models: list[tuple[str, list[dict]]]) -> str:
     figure.update_layout(
         _layout(
             height=420,
-            xaxis={
-                "title": "target t the run was prompted with",
-                "range": [0, 1],
-                "gridcolor": "#eef1f4",
-            },
-            yaxis={
-                "title": "accuracy given attempted",
-                "range": [0, 1.02],
-                "tickformat": ".0%",
-                "gridcolor": "#eef1f4",
-            },
+            xaxis=_unit_axis("target t the run was prompted with", percent=False),
+            yaxis=_unit_axis("accuracy given attempted"),
             legend={"font": {"size": 11}},
         )
     )
@@ -356,17 +350,7 @@ def behaviour_chart(models: list[tuple[str, list[dict]]]) -> str:
 def reliability_diagram(calibration: dict) -> str:
     """Share answered correctly against stated confidence, per bin of confidence."""
     bins = [row for row in calibration["bins"] if row["n"]]
-    figure = go.Figure()
-    figure.add_trace(
-        go.Scatter(
-            x=[0, 1],
-            y=[0, 1],
-            mode="lines",
-            line=DIAGONAL,
-            name="calibrated",
-            hoverinfo="skip",
-        )
-    )
+    figure = go.Figure(_diagonal("calibrated"))
     figure.add_trace(
         go.Bar(
             x=[(row["low"] + row["high"]) / 2 for row in bins],
@@ -395,18 +379,8 @@ def reliability_diagram(calibration: dict) -> str:
     figure.update_layout(
         _layout(
             height=360,
-            xaxis={
-                "title": "stated confidence",
-                "range": [0, 1],
-                "tickformat": ".0%",
-                "gridcolor": "#eef1f4",
-            },
-            yaxis={
-                "title": "share correct",
-                "range": [0, 1.02],
-                "tickformat": ".0%",
-                "gridcolor": "#eef1f4",
-            },
+            xaxis=_unit_axis("stated confidence"),
+            yaxis=_unit_axis("share correct"),
             legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0},
         )
     )

@@ -93,3 +93,11 @@ def start_worker(
     if beat:
         command += ["--beat", f"--schedule={log.with_suffix('.beat')}"]
     return start(command, {**env, "CELERY_QUEUE": queue}, log, b"ready.")
+
+
+def start_gunicorn(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, str]:
+    """The site on gunicorn with one worker, on a free port: the process and its address."""
+    port = free_port()
+    command = [str(BIN / "gunicorn"), "leaderboard.wsgi", "--bind", f"127.0.0.1:{port}"]
+    process = start([*command, "--workers", "1"], env, log, b"Booting worker")
+    return process, f"http://127.0.0.1:{port}"

@@ -12,7 +12,7 @@ import urllib.request
 
 import pytest
 
-from tests.processes import BIN, ROOT, free_port, start, stop
+from tests.processes import BIN, ROOT, start, start_gunicorn, stop
 
 SCRIPT = """
 import time
@@ -98,27 +98,12 @@ def test_it_serves_the_site_with_its_static_files_from_gunicorn(embedded_env, tm
         check=True,
         capture_output=True,
     )
-    port = free_port()
-    web = start(
-        [
-            str(BIN / "gunicorn"),
-            "leaderboard.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "1",
-        ],
-        embedded_env,
-        tmp_path / "web.log",
-        b"Booting worker",
-    )
+    web, url = start_gunicorn(embedded_env, tmp_path / "web.log")
     try:
         deadline = time.monotonic() + 30
         while True:
             try:
-                home = (
-                    urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read().decode()
-                )
+                home = urllib.request.urlopen(f"{url}/", timeout=5).read().decode()
                 break
             except OSError:
                 if time.monotonic() > deadline:
@@ -126,12 +111,10 @@ def test_it_serves_the_site_with_its_static_files_from_gunicorn(embedded_env, tm
                 time.sleep(0.2)
         stylesheet = re.search(r'href="(/static/css/site\.[0-9a-f]+\.css)"', home)
         assert stylesheet, home[:2000]
-        css = urllib.request.urlopen(f"http://127.0.0.1:{port}{stylesheet.group(1)}", timeout=5)
+        css = urllib.request.urlopen(f"{url}{stylesheet.group(1)}", timeout=5)
         assert css.status == 200
         assert b"--accent" in css.read()
-        plotly = urllib.request.urlopen(
-            f"http://127.0.0.1:{port}/static/vendor/plotly/plotly.min.js", timeout=5
-        )
+        plotly = urllib.request.urlopen(f"{url}/static/vendor/plotly/plotly.min.js", timeout=5)
         assert plotly.status == 200 and b"plotly" in plotly.read(4096).lower()
         # Nothing on the page loads from another host.
         assert not re.search(r'(src|href)="(https?:)?//', re.sub(r"<a [^>]*>", "", home))

@@ -21,7 +21,16 @@ from pathlib import Path
 import pytest
 
 from leaderboard.models import Run, Submission
-from tests.processes import BIN, ROOT, children, free_port, start, start_worker, stop
+from tests.processes import (
+    BIN,
+    ROOT,
+    children,
+    free_port,
+    start,
+    start_gunicorn,
+    start_worker,
+    stop,
+)
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -279,27 +288,14 @@ def collected_static(tmp_path_factory) -> Path:
 @pytest.fixture
 def web(worker_env, broker, queue, collected_static, tmp_path):
     """The site under gunicorn, with the production settings, sending tasks to `broker`."""
-    port = free_port()
     env = {
         **worker_env,
         "CELERY_BROKER_URL": broker.url,
         "CELERY_QUEUE": queue,
         "STATIC_ROOT": str(collected_static),
     }
-    process = start(
-        [
-            str(BIN / "gunicorn"),
-            "leaderboard.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "1",
-        ],
-        env,
-        tmp_path / "web.log",
-        b"Booting worker",
-    )
-    yield f"http://127.0.0.1:{port}"
+    process, url = start_gunicorn(env, tmp_path / "web.log")
+    yield url
     stop(process)
 
 
