@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.db import transaction
+from django.db import models, transaction
 from django.utils.html import format_html
 
 from leaderboard import services, uploads
@@ -70,6 +70,8 @@ class ItemAdmin(admin.ModelAdmin):
 
 @admin.register(Submission)
 class SubmissionAdmin(admin.ModelAdmin):
+    # A URL typed without its scheme is taken as https, as on the upload form.
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = (
         "id",
         "model_name",
