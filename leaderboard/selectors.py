@@ -453,43 +453,61 @@ def _build_board(benchmark: Benchmark, user, *, public: bool) -> Board:
     )
 
 
+def _resampled_scores(
+    stored: dict, n_items: int, runs: list[tuple[int, str | None]], rubric: Rubric
+) -> list[np.ndarray | None] | None:
+    """Each (submission id, run key)'s score under `rubric` on the benchmark's resamples.
+
+    `stored` holds the runs' bootstrap counts (`_bootstraps`). None in the list where there is
+    no run to score (no score under this rubric); None for the whole list when a run lacks its
+    bootstrap (scored before bootstraps were kept: rescoring adds it).
+    """
+    samples = []
+    for submission_id, run_key in runs:
+        if run_key is None:
+            samples.append(None)
+            continue
+        counts = stored.get((submission_id, run_key))
+        if counts is None:
+            return None
+        samples.append(scoring.statistics.score_samples(counts, n_items, rubric.target))
+    return samples
+
+
+def _bootstraps(submission_ids: list[int]) -> dict:
+    """The stored bootstrap counts of these submissions' runs, by (submission id, run key)."""
+    return {
+        (run.submission_id, run.key): run.bootstrap_counts()
+        for run in Run.objects.filter(submission_id__in=submission_ids).only(
+            "submission_id", "key", "bootstrap"
+        )
+    }
+
+
 def _significance(
     benchmark: Benchmark, submissions: list[Submission], rubrics: list[Rubric]
 ) -> dict[str, scoring.statistics.SignificanceRanks]:
     """Per rubric, the significance-aware ranks of these submissions (in their order).
 
-    Each submission's score under a rubric comes from the run that scores it, resampled on the
-    benchmark's common resamples; a rubric is left out when any submission lacks a bootstrap
-    (scored before bootstraps were kept: rescoring adds it).
+    Each submission's score under a rubric comes from the run that scores it; a rubric is left
+    out when any submission lacks a bootstrap.
     """
-    runs = {
-        (run.submission_id, run.key): run.bootstrap_counts()
-        for run in Run.objects.filter(submission__in=submissions).only(
-            "submission_id", "key", "bootstrap"
-        )
-    }
+    stored = _bootstraps([submission.pk for submission in submissions])
     out = {}
-    n_items = benchmark.n_items
     for rubric in rubrics:
-        samples = []
+        runs = []
         for submission in submissions:
             info = submission.rubric_scores().get(rubric.key, {})
-            if info.get("score") is None:
-                samples.append(None)
-                continue
-            counts = runs.get((submission.pk, info.get("run")))
-            if counts is None:
-                break
-            samples.append(scoring.statistics.score_samples(counts, n_items, rubric.target))
-        else:
-            widths = {len(sample) for sample in samples if sample is not None}
-            if len(widths) != 1:
-                continue
-            width = widths.pop()
-            matrix = np.stack(
-                [np.full(width, np.nan) if sample is None else sample for sample in samples]
-            )
-            out[rubric.key] = scoring.statistics.significance_ranks(matrix)
+            runs.append((submission.pk, info.get("run") if info.get("score") is not None else None))
+        samples = _resampled_scores(stored, benchmark.n_items, runs, rubric)
+        widths = {len(sample) for sample in samples or [] if sample is not None}
+        if len(widths) != 1:
+            continue
+        width = widths.pop()
+        matrix = np.stack(
+            [np.full(width, np.nan) if sample is None else sample for sample in samples]
+        )
+        out[rubric.key] = scoring.statistics.significance_ranks(matrix)
     return out
 
 
@@ -499,32 +517,18 @@ def paired_shares(benchmark: Benchmark, first: Row, second: Row, rubrics: list[R
 
     Missing for a rubric that either lacks a score or a stored bootstrap.
     """
-    wanted = {}
-    for row in (first, second):
-        for rubric in rubrics:
-            if row.cells[rubric.key].run is not None:
-                wanted[(row.id, rubric.key)] = row.cells[rubric.key].run
-    counts = {
-        (run.submission_id, run.key): run.bootstrap_counts()
-        for run in Run.objects.filter(submission_id__in=[first.id, second.id]).only(
-            "submission_id", "key", "bootstrap"
-        )
-    }
+    stored = _bootstraps([first.id, second.id])
     shares = {}
     for rubric in rubrics:
-        pair = []
-        for row in (first, second):
-            run_key = wanted.get((row.id, rubric.key))
-            found = counts.get((row.id, run_key)) if run_key else None
-            if found is None:
-                break
-            pair.append(scoring.statistics.score_samples(found, benchmark.n_items, rubric.target))
-        else:
-            if len(pair[0]) == len(pair[1]):
-                shares[rubric.key] = (
-                    float(np.mean(pair[0] > pair[1])),
-                    float(np.mean(pair[1] > pair[0])),
-                )
+        runs = [(row.id, row.cells[rubric.key].run) for row in (first, second)]
+        pair = _resampled_scores(stored, benchmark.n_items, runs, rubric)
+        if pair is None or any(sample is None for sample in pair):
+            continue
+        if len(pair[0]) == len(pair[1]):
+            shares[rubric.key] = (
+                float(np.mean(pair[0] > pair[1])),
+                float(np.mean(pair[1] > pair[0])),
+            )
     return shares
 
 
