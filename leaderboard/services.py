@@ -194,20 +194,20 @@ def submission_score(
     """
     if not submission_claim(submission_id=submission_id, task_id=task_id):
         return None
-    attempts = Submission.objects.values_list("attempts", flat=True).get(pk=submission_id)
-    if max_attempts is not None and attempts > max_attempts:
-        log.error("Submission %s failed after %s attempts", submission_id, attempts - 1)
+    submission = Submission.objects.select_related("benchmark").get(pk=submission_id)
+    if max_attempts is not None and submission.attempts > max_attempts:
+        tried = submission.attempts - 1
+        log.error("Submission %s failed after %s attempts", submission_id, tried)
         submission_finish(
             submission_id=submission_id,
             status=Submission.Status.FAILED,
-            errors=[tried_too_often_message(attempts - 1)],
+            errors=[tried_too_often_message(tried)],
         )
         return Submission.objects.get(pk=submission_id)
 
     def progress(value: int) -> None:
         submission_set_progress(submission_id=submission_id, progress=value)
 
-    submission = Submission.objects.select_related("benchmark").get(pk=submission_id)
     benchmark = submission.benchmark
     config = benchmark.config()
     gold = benchmark.gold()
