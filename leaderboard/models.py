@@ -332,11 +332,5 @@ class Run(models.Model):
         return np.frombuffer(bytes(self.bootstrap), dtype="<i4").reshape(2, -1)
 
     @property
-    def behaviourally_calibrated(self) -> bool | None:
-        return scoring.statistics.behaviourally_calibrated(
-            self.accuracy_given_attempted, self.target
-        )
-
-    @property
     def is_default(self) -> bool:
         return self.target is None
