@@ -101,3 +101,17 @@ def start_gunicorn(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, st
     command = [str(BIN / "gunicorn"), "leaderboard.wsgi", "--bind", f"127.0.0.1:{port}"]
     process = start([*command, "--workers", "1"], env, log, b"Booting worker")
     return process, f"http://127.0.0.1:{port}"
+
+
+def manage_shell(
+    code: str, env: dict[str, str], timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Run Python code in `manage.py shell` with its own environment; its output as text."""
+    return subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

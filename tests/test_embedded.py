@@ -12,7 +12,7 @@ import urllib.request
 
 import pytest
 
-from tests.processes import BIN, ROOT, start, start_gunicorn, stop
+from tests.processes import BIN, ROOT, manage_shell, start, start_gunicorn, stop
 
 SCRIPT = """
 import time
@@ -71,14 +71,7 @@ def test_it_scores_through_the_filesystem_broker_and_sqlite(embedded_env, tmp_pa
         b"ready.",
     )
     try:
-        result = subprocess.run(
-            [sys.executable, "manage.py", "shell", "-c", SCRIPT],
-            cwd=ROOT,
-            env=embedded_env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        result = manage_shell(SCRIPT, embedded_env, timeout=120)
     finally:
         stop(worker)
     assert result.returncode == 0, result.stderr

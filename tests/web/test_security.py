@@ -27,6 +27,7 @@ from django.urls import URLPattern, get_resolver
 
 from leaderboard import ratelimit, services
 from leaderboard.models import Benchmark, Submission
+from tests.processes import manage_shell
 
 pytestmark = pytest.mark.django_db
 
@@ -354,14 +355,7 @@ def _settings_of(env: dict[str, str], *names: str) -> dict:
         "import json; from django.conf import settings as s; "
         f"print(json.dumps({{n: str(getattr(s, n)) for n in {list(names)!r}}}))"
     )
-    result = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", code],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = manage_shell(code, env)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
 
