@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
 import math
@@ -16,6 +17,7 @@ import pandas as pd
 from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db.models import Max
 
 import scoring
 from leaderboard.models import METRICS, Benchmark, Run, Submission
@@ -352,6 +354,45 @@ def board_json(benchmark: Benchmark, user, *, stale_ok: bool = False) -> bytes:
 
 def _json_bytes(board: Board) -> bytes:
     return json.dumps(board.to_json(), cls=DjangoJSONEncoder).encode()
+
+
+def benchmark_json_gzip(benchmark: Benchmark) -> bytes:
+    """``benchmark.json``, gzip-compressed: what ``python -m scoring --benchmark`` needs to give
+    the board's numbers (SPEC §6). Cached until the benchmark's settings, results or items change.
+    """
+    # Items are replaced as a whole, with new keys: the newest one marks the current gold.
+    newest_item = benchmark.items.aggregate(newest=Max("pk"))["newest"]
+    return cached_results(
+        benchmark, f"benchmark-json-{newest_item}", lambda: _benchmark_json_gzip(benchmark)
+    )
+
+
+def _benchmark_json_gzip(benchmark: Benchmark) -> bytes:
+    items = benchmark.items.order_by("position")
+    if benchmark.gold_public:
+        records = [
+            {
+                "id": item_id,
+                "answer": answer,
+                "aliases": aliases,
+                "question": question or None,
+                "category": category or None,
+            }
+            for item_id, answer, aliases, question, category in items.values_list(
+                "item_id", "answer", "aliases", "question", "category"
+            )
+        ]
+    else:
+        # Ids only: an answer, a question or even a category would give the gold away.
+        records = [{"id": item_id} for item_id in items.values_list("item_id", flat=True)]
+    document = {
+        "benchmark": benchmark.slug,
+        **benchmark.config().to_dict(),
+        "gold_public": benchmark.gold_public,
+        "n_items": len(records),
+        "items": records,
+    }
+    return gzip.compress(json.dumps(document, ensure_ascii=False).encode(), mtime=0)
 
 
 def cache_public_results(benchmark: Benchmark) -> None:
