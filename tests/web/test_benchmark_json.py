@@ -107,6 +107,16 @@ def test_it_gives_ids_alone_when_the_gold_is_hidden(client, make_benchmark):
         assert secret not in response.content
 
 
+def test_the_board_and_the_methods_say_where_the_seed_is(client, make_benchmark):
+    make_benchmark()
+    board = client.get("/benchmarks/capitals/").content.decode()
+    assert 'href="/benchmarks/capitals/benchmark.json"' in board
+    assert "Settings and seed" in board
+    methods = client.get("/how-scores-are-computed/").content.decode()
+    assert "The seed is given, with every grading setting, in the benchmark's" in methods
+    assert "python -m scoring --benchmark" in methods
+
+
 def test_it_shows_drafts_to_staff_only(client, make_benchmark, admin_user):
     make_benchmark(visibility=Benchmark.Visibility.DRAFT)
     assert client.get("/benchmarks/capitals/benchmark.json").status_code == 404
