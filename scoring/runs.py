@@ -123,7 +123,7 @@ def _fits(value: object, default: object) -> bool:
     if isinstance(default, bool) or isinstance(value, bool):
         return isinstance(default, bool) and isinstance(value, bool)
     if isinstance(default, tuple):
-        return isinstance(value, list) and all(isinstance(v, str | int | float) for v in value)
+        return isinstance(value, list)
     if isinstance(default, float):
         return isinstance(value, int | float)
     if isinstance(default, int):

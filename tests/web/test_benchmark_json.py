@@ -203,20 +203,16 @@ def test_the_cli_gives_every_number_of_the_mmlu_pro_board(client, tmp_path):
     call_command("seed_demo", only="mmlu-pro", stdout=io.StringIO())
     assert assert_cli_reproduces_board(client, "mmlu-pro", tmp_path) == 29
 
-
-def test_the_cli_takes_a_hidden_gold_from_its_gold_file(client, tmp_path):
-    call_command("seed_demo", only="mmlu-pro", stdout=io.StringIO())
+    # With the gold hidden, the CLI needs the gold file, and puts it in the site's item order.
     Benchmark.objects.filter(slug="mmlu-pro").update(gold_public=False)
     path = tmp_path / "benchmark.json"
     path.write_bytes(client.get("/benchmarks/mmlu-pro/benchmark.json").content)
+    assert "answer" not in json.loads(path.read_bytes())["items"][0]
     rows = client.get("/benchmarks/mmlu-pro/leaderboard.json").json()["rows"]
     predictions = DEMO / "mmlu-pro" / "predictions" / f"{rows[0]['model']}.csv.gz"
-
     with pytest.raises(SystemExit) as refused:
         run_cli("--benchmark", path, predictions)
     assert refused.value.code == 2
-
-    # The gold file in another order: the items are put back in the site's order.
     shuffled = tmp_path / "questions.csv"
     gold = pd.read_csv(DEMO / "mmlu-pro" / "questions.csv.gz", dtype=str, keep_default_na=False)
     gold.sample(frac=1, random_state=1).to_csv(shuffled, index=False)
