@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import hashlib
 import io
 import json
 import math
@@ -360,11 +361,13 @@ def benchmark_json_gzip(benchmark: Benchmark) -> bytes:
     """``benchmark.json``, gzip-compressed: what ``python -m scoring --benchmark`` needs to give
     the board's numbers (SPEC §6). Cached until the benchmark's settings, results or items change.
     """
-    # Items are replaced as a whole, with new keys: the newest one marks the current gold.
+    # Keyed by what it holds, however that was changed (a save, or an update that leaves
+    # `updated_at` alone): the settings, whether the gold is public, and the items, which are
+    # replaced as a whole with new keys, so that the newest key marks the current gold.
     newest_item = benchmark.items.aggregate(newest=Max("pk"))["newest"]
-    return cached_results(
-        benchmark, f"benchmark-json-{newest_item}", lambda: _benchmark_json_gzip(benchmark)
-    )
+    contents = json.dumps([benchmark.config().to_dict(), benchmark.gold_public, newest_item])
+    kind = f"benchmark-json-{hashlib.sha256(contents.encode()).hexdigest()[:24]}"
+    return cached_results(benchmark, kind, lambda: _benchmark_json_gzip(benchmark))
 
 
 def _benchmark_json_gzip(benchmark: Benchmark) -> bytes:

@@ -142,6 +142,11 @@ def test_it_follows_changes_of_settings_and_items(client, make_benchmark):
     benchmark.abstention_phrases = []
     benchmark.save()
     assert benchmark_json(client, "capitals")["abstention_phrases"] == []
+    # A change that leaves `updated_at` as it was is followed too.
+    Benchmark.objects.filter(pk=benchmark.pk).update(gold_public=False, targets=[0.6])
+    data = benchmark_json(client, "capitals")
+    assert (data["gold_public"], data["targets"], data["items"][0]) == (False, [0.6], {"id": "q1"})
+    Benchmark.objects.filter(pk=benchmark.pk).update(gold_public=True)
     gold = scoring.read_gold(b"id,answer\nz1,Oslo\n", filename="gold.csv", grader="exact")
     services.benchmark_set_items(benchmark=benchmark, gold=gold)
     data = benchmark_json(client, "capitals")
