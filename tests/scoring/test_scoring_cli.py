@@ -349,3 +349,15 @@ def test_it_says_when_the_site_cannot_give_the_benchmark(capsys, site, files):
     assert down.returncode == 2
     assert f"http://127.0.0.1:{port}/benchmarks/x/benchmark.json: unreachable (" in down.stderr
     assert "Traceback" not in down.stderr
+
+
+def test_it_gives_up_on_a_site_that_does_not_answer(capsys, files, monkeypatch):
+    _, predictions = files
+    monkeypatch.setattr("scoring.__main__.FETCH_TIMEOUT", 0.5)
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()  # connections are accepted by the kernel, and never answered
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/benchmarks/x/"
+        result = run_here(capsys, "--benchmark", url, str(predictions))
+    assert result.returncode == 2
+    assert "benchmarks/x/benchmark.json: unreachable (timed out)" in result.stderr
