@@ -214,6 +214,9 @@ def _load_benchmark(source: str) -> _Benchmark:
         raise _Unusable(
             f"{source}: holds {len(items):,} items where it announces {document['n_items']!r}"
         )
+    ids = [str(item["id"]) for item in items]
+    if len(set(ids)) != len(ids):
+        raise _Unusable(f"{source}: not a benchmark.json (an item id appears twice)")
     try:
         config = BenchmarkConfig.from_dict(document)
     except ValueError as error:
@@ -225,7 +228,7 @@ def _load_benchmark(source: str) -> _Benchmark:
         slug=str(document.get("benchmark") or source),
         source=source,
         config=config,
-        ids=[str(item["id"]) for item in items],
+        ids=ids,
         gold_items=items if items and answered == len(items) else None,
     )
 
