@@ -212,7 +212,8 @@ def _load_benchmark(source: str) -> _Benchmark:
         raise _Unusable(f"{source}: not a benchmark.json (an item without an id)")
     if document.get("n_items", len(items)) != len(items):
         raise _Unusable(
-            f"{source}: holds {len(items):,} items where it announces {document['n_items']!r}"
+            f"{source}: holds {_count(len(items), 'item')} where it announces "
+            f"{document['n_items']!r}"
         )
     ids = [str(item["id"]) for item in items]
     if len(set(ids)) != len(ids):

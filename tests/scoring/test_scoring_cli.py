@@ -269,7 +269,10 @@ def test_a_pregraded_benchmark_needs_no_gold(capsys, tmp_path):
         ('{"grader": "fuzzy", "items": [{"id": "1"}]}', "unknown grader 'fuzzy'"),
         ('{"grader": "exact", "targets": [1.5], "items": [{"id": "1"}]}', "target 1.5"),
         ('{"grader": "exact", "seed": "x", "items": [{"id": "1"}]}', "seed 'x' is not a whole"),
-        ('{"grader": "exact", "n_items": 2, "items": [{"id": "1"}]}', "holds 1 items"),
+        (
+            '{"grader": "exact", "n_items": 2, "items": [{"id": "1"}]}',
+            "holds 1 item where it announces 2",
+        ),
         ('{"grader": "exact", "items": [{"id": "1"}, {"id": 1}]}', "an item id appears twice"),
         ('{"grader": "exact", "items": [{"id": "1"}]}', "give its GOLD file"),
     ],
