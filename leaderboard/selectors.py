@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import gzip
+import hashlib
 import io
 import json
 import math
@@ -16,6 +18,7 @@ import pandas as pd
 from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db.models import Max
 
 import scoring
 from leaderboard.models import METRICS, Benchmark, Run, Submission
@@ -352,6 +355,49 @@ def board_json(benchmark: Benchmark, user, *, stale_ok: bool = False) -> bytes:
 
 def _json_bytes(board: Board) -> bytes:
     return json.dumps(board.to_json(), cls=DjangoJSONEncoder).encode()
+
+
+def benchmark_json_gzip(benchmark: Benchmark) -> bytes:
+    """``benchmark.json``, gzip-compressed: what ``python -m scoring --benchmark`` needs to give
+    the board's numbers (SPEC §6). Cached until the benchmark's settings, results or items change.
+    """
+    # Keyed by what it holds, however that was changed (a save, or an update that leaves
+    # `updated_at` alone): the settings, whether the gold is public, and the items, which are
+    # replaced as a whole with new keys, so that the newest key marks the current gold.
+    newest_item = benchmark.items.aggregate(newest=Max("pk"))["newest"]
+    contents = json.dumps([benchmark.config().to_dict(), benchmark.gold_public, newest_item])
+    kind = f"benchmark-json-{hashlib.sha256(contents.encode()).hexdigest()[:24]}"
+    return cached_results(benchmark, kind, lambda: _benchmark_json_gzip(benchmark))
+
+
+def _benchmark_json_gzip(benchmark: Benchmark) -> bytes:
+    items = benchmark.items.order_by("position")
+    if benchmark.gold_public:
+        records = [
+            {
+                "id": item_id,
+                "answer": answer,
+                "aliases": aliases,
+                "question": question or None,
+                "category": category or None,
+            }
+            for item_id, answer, aliases, question, category in items.values_list(
+                "item_id", "answer", "aliases", "question", "category"
+            )
+        ]
+    else:
+        # Ids only: an answer, a question or even a category would give the gold away.
+        records = [{"id": item_id} for item_id in items.values_list("item_id", flat=True)]
+    document = {
+        "benchmark": benchmark.slug,
+        **benchmark.config().to_dict(),
+        "gold_public": benchmark.gold_public,
+        "n_items": len(records),
+        "items": records,
+    }
+    return gzip.compress(
+        json.dumps(document, ensure_ascii=False).encode(), compresslevel=6, mtime=0
+    )
 
 
 def cache_public_results(benchmark: Benchmark) -> None:

@@ -23,6 +23,11 @@ urlpatterns = [
         views.leaderboard_csv,
         name="leaderboard_csv",
     ),
+    path(
+        "benchmarks/<slug:slug>/benchmark.json",
+        views.benchmark_json,
+        name="benchmark_json",
+    ),
     path("benchmarks/<slug:slug>/submit/", views.submit, name="submit"),
     path("benchmarks/<slug:slug>/compare/", views.compare, name="compare"),
     path("submissions/<int:submission_id>/", views.submission, name="submission"),

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
+import re
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
@@ -9,6 +12,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -19,6 +23,7 @@ from leaderboard.models import Benchmark, Run, Submission
 from leaderboard.selectors import (
     CHART_TOP,
     behaviour_of,
+    benchmark_json_gzip,
     board_for,
     board_json,
     cached_results,
@@ -26,6 +31,8 @@ from leaderboard.selectors import (
     charts_for,
     paired_shares,
 )
+
+ACCEPTS_GZIP = re.compile(r"\bgzip\b")
 
 
 def _get_benchmark_for_user(request: HttpRequest, slug: str) -> Benchmark:
@@ -124,6 +131,22 @@ def leaderboard_csv(request: HttpRequest, slug: str) -> HttpResponse:
         content_type="text/csv; charset=utf-8",
     )
     response["Content-Disposition"] = f'attachment; filename="{benchmark.slug}-leaderboard.csv"'
+    return response
+
+
+@require_GET
+def benchmark_json(request: HttpRequest, slug: str) -> HttpResponse:
+    """The benchmark's settings and items for `python -m scoring --benchmark` (SPEC §6)."""
+    benchmark = _get_benchmark_for_user(request, slug)
+    compressed = benchmark_json_gzip(benchmark)
+    # Kept compressed (MMLU-Pro's 12,032 items with their questions are a few megabytes):
+    # sent as it is to any client that accepts gzip, urllib in the CLI included.
+    if ACCEPTS_GZIP.search(request.headers.get("Accept-Encoding", "")):
+        response = HttpResponse(compressed, content_type="application/json")
+        response["Content-Encoding"] = "gzip"
+    else:
+        response = HttpResponse(gzip.decompress(compressed), content_type="application/json")
+    patch_vary_headers(response, ["Accept-Encoding"])
     return response
 
 

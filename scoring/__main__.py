@@ -2,20 +2,61 @@
 
 No database or server: reads both files, prints a readable summary, or with --json the one object
 that tools rely on. A rejected file exits 1 with its errors (as {"errors": [...]} with --json).
+With `--benchmark` the settings (and the gold, when public) come from the site's benchmark.json,
+a file or its URL, so that the numbers are exactly the board's; bad arguments exit 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
+import http.client
 import json
 import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+import zlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-from scoring.files import FileRejected, read_gold, read_predictions
-from scoring.grading import GRADERS
+import numpy as np
+import pandas as pd
+
+from scoring.files import FileRejected, Gold, read_gold, read_predictions
+from scoring.grading import DEFAULT_ABSTENTION_PHRASES, GRADERS
 from scoring.runs import DEFAULT_TARGETS, BenchmarkConfig, SubmissionScore, score_predictions
 from scoring.statistics import N_RESAMPLES
+
+# Seconds to wait for the site before giving up on a benchmark.json URL.
+FETCH_TIMEOUT = 60
+BENCHMARK_FILE = "benchmark.json"
+# The settings --benchmark takes from the site, which the command line may then not change.
+_SITE_SETTINGS = {
+    "grader": "--grader",
+    "targets": "--targets",
+    "abstention_phrases": "--abstention-phrases",
+    "min_coverage": "--min-coverage",
+    "resamples": "--resamples",
+    "seed": "--seed",
+}
+
+
+class _Unusable(Exception):
+    """A benchmark.json that cannot be had or read: a usage error (exit 2)."""
+
+
+@dataclass(frozen=True)
+class _Benchmark:
+    """A benchmark as the site describes it in benchmark.json."""
+
+    slug: str
+    source: str
+    config: BenchmarkConfig
+    ids: list[str]
+    # Item records with the gold answers, or None when the site keeps them hidden.
+    gold_items: list[dict] | None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -23,55 +64,109 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m scoring",
         description="Score a prediction file under binary grading and confidence targets.",
     )
-    parser.add_argument("gold", metavar="GOLD", type=Path, help="the benchmark's gold file")
+    parser.add_argument(
+        "gold",
+        metavar="GOLD",
+        type=Path,
+        nargs="?",
+        help="the benchmark's gold file (with --benchmark, only when its gold is not public)",
+    )
     parser.add_argument("predictions", metavar="PREDICTIONS", type=Path, help="the predictions")
-    parser.add_argument("--grader", choices=GRADERS, default="exact")
+    parser.add_argument(
+        "--benchmark",
+        metavar="FILE_OR_URL",
+        help="the site's benchmark.json, its URL or the benchmark page's URL: score with exactly "
+        "the site's settings (and its gold, when public)",
+    )
+    parser.add_argument("--grader", choices=GRADERS, help="(default: exact)")
     parser.add_argument(
         "--targets",
         type=_targets,
-        default=DEFAULT_TARGETS,
         help="comma-separated confidence targets in (0, 1) (default: 0.5,0.75,0.9)",
+    )
+    parser.add_argument(
+        "--abstention-phrases",
+        metavar="PHRASES",
+        type=_phrases,
+        help='|-separated answers that count as abstaining, "" for none '
+        "(default: " + "|".join(DEFAULT_ABSTENTION_PHRASES) + ")",
     )
     parser.add_argument(
         "--min-coverage",
         type=float,
-        default=0.0,
         help="reject runs covering less than this share of the items (default: 0)",
     )
     parser.add_argument(
         "--resamples",
         type=int,
-        default=N_RESAMPLES,
         help="bootstrap resamples of the items for the 95%% intervals; 0 skips them "
         "(default: 1000)",
     )
     parser.add_argument(
         "--seed",
         type=int,
-        default=0,
-        help="seed of the resamples; the site uses one per benchmark (default: 0)",
+        help="seed of the resamples; the site uses one per benchmark, given in its "
+        "benchmark.json (default: 0)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
+    if args.gold is None and args.benchmark is None:
+        parser.error("GOLD is needed unless --benchmark gives the benchmark")
     for path in (args.gold, args.predictions):
-        if not path.is_file():
+        if path is not None and not path.is_file():
             parser.error(f"{path}: no such file")
-    try:
-        config = BenchmarkConfig(
-            grader=args.grader,
-            targets=args.targets,
-            min_coverage=args.min_coverage,
-            seed=args.seed,
-            n_resamples=args.resamples,
-        )
-    except ValueError as error:
-        parser.error(str(error))
+
+    benchmark = None
+    if args.benchmark is not None:
+        given = [flag for name, flag in _SITE_SETTINGS.items() if getattr(args, name) is not None]
+        if given:
+            parser.error(
+                f"{', '.join(given)}: --benchmark sets the site's own settings; leave "
+                f"{'it' if len(given) == 1 else 'them'} out"
+            )
+        try:
+            benchmark = _load_benchmark(args.benchmark)
+        except _Unusable as unusable:
+            parser.error(str(unusable))
+        config = benchmark.config
+        if args.gold is None and benchmark.gold_items is None and config.grader != "pregraded":
+            parser.error(
+                f"the gold of {benchmark.slug} is not public: give its GOLD file "
+                f"(python -m scoring --benchmark {args.benchmark} GOLD PREDICTIONS)"
+            )
+    else:
+        try:
+            config = BenchmarkConfig(
+                grader=args.grader or "exact",
+                targets=DEFAULT_TARGETS if args.targets is None else args.targets,
+                abstention_phrases=(
+                    DEFAULT_ABSTENTION_PHRASES
+                    if args.abstention_phrases is None
+                    else args.abstention_phrases
+                ),
+                min_coverage=args.min_coverage or 0.0,
+                seed=args.seed or 0,
+                n_resamples=N_RESAMPLES if args.resamples is None else args.resamples,
+            )
+        except ValueError as error:
+            parser.error(str(error))
 
     path = args.gold
     try:
-        gold = read_gold(
-            args.gold, filename=args.gold.name, grader=config.grader, max_bytes=config.max_bytes
-        )
+        if args.gold is not None:
+            gold = read_gold(
+                args.gold,
+                filename=args.gold.name,
+                grader=config.grader,
+                max_bytes=config.max_bytes,
+            )
+            if benchmark is not None:
+                gold = _in_item_order(gold, benchmark)
+        else:
+            try:
+                gold = _benchmark_gold(benchmark)
+            except FileRejected as rejected:
+                parser.error(f"{benchmark.source}: items unusable: {rejected.errors[0]}")
         path = args.predictions
         predictions = read_predictions(
             args.predictions, filename=args.predictions.name, gold=gold, config=config
@@ -89,8 +184,136 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False))
     else:
-        print(_summary(result, args.gold, args.predictions, config))
+        against = args.gold.name if benchmark is None else f"{benchmark.slug} ({benchmark.source})"
+        print(_summary(result, against, args.predictions, config))
     return 0
+
+
+def _load_benchmark(source: str) -> _Benchmark:
+    """The benchmark described by a benchmark.json file or URL; _Unusable says why not."""
+    if source.startswith(("http://", "https://")):
+        source = _benchmark_url(source)
+        data = _fetch(source)
+    else:
+        try:
+            data = Path(source).read_bytes()
+        except OSError as error:
+            raise _Unusable(f"{source}: cannot be read ({error.strerror or error})") from None
+    try:
+        if data.startswith(b"\x1f\x8b"):
+            data = gzip.decompress(data)
+        document = json.loads(data)
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError, ValueError) as error:
+        raise _Unusable(f"{source}: not a benchmark.json (not JSON: {error})") from None
+    if not isinstance(document, dict) or not isinstance(document.get("items"), list):
+        raise _Unusable(f"{source}: not a benchmark.json (no list of items)")
+    items = document["items"]
+    if not all(isinstance(item, dict) and _is_id(item.get("id")) for item in items):
+        raise _Unusable(f"{source}: not a benchmark.json (an item without an id)")
+    if document.get("n_items", len(items)) != len(items):
+        raise _Unusable(
+            f"{source}: holds {_count(len(items), 'item')} where it announces "
+            f"{document['n_items']!r}"
+        )
+    ids = [str(item["id"]) for item in items]
+    if len(set(ids)) != len(ids):
+        raise _Unusable(f"{source}: not a benchmark.json (an item id appears twice)")
+    try:
+        config = BenchmarkConfig.from_dict(document)
+    except ValueError as error:
+        raise _Unusable(f"{source}: not a benchmark.json ({error})") from None
+    answered = sum("answer" in item for item in items)
+    if 0 < answered < len(items):
+        raise _Unusable(f"{source}: only {answered:,} of {len(items):,} items have an answer")
+    return _Benchmark(
+        slug=str(document.get("benchmark") or source),
+        source=source,
+        config=config,
+        ids=ids,
+        gold_items=items if items and answered == len(items) else None,
+    )
+
+
+def _benchmark_url(url: str) -> str:
+    """The benchmark.json of a URL: itself, or that of the benchmark page it points at."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.path.endswith(".json"):
+        return url
+    path = parts.path.rstrip("/") + "/" + BENCHMARK_FILE
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+def _fetch(url: str) -> bytes:
+    request = urllib.request.Request(
+        url,
+        headers={
+            "Accept": "application/json",
+            "Accept-Encoding": "gzip",
+            "User-Agent": "python -m scoring",
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT) as response:
+            return response.read()
+    except urllib.error.HTTPError as error:
+        hint = " (no such benchmark, or not published)" if error.code == 404 else ""
+        message = f"{url}: the site answered HTTP {error.code} {error.reason}{hint}"
+        raise _Unusable(message) from None
+    except urllib.error.URLError as error:
+        raise _Unusable(f"{url}: unreachable ({error.reason})") from None
+    except (TimeoutError, OSError, http.client.HTTPException, ValueError) as error:
+        raise _Unusable(f"{url}: unreachable ({error or type(error).__name__})") from None
+
+
+def _is_id(value: object) -> bool:
+    return isinstance(value, str | int) and not isinstance(value, bool) and str(value) != ""
+
+
+def _benchmark_gold(benchmark: _Benchmark) -> Gold:
+    """The gold the site's benchmark.json holds; for pregraded hidden gold, its ids alone."""
+    config = benchmark.config
+    if benchmark.gold_items is not None:
+        frame = pd.DataFrame(
+            {
+                "id": benchmark.ids,
+                "answer": [item["answer"] for item in benchmark.gold_items],
+                "aliases": [tuple(item.get("aliases") or ()) for item in benchmark.gold_items],
+                "question": [item.get("question") or None for item in benchmark.gold_items],
+                "category": [item.get("category") or None for item in benchmark.gold_items],
+            }
+        )
+    else:
+        # A pregraded file carries its own grades: the grader never reads a gold answer, so each
+        # item gets a stand-in.
+        frame = pd.DataFrame({"id": benchmark.ids, "answer": "(not public)"})
+    return Gold.from_frame(frame, grader=config.grader)
+
+
+def _in_item_order(gold: Gold, benchmark: _Benchmark) -> Gold:
+    """A GOLD file given with --benchmark, in the site's item order (which the bootstrap's
+    resamples follow); FileRejected unless it holds exactly the benchmark's items."""
+    positions = gold.positions_of(np.array(benchmark.ids, dtype=object))
+    missing = [benchmark.ids[i] for i in np.flatnonzero(positions < 0)]
+    extra = gold.n_items - (len(benchmark.ids) - len(missing))
+    problems = []
+    if missing:
+        problems.append(
+            f"{_count(len(missing), 'item')} of {benchmark.slug} not in this gold file "
+            f"(the first is {missing[0]!r}): is it the gold of another benchmark?"
+        )
+    if extra:
+        problems.append(f"{_count(extra, 'item')} of this gold file not in {benchmark.slug}")
+    if problems:
+        raise FileRejected(problems)
+    if (positions == np.arange(len(positions))).all():
+        return gold
+    return Gold.from_frame(
+        gold.items.iloc[positions].reset_index(drop=True), grader=benchmark.config.grader
+    )
+
+
+def _phrases(text: str) -> tuple[str, ...]:
+    return tuple(phrase.strip() for phrase in text.split("|") if phrase.strip())
 
 
 def _targets(text: str) -> tuple[float, ...]:
@@ -103,13 +326,16 @@ def _targets(text: str) -> tuple[float, ...]:
 
 
 def _summary(
-    result: SubmissionScore, gold_path: Path, predictions_path: Path, config: BenchmarkConfig
+    result: SubmissionScore, against: str, predictions_path: Path, config: BenchmarkConfig
 ) -> str:
     primary = result.primary
     lines = [
-        f"{predictions_path.name} against {gold_path.name}: "
+        f"{predictions_path.name} against {against}: "
         f"{result.n_items:,} items, grader {config.grader}"
         + (" (grades are the submitter's own: self-graded)" if result.self_graded else ""),
+        f"Settings: targets {', '.join(map(str, config.targets)) or 'none'}; abstention phrases "
+        f"{' | '.join(config.abstention_phrases) or 'none'}; minimum coverage "
+        f"{config.min_coverage:g}; {config.n_resamples:,} resamples from seed {config.seed}",
         "",
         f"  coverage                  {_percent(primary.coverage)}  "
         f"({primary.present:,} of {primary.n_items:,} items present)",

@@ -78,6 +78,69 @@ class BenchmarkConfig:
         """Binary first, then every target."""
         return (0.0, *self.targets)
 
+    def to_dict(self) -> dict[str, object]:
+        """Every setting, as JSON values: what the site's benchmark.json carries (SPEC §6).
+
+        Each field travels by its own name, so a setting added to this class reaches the local
+        CLI with no other change; `from_dict` reads it back.
+        """
+        return {
+            setting.name: _json_setting(getattr(self, setting.name))
+            for setting in dataclasses.fields(self)
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> BenchmarkConfig:
+        """The settings `to_dict` wrote. Keys that are not settings are ignored and missing ones
+        take their defaults (except the grader); ValueError names any unusable value."""
+        values: dict[str, object] = {}
+        for setting in dataclasses.fields(cls):
+            if setting.name not in data:
+                continue
+            value = data[setting.name]
+            default = setting.default
+            if setting.default_factory is not dataclasses.MISSING:
+                default = setting.default_factory()
+            if not _fits(value, default):
+                raise ValueError(f"{setting.name} {value!r} is not {_kind(default)}")
+            values[setting.name] = tuple(value) if isinstance(value, list) else value
+        if "grader" not in values:
+            raise ValueError("no grader")
+        try:
+            return cls(**values)
+        except TypeError as error:  # e.g. a target that is not a number
+            raise ValueError(str(error)) from None
+
+
+def _json_setting(value: object) -> object:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _fits(value: object, default: object) -> bool:
+    """Whether a JSON value can stand for a setting whose default is `default`."""
+    if default is dataclasses.MISSING or default is None:
+        return isinstance(value, str) if default is dataclasses.MISSING else True
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(default, bool) and isinstance(value, bool)
+    if isinstance(default, tuple):
+        return isinstance(value, list)
+    if isinstance(default, float):
+        return isinstance(value, int | float)
+    if isinstance(default, int):
+        # Counts, sizes and seeds: none of them is ever negative.
+        return isinstance(value, int) and value >= 0
+    return isinstance(value, type(default))
+
+
+def _kind(default: object) -> str:
+    if default is dataclasses.MISSING:
+        return "a text"
+    if isinstance(default, tuple):
+        return "a list"
+    return {bool: "true or false", int: "a whole number ≥ 0", float: "a number", str: "a text"}.get(
+        type(default), f"a {type(default).__name__}"
+    )
+
 
 @dataclass(frozen=True, eq=False)
 class RunScore:

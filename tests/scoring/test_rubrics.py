@@ -1,5 +1,9 @@
 """Runs and rubrics: which run scores each rubric, and the headline metrics of a submission."""
 
+import dataclasses
+import json
+import re
+
 import pytest
 
 from scoring import (
@@ -147,6 +151,47 @@ def test_it_sorts_and_deduplicates_targets():
     config = BenchmarkConfig(grader="exact", targets=(0.9, 0.5, 0.5000000001, 0.75))
     assert config.targets == (0.5, 0.75, 0.9)
     assert config.rubrics == (0.0, 0.5, 0.75, 0.9)
+
+
+def test_a_benchmark_config_travels_as_json_with_every_setting():
+    config = BenchmarkConfig(
+        grader="numeric",
+        targets=(0.8,),
+        abstention_phrases=("pass",),
+        min_coverage=0.5,
+        numeric_tolerance=0.01,
+        max_bytes=1000,
+        seed=42,
+        n_resamples=10,
+    )
+    data = json.loads(json.dumps(config.to_dict()))
+    assert set(data) == {setting.name for setting in dataclasses.fields(BenchmarkConfig)}
+    assert data["targets"] == [0.8] and data["abstention_phrases"] == ["pass"]
+    assert BenchmarkConfig.from_dict(data) == config
+    # Other keys of benchmark.json are not settings; settings left out take their defaults.
+    assert BenchmarkConfig.from_dict(
+        {"grader": "exact", "items": [], "benchmark": "b"}
+    ) == BenchmarkConfig(grader="exact")
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({}, "no grader"),
+        ({"grader": 3}, "grader 3 is not a text"),
+        ({"grader": "exact", "targets": 0.5}, "targets 0.5 is not a list"),
+        ({"grader": "exact", "targets": ["x"]}, "could not convert"),
+        ({"grader": "exact", "targets": [{}]}, "float"),
+        ({"grader": "exact", "seed": -1}, "seed -1 is not a whole number ≥ 0"),
+        ({"grader": "exact", "seed": 1.5}, "seed 1.5 is not a whole number"),
+        ({"grader": "exact", "n_resamples": True}, "n_resamples True is not a whole number"),
+        ({"grader": "exact", "min_coverage": "0.5"}, "min_coverage '0.5' is not a number"),
+        ({"grader": "exact", "min_coverage": 2}, "min_coverage 2 is not in"),
+    ],
+)
+def test_it_refuses_settings_read_back_that_make_no_sense(data, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        BenchmarkConfig.from_dict(data)
 
 
 def test_it_scores_files_from_their_paths(tmp_path):

@@ -304,6 +304,7 @@ def test_it_shows_no_gold_of_a_private_benchmark_anywhere(
         "/benchmarks/secret/",
         "/benchmarks/secret/leaderboard.json",
         "/benchmarks/secret/leaderboard.csv",
+        "/benchmarks/secret/benchmark.json",
         "/benchmarks/secret/?sort=0.9",
         f"/submissions/{site.public[0].pk}/",
         f"/submissions/{site.public[0].pk}.json",
