@@ -411,7 +411,8 @@ class Board:
                 f"At t = {_joined([rubric.key for rubric in noisy])} no model here does better "
                 "than answering “I don't know” to everything beyond noise: "
                 f"{_joined(above)} {'scores' if len(above) == 1 else 'score'} above 0, but "
-                f"{'its' if len(above) == 1 else 'their'} 95% interval reaches 0."
+                f"{'its 95% interval reaches' if len(above) == 1 else 'their 95% intervals reach'}"
+                " 0."
             )
         return " ".join(sentences)
 
