@@ -216,7 +216,8 @@ class Baseline:
 
     is_baseline: ClassVar[bool] = True
 
-    def score_at(self, t):
+    def score_at(self, t: float | np.ndarray) -> float | np.ndarray:
+        """The expected score at target t (or at each of an array of targets)."""
         return scoring.score_at_target(self.metrics["accuracy"], self.metrics["error_rate"], 1, t)
 
     def to_dict(self) -> dict:
