@@ -35,6 +35,7 @@ class BenchmarkAdmin(admin.ModelAdmin):
                     "targets",
                     "abstention_phrases",
                     "min_coverage",
+                    "n_options",
                     "numeric_tolerance",
                 )
             },

@@ -19,6 +19,7 @@ CURVE_TARGETS = np.round(np.linspace(0.0, 0.95, 96), 4)
 COLOURS = {"correct": "#1a7f37", "abstained": "#9aa4ae", "wrong": "#b42318"}
 # One colour per model, the same for its line and its markers.
 PALETTE = plotly.colors.qualitative.Plotly
+BASELINE_COLOUR = "#5c6570"
 DIAGONAL = {"dash": "dot", "color": "#5c6570", "width": 1}
 FONT = {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 13}
 
@@ -173,6 +174,28 @@ def score_curves(board: Board, rows: list[Row]) -> str:
                 hoverinfo="text",
             )
         )
+    for baseline in board.baselines:
+        # Reference lines, never ranked: a model below one does worse than a trivial strategy.
+        figure.add_trace(
+            go.Scatter(
+                x=CURVE_TARGETS,
+                y=baseline.score_at(CURVE_TARGETS),
+                mode="lines",
+                name=f"{baseline.name} (reference)",
+                line={"color": BASELINE_COLOUR, "dash": "dash", "width": 2},
+                hovertemplate=f"<b>{baseline.name}</b> (reference)<br>t = %{{x:.2f}}: "
+                "score %{y:.3f}<extra></extra>",
+            )
+        )
+        figure.add_annotation(
+            x=0,
+            y=float(baseline.score_at(0.0)),
+            text=baseline.name,
+            showarrow=False,
+            xanchor="left",
+            yanchor="bottom",
+            font={"color": BASELINE_COLOUR, "size": 11},
+        )
     for rubric in board.targets:
         figure.add_vline(
             x=rubric.target,
@@ -234,7 +257,9 @@ def _curve_range(board: Board, rows: list[Row]) -> list[float]:
         for r in rows
     ]
     highs = [r.counts["correct"] / n for r in rows]
-    low, high = min(lows, default=-1.0), max(highs, default=1.0)
+    highs += [float(baseline.score_at(0.0)) for baseline in board.baselines]
+    # The line of abstaining on everything (0) is always in view.
+    low, high = min([0.0, *lows]), max([0.0, *highs])
     pad = (high - low) * 0.05 or 0.05
     return [low - pad, high + pad]
 

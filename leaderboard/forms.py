@@ -134,6 +134,7 @@ class BenchmarkAdminForm(forms.ModelForm):
             "targets",
             "abstention_phrases",
             "min_coverage",
+            "n_options",
             "numeric_tolerance",
             "visibility",
             "gold_public",

@@ -65,7 +65,9 @@ class Benchmark(models.Model):
     )
     abstention_phrases = models.JSONField(default=default_abstention_phrases, blank=True)
     min_coverage = models.FloatField(
-        default=0.0,
+        # A file answering a small share of the items can top a board where wrong answers cost
+        # more than abstaining: new benchmarks ask for most of the items.
+        default=0.8,
         validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
         help_text="Smallest share of items a file must answer or abstain on, from 0 to 1.",
     )
@@ -73,6 +75,15 @@ class Benchmark(models.Model):
         default=1e-6,
         validators=[MinValueValidator(0.0)],
         help_text="Relative tolerance of the numeric grader.",
+    )
+    n_options = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(2), MaxValueValidator(26)],
+        help_text=(
+            "Options per item of a multiple-choice benchmark, for items whose gold file gives "
+            "none (n_options or options column): the uniform-guessing baseline needs it."
+        ),
     )
     visibility = models.CharField(
         max_length=20, choices=Visibility.choices, default=Visibility.DRAFT
@@ -142,6 +153,8 @@ class Item(models.Model):
     aliases = models.JSONField(default=list, blank=True)
     question = models.TextField(blank=True)
     category = models.CharField(max_length=200, blank=True)
+    # From the gold file; None where it gives none (the benchmark's n_options then applies).
+    n_options = models.PositiveSmallIntegerField(null=True, blank=True)
 
     class Meta:
         constraints = [

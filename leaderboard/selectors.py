@@ -11,19 +11,21 @@ import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import ClassVar, TypeVar
 
 import numpy as np
 import pandas as pd
 from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db.models import Max
+from django.db.models import Count, Max
 
 import scoring
-from leaderboard.models import METRICS, Benchmark, Run, Submission
+from leaderboard.models import METRICS, Benchmark, Item, Run, Submission
 
 BOARD_CACHE_SECONDS = 24 * 3600
+# A model named first whose file leaves out at least this share of the items is named with it.
+OMITTED_WORTH_SAYING = 0.01
 # The rates whose 95% intervals the board shows and exports.
 INTERVAL_METRICS = ("accuracy", "error_rate", "abstention_rate", "accuracy_given_attempted")
 # How long one process may hold the right to recompute a cached board, figure or page before
@@ -149,6 +151,28 @@ class Row:
     # "error_rate", "abstention_rate", "score", "calibrated"} each, by target.
     behaviour: list[dict] = field(default_factory=list)
 
+    is_baseline: ClassVar[bool] = False
+
+    @property
+    def n_items(self) -> int:
+        return sum(self.counts.get(name, 0) for name in ("correct", "incorrect", "abstained"))
+
+    @property
+    def omitted_rate(self) -> float:
+        """The share of the benchmark's items that the file leaves out: 1 − coverage."""
+        coverage = self.metrics.get("coverage")
+        return 0.0 if coverage is None else 1.0 - coverage
+
+    @property
+    def omitted(self) -> int:
+        """Items not in the file; the spec counts them among the abstentions."""
+        return round(self.n_items * self.omitted_rate)
+
+    @property
+    def stated_abstentions(self) -> int:
+        """Items the file holds and abstains on."""
+        return self.counts.get("abstained", 0) - self.omitted
+
     def to_dict(self) -> dict:
         return {
             "id": self.id,
@@ -156,10 +180,123 @@ class Row:
             "organisation": self.organisation,
             "self_graded": self.self_graded,
             **{name: self.metrics.get(name) for name in METRICS},
+            "omitted_rate": self.omitted_rate,
+            "counts": {
+                "correct": self.counts.get("correct", 0),
+                "incorrect": self.counts.get("incorrect", 0),
+                "abstained": self.counts.get("abstained", 0),
+                "omitted": self.omitted,
+            },
             "intervals": {name: self.intervals.get(name) for name in INTERVAL_METRICS},
             "scores": {key: cell.to_dict() for key, cell in self.cells.items()},
             "behavioural_calibration": self.behaviour,
         }
+
+
+ABSTAIN_EVERYWHERE = "abstain on everything"
+UNIFORM_GUESSING = "uniform guessing"
+# What a board says of a score that does not beat abstaining on everything beyond noise.
+BELOW_ABSTAINING = "scores below abstaining on everything"
+LEVEL_WITH_ABSTAINING = "scores no better than abstaining on everything"
+ABOVE_ABSTAINING_WITHIN_NOISE = "scores above abstaining on everything only within noise"
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A reference line that the board draws and never ranks: what a trivial strategy scores.
+
+    Its rates are expected shares of the items, so its score at t is the same formula as a
+    model's (`score_at`).
+    """
+
+    name: str
+    description: str
+    # coverage, accuracy, error_rate and abstention_rate.
+    metrics: dict[str, float]
+    # By rubric key.
+    scores: dict[str, float]
+
+    is_baseline: ClassVar[bool] = True
+
+    def score_at(self, t: float | np.ndarray) -> float | np.ndarray:
+        """The expected score at target t (or at each of an array of targets)."""
+        return scoring.score_at_target(self.metrics["accuracy"], self.metrics["error_rate"], 1, t)
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "scores": self.scores,
+            **self.metrics,
+        }
+
+
+def baselines_of(benchmark: Benchmark, rubrics: list[Rubric]) -> tuple[list[Baseline], list[str]]:
+    """The benchmark's reference lines, and why a line it lacks is missing.
+
+    Abstaining on everything scores 0 under every rubric. On a `choice` benchmark, uniform
+    guessing scores what picking one of an item's options at random is expected to score
+    (scoring.uniform_guessing_score), from each item's number of options: the gold file's,
+    else the benchmark's.
+    """
+    baselines = [
+        Baseline(
+            name=ABSTAIN_EVERYWHERE,
+            description="answers “I don't know” to every item",
+            metrics={"coverage": 1.0, "accuracy": 0.0, "error_rate": 0.0, "abstention_rate": 1.0},
+            scores={rubric.key: 0.0 for rubric in rubrics},
+        )
+    ]
+    notes = []
+    if benchmark.grader != Benchmark.Grader.CHOICE or not benchmark.n_items:
+        return baselines, notes
+    # Items by number of options: a few groups, however many items.
+    groups = (
+        Item.objects.filter(benchmark=benchmark)
+        .values_list("n_options")
+        .annotate(items=Count("pk"))
+        .order_by()
+    )
+    options, counts = [], []
+    for n_options, items in groups:
+        options.append(n_options or benchmark.n_options)
+        counts.append(items)
+    unknown = sum(items for n, items in zip(options, counts, strict=True) if n is None)
+    if unknown:
+        notes.append(
+            f"No uniform-guessing line: {unknown:,} of {sum(counts):,} items have no number of "
+            "options (the gold file has no n_options or options column for them, and the "
+            "benchmark states none)."
+        )
+        return baselines, notes
+    per_item = np.repeat(np.array(options, dtype=float), counts)
+    chance = scoring.uniform_guessing_score(per_item, 0.0)
+    baselines.append(
+        Baseline(
+            name=UNIFORM_GUESSING,
+            description="picks one of each item's options at random (expected score)",
+            metrics={
+                "coverage": 1.0,
+                "accuracy": chance,
+                "error_rate": 1.0 - chance,
+                "abstention_rate": 0.0,
+            },
+            scores={
+                rubric.key: scoring.uniform_guessing_score(per_item, rubric.target)
+                for rubric in rubrics
+            },
+        )
+    )
+    return baselines, notes
+
+
+def _score_of(line: Row | Baseline, key: str) -> float | None:
+    return line.scores[key] if line.is_baseline else line.cells[key].score
+
+
+def _joined(words: list[str]) -> str:
+    """["0.5", "0.75", "0.9"] → "0.5, 0.75 and 0.9"."""
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
 @dataclass(frozen=True)
@@ -176,6 +313,9 @@ class Board:
     # index). Empty without bootstraps.
     beats: dict[str, np.ndarray] = field(default_factory=dict)
     positions: dict[int, int] = field(default_factory=dict)
+    # Reference lines, never ranked (`baselines_of`), and why one is missing.
+    baselines: list[Baseline] = field(default_factory=list)
+    baseline_notes: list[str] = field(default_factory=list)
 
     @property
     def targets(self) -> list[Rubric]:
@@ -213,13 +353,92 @@ class Board:
             return False
         return after.rank_low < before.significant_rank or after.significant_rank > before.rank_low
 
+    def beats_abstaining(self, row: Row, key: str) -> bool:
+        """Whether the row scores above abstaining on everything (0) at this rubric, beyond noise:
+        its 95% interval, where one is stored, lies above 0 too."""
+        cell = row.cells[key]
+        if cell.score is None or cell.score <= scoring.SCORE_TIE_TOLERANCE:
+            return False
+        return not cell.interval or cell.interval[0] > 0
+
+    def against_abstaining(self, row: Row, key: str) -> str:
+        """How the row's score at this rubric stands against abstaining on everything, in words;
+        "" when it beats it beyond noise (or has no score)."""
+        score = row.cells[key].score
+        if score is None or self.beats_abstaining(row, key):
+            return ""
+        if score < -scoring.SCORE_TIE_TOLERANCE:
+            return BELOW_ABSTAINING
+        if score <= scoring.SCORE_TIE_TOLERANCE:
+            return LEVEL_WITH_ABSTAINING
+        return ABOVE_ABSTAINING_WITHIN_NOISE
+
+    def unbeaten_by_models(self) -> list[Rubric]:
+        """The targets at which no model here beats abstaining on everything beyond noise."""
+        if not self.rows:
+            return []
+        return [
+            rubric
+            for rubric in self.targets
+            if not any(self.beats_abstaining(row, rubric.key) for row in self.rows)
+        ]
+
+    def abstaining_verdict(self) -> str:
+        """In words: the targets at which no model here does better than abstaining everywhere.
+
+        A model above 0 only within noise does not count as beating it, and is named as such.
+        """
+        unbeaten = self.unbeaten_by_models()
+        none_above = [
+            rubric
+            for rubric in unbeaten
+            if all((row.cells[rubric.key].score or 0) <= 0 for row in self.rows)
+        ]
+        sentences = []
+        if none_above:
+            sentences.append(
+                f"At t = {_joined([rubric.key for rubric in none_above])} no model here does "
+                "better than answering “I don't know” to everything, which scores 0."
+            )
+        noisy = [rubric for rubric in unbeaten if rubric not in none_above]
+        if noisy:
+            above = [
+                row.model
+                for row in self.rows
+                if any(
+                    self.against_abstaining(row, rubric.key) == ABOVE_ABSTAINING_WITHIN_NOISE
+                    for rubric in noisy
+                )
+            ]
+            sentences.append(
+                f"At t = {_joined([rubric.key for rubric in noisy])} no model here does better "
+                "than answering “I don't know” to everything beyond noise: "
+                f"{_joined(above)} {'scores' if len(above) == 1 else 'score'} above 0, but "
+                f"{'its 95% interval reaches' if len(above) == 1 else 'their 95% intervals reach'}"
+                " 0."
+            )
+        return " ".join(sentences)
+
+    def leader_context(self, row: Row, key: str) -> str:
+        """What a reader must know of a model named first at a rubric: that it does not beat
+        abstaining on everything, and how much of the benchmark it omits; "" when neither."""
+        parts = [self.against_abstaining(row, key)]
+        if row.omitted_rate >= OMITTED_WORTH_SAYING:
+            parts.append(f"omits {row.omitted_rate:.1%} of the items")
+        return " and ".join(part for part in parts if part)
+
     def headline(self) -> str:
-        """In words, computed from the board: how much rewarding abstention reorders it.
+        """In words, computed from the board: how much rewarding abstention reorders it, and the
+        targets at which no model beats abstaining on everything (`abstaining_verdict`)."""
+        return " ".join(part for part in (self._reordering(), self.abstaining_verdict()) if part)
+
+    def _reordering(self) -> str:
+        """How much rewarding abstention reorders the board.
 
         With the paired bootstrap at hand it claims no reordering that is within noise: a model
         counts as moved beyond noise only when its possible ranks under binary and at the target
         do not overlap, and a new leader is named only when it beats the binary leader in at
-        least 97.5% of the resamples.
+        least 97.5% of the resamples. A model named first is named with `leader_context`.
         """
         if len(self.rows) < 2:
             return ""
@@ -247,18 +466,25 @@ class Board:
         if leader is not None:
             rank = leader.cells[key].rank
             if rank is not None and rank > 1 and new_leader is not None:
+                context = self.leader_context(new_leader, key)
                 if known and not self.beats_beyond_noise(key, new_leader, leader):
                     sentence += (
                         f"; the binary leader {leader.model} and {new_leader.model}, first at "
-                        f"t = {key}, are within noise of each other"
+                        f"t = {key}{f' (where it {context})' if context else ''}, are within "
+                        "noise of each other"
                     )
                 else:
                     sentence += f"; the binary leader {leader.model} falls to #{rank}"
                     was = new_leader.cells["0"].rank
                     if was is not None:
                         sentence += f" and {new_leader.model} climbs from #{was} to #1"
+                        if context:
+                            sentence += f" but {context}"
             else:
                 sentence += f"; the binary leader {leader.model} stays first"
+                context = self.leader_context(leader, key)
+                if context:
+                    sentence += f" but {context} at t = {key}"
         return sentence + "."
 
     def sorted_by(self, key: str) -> list[Row]:
@@ -272,9 +498,31 @@ class Board:
             ),
         )
 
-    def columns(self, limit: int | None = None) -> list[tuple[Rubric, list[Row]]]:
-        """Each rubric with its ranking, the first `limit` rows of each when given."""
-        return [(rubric, self.ranking(rubric.key)[:limit]) for rubric in self.rubrics]
+    def columns(self, limit: int | None = None) -> list[tuple[Rubric, list[Row | Baseline]]]:
+        """Each rubric with its ranking, the first `limit` rows of each when given, and the
+        baselines placed among them (`with_baselines`)."""
+        return [
+            (rubric, self.with_baselines(rubric.key, self.ranking(rubric.key)[:limit]))
+            for rubric in self.rubrics
+        ]
+
+    def with_baselines(self, key: str, rows: list[Row]) -> list[Row | Baseline]:
+        """Rows in rank order under one rubric with each baseline where its score falls: after
+        the rows scoring above it, before those level with or below it (or without a score)."""
+        lines: list[Row | Baseline] = list(rows)
+        for baseline in sorted(self.baselines, key=lambda line: -line.scores[key]):
+            score = baseline.scores[key]
+            at = next(
+                (
+                    index
+                    for index, line in enumerate(lines)
+                    if _score_of(line, key) is None
+                    or _score_of(line, key) <= score + scoring.SCORE_TIE_TOLERANCE
+                ),
+                len(lines),
+            )
+            lines.insert(at, baseline)
+        return lines
 
     def to_json(self) -> dict:
         return {
@@ -283,10 +531,12 @@ class Board:
             "targets": [rubric.target for rubric in self.targets],
             "kendall_tau_b": self.taus,
             "rows": [row.to_dict() for row in self.rows],
+            "baselines": [baseline.to_dict() for baseline in self.baselines],
         }
 
     def to_csv(self) -> str:
-        header = ["id", "model", "organisation", "self_graded", *METRICS]
+        header = ["id", "model", "organisation", "self_graded", *METRICS, "omitted_rate"]
+        header += ["correct", "incorrect", "abstained", "omitted"]
         for name in INTERVAL_METRICS:
             header += [f"{name}_low", f"{name}_high"]
         for rubric in self.rubrics:
@@ -310,6 +560,7 @@ class Board:
                 row.self_graded,
             ]
             line += [row.metrics.get(name) for name in METRICS]
+            line += [row.omitted_rate, *row.to_dict()["counts"].values()]
             for name in INTERVAL_METRICS:
                 line += row.intervals.get(name) or [None, None]
             for rubric in self.rubrics:
@@ -430,6 +681,7 @@ def _sees_more_than_public(benchmark: Benchmark, user) -> bool:
 
 def _build_board(benchmark: Benchmark, user, *, public: bool) -> Board:
     rubrics = [Rubric(key=scoring.target_key(t), target=t) for t in benchmark.config().rubrics]
+    baselines, baseline_notes = baselines_of(benchmark, rubrics)
     keys = [rubric.key for rubric in rubrics]
     submissions = list(
         Submission.objects.filter(benchmark=benchmark)
@@ -437,7 +689,15 @@ def _build_board(benchmark: Benchmark, user, *, public: bool) -> Board:
         .only("id", "model_name", "organisation", "url", "self_graded", "summary", "visibility")
     )
     if not submissions:
-        return Board(benchmark=benchmark, rubrics=rubrics, rows=[], taus={}, public=public)
+        return Board(
+            benchmark=benchmark,
+            rubrics=rubrics,
+            rows=[],
+            taus={},
+            public=public,
+            baselines=baselines,
+            baseline_notes=baseline_notes,
+        )
 
     scores = pd.DataFrame(
         [[_rubric_score(submission, key) for key in keys] for submission in submissions],
@@ -496,6 +756,8 @@ def _build_board(benchmark: Benchmark, user, *, public: bool) -> Board:
             for key, ranked in significance.items()
         },
         positions=position,
+        baselines=baselines,
+        baseline_notes=baseline_notes,
     )
 
 

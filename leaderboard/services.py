@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+import pandas as pd
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
@@ -43,6 +44,7 @@ def benchmark_set_items(*, benchmark: Benchmark, gold: scoring.Gold) -> None:
             aliases=list(row.aliases),
             question=row.question or "",
             category=row.category or "",
+            n_options=None if pd.isna(row.n_options) else int(row.n_options),
         )
         for position, row in enumerate(frame.itertuples(index=False))
     ]

@@ -55,13 +55,22 @@ def home(request: HttpRequest) -> HttpResponse:
     for benchmark in benchmarks:
         board = board_for(benchmark, request.user, stale_ok=True)
         strictest = board.strictest
+        strictest_leader = board.leader(strictest.key) if strictest else None
         cards.append(
             {
                 "benchmark": benchmark,
                 "n_models": len(board.rows),
                 "binary_leader": board.leader("0"),
                 "strictest": strictest,
-                "strictest_leader": board.leader(strictest.key) if strictest else None,
+                "strictest_leader": strictest_leader,
+                # A leader is named only with what it must be read with: whether it beats
+                # abstaining on everything, and how much of the benchmark it omits.
+                "strictest_context": (
+                    board.leader_context(strictest_leader, strictest.key)
+                    if strictest_leader
+                    else ""
+                ),
+                "verdict": board.abstaining_verdict(),
             }
         )
     archived = Benchmark.objects.visible_to(request.user).filter(
@@ -89,7 +98,7 @@ def benchmark(request: HttpRequest, slug: str) -> HttpResponse:
                 "benchmark": benchmark,
                 "board": board,
                 "sort": sort,
-                "table_rows": board.sorted_by(sort.key),
+                "table_rows": board.with_baselines(sort.key, board.sorted_by(sort.key)),
                 "columns": board.columns(limit=None if show_all else CHART_TOP),
                 "figures": charts_for(board, show_all=show_all),
                 "show_all": show_all,

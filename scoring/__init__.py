@@ -29,6 +29,7 @@ from scoring.metrics import (
     rank_with_ties,
     score_at_target,
     target_key,
+    uniform_guessing_score,
 )
 from scoring.runs import (
     DEFAULT_TARGETS,
@@ -73,4 +74,5 @@ __all__ = [
     "score_file",
     "score_predictions",
     "target_key",
+    "uniform_guessing_score",
 ]

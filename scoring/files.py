@@ -48,6 +48,8 @@ GOLD_FIELDS: dict[str, tuple[str, ...]] = {
     "question": ("question", "problem", "prompt"),
     "category": ("category", "topic", "subject"),
     "metadata": ("metadata",),
+    "n_options": ("n_options",),
+    "options": ("options", "options_json"),
 }
 
 PREDICTION_FIELDS: dict[str, tuple[str, ...]] = {
@@ -134,7 +136,8 @@ class ColumnReport:
 
 @dataclass(frozen=True, eq=False)
 class Gold:
-    """A benchmark's items: id, gold answer (a letter for `choice`), aliases, question, category.
+    """A benchmark's items: id, gold answer (a letter for `choice`), aliases, question, category,
+    and the number of options (`n_options`, NA where the file gives none).
 
     `items` is in file order with unique ids. Identity, not content, is its equality, so graders
     can cache what they derive from it.
@@ -1000,6 +1003,7 @@ def _gold_from_table(table: _Table, grader: str) -> Gold:
     aliases = _gold_aliases(table, positions, ids, problems)
     questions = _optional_text(table, positions.get("question"))
     categories = _gold_categories(table, positions)
+    n_options = _gold_options(table, positions, grader, answers, ids, problems)
     problems.check()
 
     items = _frame(
@@ -1008,6 +1012,7 @@ def _gold_from_table(table: _Table, grader: str) -> Gold:
         aliases=aliases,
         question=questions,
         category=categories,
+        n_options=n_options,
     )
     gold = Gold(items=items, columns=columns)
     # What was built to validate is what lookups and graders need: keep it, not build it twice.
@@ -1152,6 +1157,114 @@ def _gold_aliases(
         grouped = alias_text.groupby(level=0, sort=False).agg(tuple)
         aliases[grouped.index.to_numpy()] = grouped.to_numpy()
     return pd.Series(aliases, dtype=object)
+
+
+def _gold_options(
+    table: _Table,
+    positions: dict[str, int],
+    grader: str,
+    answers: pd.Series,
+    ids: pd.Series,
+    problems: _Problems,
+) -> pd.Series:
+    """Each item's number of options, NA where the file gives none.
+
+    From an `n_options` column, else from the entries of an options list (a JSON array per
+    cell, as MMLU-Pro's `options_json`). The uniform-guessing baseline is computed from them.
+    """
+    n = len(table.frame)
+    stated = np.full(n, np.nan)
+    if "n_options" in positions:
+        text, bad = _text(table.frame[positions["n_options"]])
+        text = text.fillna("").astype(str).str.strip()
+        numbers = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        given = text.ne("").to_numpy()
+        with np.errstate(invalid="ignore"):
+            usable = ~bad & (numbers >= 2) & (numbers % 1 == 0)
+        problems.add_rows(
+            given & ~usable,
+            lambda i: f"n_options of item {_quote(ids[i])} is not a whole number of 2 or more",
+        )
+        stated[usable] = numbers[usable]
+    listed = np.full(n, np.nan)
+    if "options" in positions:
+        listed = _option_counts(table, positions["options"], ids, problems)
+    both = ~np.isnan(stated) & ~np.isnan(listed)
+    problems.add_rows(
+        both & (stated != listed),
+        lambda i: (
+            f"item {_quote(ids[i])} has n_options {int(stated[i])} "
+            f"but lists {int(listed[i])} options"
+        ),
+    )
+    counts = np.where(np.isnan(stated), listed, stated)
+    if grader == "choice":
+        with np.errstate(invalid="ignore"):
+            too_many = counts > len(_CHOICE_LETTERS)
+        problems.add_rows(
+            too_many,
+            lambda i: f"item {_quote(ids[i])} has {int(counts[i])} options, more than A–Z",
+        )
+        letters = answers.astype(str).to_numpy(dtype=object)
+        known = np.flatnonzero(~np.isnan(counts) & ~too_many)
+        index = np.array(
+            [_CHOICE_LETTERS.find(letter) if len(letter) == 1 else -1 for letter in letters[known]],
+            dtype=float,
+        )
+        beyond = np.zeros(n, dtype=bool)
+        beyond[known] = index >= counts[known]
+        problems.add_rows(
+            beyond,
+            lambda i: (
+                f"answer {letters[i]} of item {_quote(ids[i])} is not among its "
+                f"{int(counts[i])} options"
+            ),
+        )
+    return pd.Series(counts, dtype="Float64").round().astype("Int64")
+
+
+def _option_counts(table: _Table, position: int, ids: pd.Series, problems: _Problems) -> np.ndarray:
+    """The number of entries of each item's options list (NaN where the cell is empty)."""
+    n = len(table.frame)
+    counts = np.full(n, np.nan)
+    column = table.frame[position]
+    given = column.map(type).isin([list, tuple]).to_numpy()
+    counts[given] = column[given].map(len).to_numpy(dtype=float)
+    text, bad = _text(column.where(~given, None))
+    problems.add_rows(bad & ~given, lambda i: f"options of item {_quote(ids[i])} are not a text")
+    text = text.fillna("").astype(str).str.strip()
+    filled = text.ne("").to_numpy() & ~given & ~bad
+    as_json = filled & text.str.startswith("[").to_numpy()
+    problems.add_rows(
+        filled & ~as_json, lambda i: f"options of item {_quote(ids[i])} are not a JSON array"
+    )
+    if as_json.any():
+        rows = np.flatnonzero(as_json)
+        # Newlines are whitespace in JSON; flattening them keeps one value per line.
+        values = text[as_json].str.replace("\n", " ", regex=False).tolist()
+        try:
+            arrays = _json_loads("[" + ",\n".join(values) + "]")
+        except (json.JSONDecodeError, _JsonBeyondLimits):
+            arrays = None
+        if arrays is None or len(arrays) != len(rows):
+            broken = np.zeros(n, dtype=bool)
+            broken[rows[[index for index, _ in _json_line_errors(values)]]] = True
+            problems.add_rows(
+                broken, lambda i: f"options of item {_quote(ids[i])} are not a valid JSON array"
+            )
+        else:
+            is_list = np.array([isinstance(array, list) for array in arrays], dtype=bool)
+            wrong = np.zeros(n, dtype=bool)
+            wrong[rows[~is_list]] = True
+            problems.add_rows(
+                wrong, lambda i: f"options of item {_quote(ids[i])} are not a JSON array"
+            )
+            counts[rows[is_list]] = [len(arrays[index]) for index in np.flatnonzero(is_list)]
+    with np.errstate(invalid="ignore"):
+        few = counts < 2
+    problems.add_rows(few, lambda i: f"item {_quote(ids[i])} lists fewer than 2 options")
+    counts[few] = np.nan
+    return counts
 
 
 def _optional_text(table: _Table, position: int | None) -> pd.Series:

@@ -1,4 +1,5 @@
-"""Every formula of SPEC §5, in one place: rates, the score at a confidence target, ranks, tau.
+"""Every formula of SPEC §5, in one place: rates, the score at a confidence target, ranks, tau,
+and the reference scores of the baselines (abstaining on everything scores 0; uniform guessing).
 
 `N` is the number of items in the benchmark; `C`, `W`, `A` count correct, incorrect and abstained
 items (missing items are abstained). The functions take plain numbers or NumPy arrays, so the same
@@ -43,6 +44,19 @@ def score_at_target(
     n_items = np.asarray(n_items, dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
         out = (correct - penalty(t) * incorrect) / n_items
+    return float(out) if np.ndim(out) == 0 else out
+
+
+def uniform_guessing_score(n_options: ArrayLike, t: ArrayLike) -> float | np.ndarray:
+    """The expected score at t of answering every item with one of its options picked at random.
+
+    An item with k options is right with p = 1/k and wrong otherwise, so its expected score is
+    p − t/(1 − t) · (1 − p); the benchmark's is the mean over its items (binary: the mean of 1/k).
+    The score is linear in p, so that mean is the mean p put into the same expression. `t` may be
+    an array of targets.
+    """
+    chance = float(np.mean(1.0 / np.asarray(n_options, dtype=float)))
+    out = chance - penalty(t) * (1.0 - chance)
     return float(out) if np.ndim(out) == 0 else out
 
 

@@ -96,6 +96,8 @@ def make_benchmark(db):
         **fields,
     ) -> Benchmark:
         fields.setdefault("visibility", Benchmark.Visibility.PUBLISHED)
+        # Test files answer a few of the items; a test of the minimum coverage sets its own.
+        fields.setdefault("min_coverage", 0.0)
         benchmark = Benchmark.objects.create(slug=slug, name=slug.title(), grader=grader, **fields)
         parsed = scoring.read_gold(gold.encode(), filename=filename, grader=grader)
         services.benchmark_set_items(benchmark=benchmark, gold=parsed)

@@ -172,6 +172,7 @@ def test_it_gives_the_gold_items_in_file_order():
         "aliases": [(), ("uno",)],
         "question": [None, "What is one?"],
         "category": [None, "numbers"],
+        "n_options": [None, None],
     }
 
 

@@ -101,6 +101,15 @@ def test_it_lets_a_reader_see_the_board_reorder(page, seeded_simpleqa_cs):
     screenshot(page, "compare")
 
 
+def test_it_draws_the_reference_lines_on_the_score_chart(page, seeded_simpleqa_cs):
+    page.goto("/benchmarks/simpleqa-cs/")
+    chart = page.locator("#curves-chart")
+    chart.locator(".main-svg").first.wait_for()
+    assert chart.locator(".legendtext", has_text="abstain on everything (reference)").count() == 1
+    assert chart.locator(".annotation-text", has_text="abstain on everything").count() == 1
+    assert "abstain on everything" in page.locator(".rank-column li.baseline").first.inner_text()
+
+
 def test_it_draws_the_calibration_of_a_submission(page, make_benchmark, user, save_submission):
     from leaderboard import services
 

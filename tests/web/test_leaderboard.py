@@ -144,7 +144,8 @@ def test_it_says_in_words_how_the_board_reorders(client, seeded_simpleqa_cs):
     assert (
         "Rewarding abstention reorders this board: at t = 0.9, 4 of 5 models change rank, "
         "3 beyond noise; the binary leader gpt-4o-2024-11-20 falls to #4 and "
-        "claude-3-5-sonnet-20240620 climbs from #3 to #1."
+        "claude-3-5-sonnet-20240620 climbs from #3 to #1 but scores below abstaining on "
+        "everything."
     ) in page
 
 
@@ -170,7 +171,10 @@ def test_it_claims_no_reordering_that_is_within_noise(
     page = client.get("/benchmarks/noisy/").content.decode()
     assert (
         "at t = 0.5, 2 of 2 models change rank, each within noise; the binary leader bold and "
-        "careful, first at t = 0.5, are within noise of each other."
+        "careful, first at t = 0.5 (where it scores above abstaining on everything only within "
+        "noise and omits 12.5% of the items), are within noise of each other. At t = 0.5 no "
+        "model here does better than answering “I don&#x27;t know” to everything beyond noise: "
+        "bold and careful score above 0, but their 95% intervals reach 0."
     ) in page
     assert "falls to" not in page
     rows = client.get("/benchmarks/noisy/leaderboard.json").json()["rows"]
@@ -256,7 +260,7 @@ def test_it_shows_a_board_of_one(client, make_benchmark, user, save_submission):
     services.submission_score(submission_id=submission.pk)
     page = client.get("/benchmarks/capitals/").content.decode()
     assert "lonely" in page
-    assert 'id="headline"' not in page
+    assert "Rewarding abstention" not in page
     assert 'id="figure-bump"' in page
 
 

@@ -28,12 +28,22 @@ def test_it_seeds_mmlu_pro_with_its_29_models(client):
     assert llama.summary["counts"]["correct"] == 2207
     assert llama.organisation == "Meta"
     assert "[29/29]" in out.getvalue()
-    rows = client.get("/benchmarks/mmlu-pro/leaderboard.json").json()["rows"]
+    # Every demo file covers the 80% that new benchmarks ask for.
+    assert benchmark.min_coverage == 0.8
+    board = client.get("/benchmarks/mmlu-pro/leaderboard.json").json()
+    rows = board["rows"]
     assert len(rows) == 29
     assert rows[0]["model"] == "gemini-1.5-pro-002"
+    # Guessing among each question's options (10 for most, as few as 3 for some) gets 11.1%.
+    guessing = board["baselines"][1]
+    assert guessing["name"] == "uniform guessing"
+    assert guessing["scores"]["0"] == pytest.approx(0.11086, abs=1e-5)
+    assert guessing["scores"]["0.5"] == pytest.approx(2 * 0.11086448 - 1, abs=1e-5)
 
 
 def test_it_skips_benchmarks_already_seeded(seeded_simpleqa_cs):
+    assert seeded_simpleqa_cs.min_coverage == 0.8
+    assert set(seeded_simpleqa_cs.submissions.values_list("status", flat=True)) == {"scored"}
     out = io.StringIO()
     call_command("seed_demo", only="simpleqa-cs", stdout=out)
     assert "already seeded" in out.getvalue()
