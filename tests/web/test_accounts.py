@@ -100,3 +100,17 @@ def test_it_counts_concurrent_signups_before_letting_any_through(settings):
     with ThreadPoolExecutor(16) as pool:
         refusals = list(pool.map(lambda _: ratelimit.signup_refused("198.51.100.33"), range(16)))
     assert sum(1 for wait in refusals if wait == 0) == 5
+
+
+def test_it_signs_up_when_the_cache_is_down(client, settings):
+    # Nothing listens on port 9: the sign-up cannot be counted, and goes through all the same.
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:9/0",
+        }
+    }
+    settings.SIGNUP_MAX_PER_ADDRESS = 1
+    response = client.post("/accounts/signup/", signup_form("offline"))
+    assert response.status_code == 302
+    assert get_user_model().objects.filter(username="offline").exists()
