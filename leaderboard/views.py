@@ -461,7 +461,10 @@ def confirm_email(request: HttpRequest, token: str) -> HttpResponse:
     taken = (
         f"{email} is already confirmed for another account: an address confirms one account only."
     )
-    if not problem and ConfirmedEmail.objects.filter(email__iexact=email).exclude(user=user):
+    if (
+        not problem
+        and ConfirmedEmail.objects.filter(email__iexact=email).exclude(user=user).exists()
+    ):
         problem, status = taken, 409
     if not problem and request.method == "POST":
         try:
