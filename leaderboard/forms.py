@@ -1,4 +1,4 @@
-"""Forms: sign-up, the upload of a prediction file, and the admin's benchmark form."""
+"""Forms: sign-up, e-mail confirmation, uploading predictions, the admin's benchmark form."""
 
 from __future__ import annotations
 
@@ -33,10 +33,22 @@ def check_upload(upload) -> None:
 
 
 class SignupForm(UserCreationForm):
-    email = forms.EmailField(required=False, help_text="Optional: for password resets.")
+    email = forms.EmailField(
+        label="E-mail address",
+        help_text=(
+            "We send a link to confirm it: benchmarks whose answers are hidden take uploads "
+            "from confirmed addresses only. Password-reset links go there too."
+        ),
+    )
 
     class Meta(UserCreationForm.Meta):
         fields = ("username", "email")
+
+
+class ConfirmationRequestForm(forms.Form):
+    email = forms.EmailField(
+        label="E-mail address", help_text="Correct it here if it was mistyped at sign-up."
+    )
 
 
 class SubmissionForm(forms.ModelForm):

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
 
@@ -347,3 +348,30 @@ class Run(models.Model):
     @property
     def is_default(self) -> bool:
         return self.target is None
+
+
+class ConfirmedEmail(models.Model):
+    """An e-mail address an account proved it reads, by following the link sent there.
+
+    An address confirms one account only (whatever its case), so that an identity able to submit
+    to a benchmark whose gold is hidden costs a mailbox.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="confirmed_email"
+    )
+    email = models.EmailField()
+    confirmed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="unique_confirmed_email"),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+    @classmethod
+    def holds(cls, user) -> bool:
+        """Whether this user has confirmed an e-mail address."""
+        return user.is_authenticated and cls.objects.filter(user=user).exists()

@@ -10,6 +10,7 @@ Only failures count, so people who log in correctly are never slowed down.
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -25,6 +26,8 @@ from django.http import HttpRequest, HttpResponse
 
 # The code of the form error that refuses a log-in: how `refused_with_429` recognises it.
 LOCKED_OUT = "too_many_attempts"
+
+log = logging.getLogger(__name__)
 
 
 def client_address(request: HttpRequest) -> str:
@@ -145,3 +148,52 @@ def refused_with_429(view: Callable[..., HttpResponse]) -> Callable[..., HttpRes
         return response
 
     return wrapper
+
+
+# --- Sign-ups and e-mails asked for, counted per client address (and per recipient) ------------
+#
+# Unlike the log-in limiter, these count every request that would go through, before acting on
+# it: the count is one atomic increment in the shared cache, so concurrent requests can never
+# slip past the limit together. Windows are fixed slices of the clock (the key names the slice),
+# which lets a count lapse with its key and never be extended by a late increment.
+
+
+def _count(key: str, window: int) -> tuple[int, int]:
+    """Count one more request under `key` in the current window: (count so far, seconds left)."""
+    now = time.time()
+    bucket = f"{key}:{int(now // window)}"
+    seconds_left = max(1, math.ceil(window - now % window))
+    try:
+        # The key outlives its slice of the clock, so it cannot lapse between these two calls.
+        cache.add(bucket, 0, window + 60)
+        return cache.incr(bucket), seconds_left
+    except Exception:
+        # Without the cache nothing can be counted: let the request through rather than fail it.
+        log.warning("Could not count %s: the cache is unavailable", key, exc_info=True)
+        return 0, seconds_left
+
+
+def signup_refused(address: str) -> int:
+    """Count a sign-up from this address; past the limit, the seconds until it may try again."""
+    count, seconds_left = _count(f"signups:address:{address}", settings.SIGNUP_WINDOW)
+    return seconds_left if count > settings.SIGNUP_MAX_PER_ADDRESS else 0
+
+
+def email_request_refused(address: str, recipient: str) -> int:
+    """Count an e-mail asked for from this address to this recipient; 0 if it may be sent.
+
+    Both counts go up even when one is past its limit: every request is counted first.
+    """
+    window = settings.EMAIL_REQUESTS_WINDOW
+    recipient_key = hashlib.sha256(recipient.strip().casefold().encode()).hexdigest()[:32]
+    refused = 0
+    for key in (f"emails:address:{address}", f"emails:recipient:{recipient_key}"):
+        count, seconds_left = _count(key, window)
+        if count > settings.EMAIL_REQUESTS_PER_ADDRESS:
+            refused = seconds_left
+    return refused
+
+
+def too_many_message(what: str, seconds: int) -> str:
+    minutes = max(1, math.ceil(seconds / 60))
+    return f"Too many {what}: try again in {minutes} minute{'s' if minutes != 1 else ''}."

@@ -12,12 +12,12 @@ from datetime import timedelta
 import pandas as pd
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 import scoring
-from leaderboard.models import Benchmark, Item, Run, Submission
+from leaderboard.models import Benchmark, ConfirmedEmail, Item, Run, Submission
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,10 @@ INTERNAL_ERROR_MESSAGE = (
 
 class QuotaExceeded(Exception):
     pass
+
+
+class EmailTaken(Exception):
+    """The address is already confirmed for another account."""
 
 
 def benchmark_set_items(*, benchmark: Benchmark, gold: scoring.Gold) -> None:
@@ -342,3 +346,29 @@ def benchmark_results_changed(*, benchmark_id: int) -> int:
     except Exception:
         log.exception("Could not compute the board of benchmark %s; readers will", benchmark_id)
     return benchmark.results_generation
+
+
+def email_confirm(*, user, email: str) -> ConfirmedEmail:
+    """Record that `user` reads `email`; the same address a second time changes nothing.
+
+    Raises EmailTaken when another account confirmed the address first (in any case): an
+    address confirms one account only.
+    """
+    existing = ConfirmedEmail.objects.filter(email__iexact=email).first()
+    if existing is not None:
+        if existing.user_id != user.pk:
+            raise EmailTaken(email)
+        return existing
+    try:
+        with transaction.atomic():
+            confirmed, _ = ConfirmedEmail.objects.update_or_create(
+                user=user, defaults={"email": email}
+            )
+    except IntegrityError:
+        # Two confirmations at once (two accounts, or a double click): the database let one
+        # through; it may have been this account's.
+        existing = ConfirmedEmail.objects.filter(email__iexact=email).first()
+        if existing is not None and existing.user_id == user.pk:
+            return existing
+        raise EmailTaken(email) from None
+    return confirmed

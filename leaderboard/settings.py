@@ -249,8 +249,36 @@ SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", "false")
 LOGIN_MAX_FAILURES = envint("LOGIN_MAX_FAILURES", "5")
 LOGIN_MAX_FAILURES_PER_ADDRESS = envint("LOGIN_MAX_FAILURES_PER_ADDRESS", "20")
 LOGIN_FAILURE_WINDOW = envint("LOGIN_FAILURE_WINDOW", str(15 * 60))
+# Sign-ups allowed per client address within SIGNUP_WINDOW seconds: every account is one more
+# identity to probe a hidden answer key with, so making them costs something.
+SIGNUP_MAX_PER_ADDRESS = envint("SIGNUP_MAX_PER_ADDRESS", "5")
+SIGNUP_WINDOW = envint("SIGNUP_WINDOW", str(60 * 60))
+# Password-reset and confirmation e-mails asked for, per client address and per recipient, within
+# EMAIL_REQUESTS_WINDOW seconds: nobody can fill someone's inbox through the site.
+EMAIL_REQUESTS_PER_ADDRESS = envint("EMAIL_REQUESTS_PER_ADDRESS", "5")
+EMAIL_REQUESTS_WINDOW = envint("EMAIL_REQUESTS_WINDOW", str(60 * 60))
+# How long the link that confirms an e-mail address stays valid, in seconds.
+EMAIL_CONFIRMATION_MAX_AGE = envint("EMAIL_CONFIRMATION_MAX_AGE", str(3 * 24 * 60 * 60))
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+
+# --- E-mail: address confirmation and password resets ---
+# With EMAIL_HOST set, mail goes out through that SMTP server; without it (the demo), every e-mail
+# is printed on the web process's console, links included.
+# https://docs.djangoproject.com/en/5.2/topics/email/#smtp-backend
+EMAIL_HOST = os.getenv("EMAIL_HOST", "")
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_PORT = envint("EMAIL_PORT", "587")
+EMAIL_HOST_USER = os.getenv("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.getenv("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", "true")
+# A slow mail server delays the page that sends, never hangs it.
+EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", "10")
+DEFAULT_FROM_EMAIL = os.getenv("DEFAULT_FROM_EMAIL", "leaderboard@localhost")
 
 LOGGING = {
     "version": 1,

@@ -41,6 +41,25 @@ urlpatterns = [
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/confirm/", views.confirm_email_send, name="confirm_email_send"),
+    path("accounts/confirm/<str:token>/", views.confirm_email, name="confirm_email"),
+    # Django's own password-reset views, under the names they look each other up by.
+    path("accounts/password-reset/", views.PasswordResetView.as_view(), name="password_reset"),
+    path(
+        "accounts/password-reset/sent/",
+        auth_views.PasswordResetDoneView.as_view(),
+        name="password_reset_done",
+    ),
+    path(
+        "accounts/reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path(
+        "accounts/reset/done/",
+        auth_views.PasswordResetCompleteView.as_view(),
+        name="password_reset_complete",
+    ),
     path("accounts/submissions/", views.my_submissions, name="my_submissions"),
     # Ahead of the admin's own URLs, to give its refusals their status.
     path("admin/login/", ratelimit.refused_with_429(admin.site.login)),

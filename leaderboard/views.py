@@ -1,4 +1,4 @@
-"""Pages and JSON/CSV endpoints: the boards, uploads, submission status and sign-up."""
+"""Pages and JSON/CSV endpoints: the boards, uploads, submission status and accounts."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import re
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login
+from django.contrib.auth import get_user_model, login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.core import signing
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -17,9 +19,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods
 
 import scoring
-from leaderboard import charts, services, uploads
-from leaderboard.forms import SignupForm, SubmissionForm
-from leaderboard.models import Benchmark, Run, Submission
+from leaderboard import charts, confirmation, ratelimit, services, uploads
+from leaderboard.forms import ConfirmationRequestForm, SignupForm, SubmissionForm
+from leaderboard.models import Benchmark, ConfirmedEmail, Run, Submission
 from leaderboard.selectors import (
     CHART_TOP,
     behaviour_of,
@@ -236,6 +238,15 @@ def submit(request: HttpRequest, slug: str) -> HttpResponse:
     if not benchmark.is_published:
         messages.error(request, f"{benchmark.name} is {benchmark.visibility}: it takes no uploads.")
         return redirect(benchmark)
+    if not (benchmark.gold_public or request.user.is_staff or ConfirmedEmail.holds(request.user)):
+        # Each identity is one more probe of a hidden answer key: these cost a confirmed address.
+        # (Staff read the gold in the admin anyway.)
+        return render(
+            request,
+            "submit.html",
+            {"benchmark": benchmark, "needs_confirmation": True},
+            status=403 if request.method == "POST" else 200,
+        )
     form = SubmissionForm(request.POST or None, request.FILES or None)
     refusal = getattr(request, uploads.REFUSAL, "")
     if refusal:
@@ -374,9 +385,17 @@ def signup(request: HttpRequest) -> HttpResponse:
         return redirect("home")
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        # Counted before the account exists, so concurrent sign-ups cannot pass the limit together.
+        wait = ratelimit.signup_refused(ratelimit.client_address(request))
+        if wait:
+            form.add_error(None, ratelimit.too_many_message("sign-ups from this address", wait))
+            return _too_many(
+                render(request, "registration/signup.html", {"form": form}, status=429), wait
+            )
         user = form.save()
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         messages.success(request, f"Welcome, {user.username}. You can now submit predictions.")
+        _send_confirmation(request, user)
         next_url = request.GET.get("next", "")
         if url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
             return redirect(next_url)
@@ -389,3 +408,127 @@ def signup(request: HttpRequest) -> HttpResponse:
 def my_submissions(request: HttpRequest) -> HttpResponse:
     submissions = request.user.submissions.select_related("benchmark").order_by("-created_at")
     return render(request, "my_submissions.html", {"submissions": submissions})
+
+
+def _too_many(response: HttpResponse, seconds: int) -> HttpResponse:
+    response["Retry-After"] = str(seconds)
+    return response
+
+
+def _too_many_emails(seconds: int) -> str:
+    return ratelimit.too_many_message(
+        "e-mails asked for from this address or to this recipient", seconds
+    )
+
+
+def _send_confirmation(request: HttpRequest, user) -> None:
+    if confirmation.send_link(request, user):
+        messages.info(
+            request,
+            f"We sent a link to {user.email}: follow it within {confirmation.valid_for()} to "
+            "confirm the address. Benchmarks whose answers are hidden take uploads from confirmed "
+            "addresses only.",
+        )
+    else:
+        messages.error(
+            request,
+            f"The confirmation e-mail to {user.email} could not be sent. Please ask for it again "
+            "later from the confirmation page.",
+        )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def confirm_email_send(request: HttpRequest) -> HttpResponse:
+    """Whether the address is confirmed; if not, (re)send the link, to a corrected address."""
+    confirmed = ConfirmedEmail.objects.filter(user=request.user).first()
+    form = ConfirmationRequestForm(
+        None if confirmed else request.POST or None, initial={"email": request.user.email}
+    )
+    wait = 0
+    if request.method == "POST" and form.is_valid():
+        email = form.cleaned_data["email"]
+        wait = ratelimit.email_request_refused(ratelimit.client_address(request), email)
+        if not wait:
+            if email != request.user.email:
+                request.user.email = email
+                request.user.save(update_fields=["email"])
+            _send_confirmation(request, request.user)
+            return redirect("confirm_email_send")
+        form.add_error(None, _too_many_emails(wait))
+    response = render(
+        request,
+        "registration/confirm_email_send.html",
+        {"form": form, "confirmed": confirmed, "valid_for": confirmation.valid_for()},
+        status=429 if wait else 200,
+    )
+    return _too_many(response, wait) if wait else response
+
+
+@require_http_methods(["GET", "POST"])
+def confirm_email(request: HttpRequest, token: str) -> HttpResponse:
+    """The page a confirmation link opens: a button confirms (a GET changes nothing)."""
+    problem = ""
+    status = 400
+    user = email = None
+    try:
+        user_id, email = confirmation.read_token(token)
+    except signing.SignatureExpired:
+        problem = (
+            "This confirmation link has expired (links are valid for "
+            f"{confirmation.valid_for()}): ask for a new one."
+        )
+    except signing.BadSignature:
+        problem = (
+            "This confirmation link is not valid: it may have been cut short or altered. "
+            "Copy the whole link from the e-mail, or ask for a new one."
+        )
+    else:
+        user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
+        if user is None or user.email.casefold() != email.casefold():
+            problem = (
+                "This link was sent to an address the account no longer uses: "
+                "follow the link in the latest e-mail, or ask for a new one."
+            )
+    taken = (
+        f"{email} is already confirmed for another account: an address confirms one account only."
+    )
+    if (
+        not problem
+        and ConfirmedEmail.objects.filter(email__iexact=email).exclude(user=user).exists()
+    ):
+        problem, status = taken, 409
+    if not problem and request.method == "POST":
+        try:
+            services.email_confirm(user=user, email=email)
+        except services.EmailTaken:
+            problem, status = taken, 409
+        else:
+            messages.success(
+                request,
+                f"{email} is confirmed: you can now submit to every benchmark.",
+            )
+            return redirect("home")
+    return render(
+        request,
+        "registration/confirm_email.html",
+        {"problem": problem, "account": user, "email": email},
+        status=status if problem else 200,
+    )
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's password-reset page, its e-mails counted like the confirmation e-mails."""
+
+    extra_email_context = {"SITE_NAME": settings.SITE_NAME}
+
+    def form_valid(self, form):
+        wait = ratelimit.email_request_refused(
+            ratelimit.client_address(self.request), form.cleaned_data["email"]
+        )
+        if wait:
+            form.add_error(None, _too_many_emails(wait))
+            response = self.form_invalid(form)
+            response.status_code = 429
+            return _too_many(response, wait)
+        return super().form_valid(form)

@@ -16,6 +16,14 @@ def _files_in_tmp(settings, media_root, tmp_path_factory) -> None:
     settings.STATIC_ROOT.mkdir(exist_ok=True)
 
 
+@pytest.fixture(autouse=True)
+def _signups_unthrottled(settings) -> None:
+    # The tests sign up many accounts and ask for many e-mails, all from 127.0.0.1, in one run;
+    # the tests of the throttles set the limits they test.
+    settings.SIGNUP_MAX_PER_ADDRESS = 10_000
+    settings.EMAIL_REQUESTS_PER_ADDRESS = 10_000
+
+
 @pytest.fixture
 def save_submission():
     """Save a submission from file bytes through the service the upload form uses, unqueued."""

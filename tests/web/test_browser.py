@@ -1,6 +1,7 @@
 """What people click, in a real browser: sign up, upload, watch the status turn scored."""
 
 import os
+import re
 import signal
 from pathlib import Path
 
@@ -16,10 +17,12 @@ pytestmark = [
 def test_it_takes_a_new_user_from_signup_to_the_board(
     celery_worker, page, live_server, make_benchmark, tmp_path
 ):
-    make_benchmark()
+    # Public gold: the new account uploads before confirming its address.
+    make_benchmark(gold_public=True)
     page.goto("/")
     page.get_by_role("link", name="Sign up").click()
     page.fill("#id_username", "hopper")
+    page.fill("#id_email", "grace@example.org")
     page.fill("#id_password1", "compilers-since-1952")
     page.fill("#id_password2", "compilers-since-1952")
     page.get_by_role("button", name="Create account").click()
@@ -55,6 +58,34 @@ def test_it_takes_a_new_user_from_signup_to_the_board(
 
     page.get_by_role("link", name="Capitals").click()
     assert "careful-model" in page.locator(".columns").inner_text()
+
+
+def test_it_confirms_an_address_before_a_hidden_gold_upload(
+    page, live_server, make_benchmark, mailoutbox, tmp_path
+):
+    make_benchmark(gold_public=False)
+    page.goto("/accounts/signup/?next=/benchmarks/capitals/submit/")
+    page.fill("#id_username", "noether")
+    page.fill("#id_email", "emmy@example.org")
+    page.fill("#id_password1", "invariants-of-1918")
+    page.fill("#id_password2", "invariants-of-1918")
+    page.get_by_role("button", name="Create account").click()
+    page.locator("#needs-confirmation").wait_for()
+    assert page.locator("#id_file").count() == 0
+
+    (link,) = re.findall(r"http://\S+/accounts/confirm/\S+/", mailoutbox[0].body)
+    page.goto(link)
+    page.get_by_role("button", name="Confirm emmy@example.org").click()
+    assert "emmy@example.org is confirmed" in page.locator(".messages").inner_text()
+
+    page.goto("/benchmarks/capitals/submit/")
+    predictions = tmp_path / "predictions.csv"
+    predictions.write_text("id,answer\nq1,Paris\nq2,Marlowe\nq3,Jupiter\nq4,Blue\n")
+    page.fill("#id_model_name", "confirmed-model")
+    page.set_input_files("#id_file", str(predictions))
+    page.get_by_role("button", name="Upload and score").click()
+    page.wait_for_url("**/submissions/*/")
+    assert "confirmed-model" in page.locator("h1").inner_text()
 
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"

@@ -190,6 +190,9 @@ def urls_from_urlconf(site: Site) -> list[str]:
             ContentType.objects.get_for_model(model).pk for model in (Benchmark, Submission)
         ],
         "app_label": sorted({model._meta.app_label for model in admin.site._registry}),
+        # The links of confirmation and password-reset e-mails, as a guesser would write them.
+        "token": ["not-a-token"],
+        "uidb64": ["MQ"],
     }
     urls = []
     for route, pattern, namespace in _patterns(get_resolver().url_patterns, ""):

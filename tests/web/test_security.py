@@ -69,7 +69,13 @@ def test_it_sends_anonymous_uploads_to_log_in_and_saves_nothing(client, make_ben
 
 def _user_paths(submission: Submission) -> dict[str, str]:
     """Every URL outside the admin, built from the URLconf with this submission's id and slug."""
-    values = {"slug": submission.benchmark.slug, "submission_id": submission.pk}
+    values = {
+        "slug": submission.benchmark.slug,
+        "submission_id": submission.pk,
+        # Links of confirmation and password-reset e-mails (not valid ones).
+        "token": "not-a-token",
+        "uidb64": "MQ",
+    }
     paths = {}
     for pattern in get_resolver().url_patterns:
         route = str(pattern.pattern)
@@ -82,7 +88,16 @@ def _user_paths(submission: Submission) -> dict[str, str]:
 
 
 # The only pages that take a POST from users; none of them changes an existing submission.
-USER_POSTS = {"submit", "signup", "login", "logout"}
+USER_POSTS = {
+    "submit",
+    "signup",
+    "login",
+    "logout",
+    "confirm_email_send",
+    "confirm_email",
+    "password_reset",
+    "password_reset_confirm",
+}
 
 
 def test_it_keeps_a_private_submission_from_other_users(
@@ -171,6 +186,7 @@ def test_it_refuses_a_signup_without_its_csrf_token():
     client, token = csrf_client("/accounts/signup/")
     form = {
         "username": "lovelace",
+        "email": "ada@example.org",
         "password1": "engine-notes-1843",
         "password2": "engine-notes-1843",
     }
