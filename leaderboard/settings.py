@@ -236,10 +236,18 @@ CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", "false")
 SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", "false")
 SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", "false")
 CSRF_COOKIE_SECURE = envbool("CSRF_COOKIE_SECURE", "false")
-# Behind one TLS proxy that sets X-Forwarded-Proto and appends the client's address to
-# X-Forwarded-For. Without it both headers come from the client and are not believed.
-BEHIND_PROXY = envbool("BEHIND_PROXY", "false")
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_PROXY else None
+# How many reverse proxies of ours stand in front of the web process. Each appends the address
+# it saw to X-Forwarded-For, so the client's is the N-th from the right, and the nearest sets
+# X-Forwarded-Proto. With 0 (no proxy) both headers come from the client and are not believed.
+if "BEHIND_PROXY" in os.environ:
+    raise ImproperlyConfigured(
+        "BEHIND_PROXY is replaced by TRUSTED_PROXIES, the number of proxies in front of the site "
+        "(1 for one TLS proxy): set that instead"
+    )
+TRUSTED_PROXIES = envint("TRUSTED_PROXIES", "0")
+if TRUSTED_PROXIES < 0:
+    raise ImproperlyConfigured(f"TRUSTED_PROXIES must be 0 or more, not {TRUSTED_PROXIES}")
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if TRUSTED_PROXIES else None
 SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", "0")
 SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", "false")
 SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", "false")
