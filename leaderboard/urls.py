@@ -37,6 +37,7 @@ urlpatterns = [
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/submissions/", views.my_submissions, name="my_submissions"),
+    path("favicon.ico", views.favicon),
     # Ahead of the admin's own URLs, to give its refusals their status.
     path("admin/login/", ratelimit.refused_with_429(admin.site.login)),
     path("admin/", admin.site.urls),
