@@ -37,18 +37,25 @@ def envlist(name: str, default: str) -> list[str]:
 
 DEBUG = envbool("DEBUG", "false")
 
+# Where the embedded database, the filesystem broker and uploaded files live by default.
+VAR_DIR = Path(os.getenv("VAR_DIR", BASE_DIR / "var"))
+
 SECRET_KEY = os.getenv("SECRET_KEY", "")
+# `make demo` makes a key for this machine under VAR_DIR, beside the embedded database: every
+# manage.py command run on that database (createsuperuser, shell) finds it there.
+SECRET_KEY_FILE = VAR_DIR / "secret_key"
+if not SECRET_KEY and SECRET_KEY_FILE.is_file():
+    SECRET_KEY = SECRET_KEY_FILE.read_text().strip()
 if not SECRET_KEY:
     if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
+        raise ImproperlyConfigured(
+            f"SECRET_KEY must be set when DEBUG is off (or written to {SECRET_KEY_FILE})"
+        )
     SECRET_KEY = "insecure-development-key-only-used-with-debug"
 
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "")
 SITE_NAME = os.getenv("SITE_NAME", "Abstention-aware leaderboard")
-
-# Where the embedded database, the filesystem broker and uploaded files live by default.
-VAR_DIR = Path(os.getenv("VAR_DIR", BASE_DIR / "var"))
 
 INSTALLED_APPS = [
     "django.contrib.admin",
