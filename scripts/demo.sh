@@ -15,13 +15,18 @@ var="${VAR_DIR:-var}"
 mkdir -p "$var"
 
 step="" worker="" web=""
-stop() {
-  trap '' INT TERM HUP
-  trap - EXIT
+signal_all() { # signal
   for pid in $step $worker $web; do
-    kill -TERM "$pid" 2>/dev/null || true
+    kill "-$1" "$pid" 2>/dev/null || true
   done
-  wait || true
+}
+stop() { # exit status
+  trap - EXIT
+  # A second Ctrl-C does not wait for a scoring in progress: SIGQUIT is the cold shutdown of
+  # Celery (the task goes back to the queue) and the quick one of gunicorn.
+  trap 'signal_all QUIT' INT TERM HUP
+  signal_all TERM
+  until wait; do :; done # a trapped signal interrupts `wait`: wait again
   exit "$1"
 }
 trap 'stop $?' EXIT
@@ -69,7 +74,8 @@ if [ -n "${VAR_DIR:-}" ]; then
   superuser="VAR_DIR=$(printf '%q' "$VAR_DIR") $superuser"
 fi
 echo
-echo "  The leaderboard is at http://127.0.0.1:${PORT}/  (Ctrl-C stops the site and the worker)"
+echo "  The leaderboard is at http://127.0.0.1:${PORT}/  (Ctrl-C stops the site and the worker;"
+echo "  a second Ctrl-C does not wait for a scoring in progress)"
 echo "  Staff account: ${superuser}, then http://127.0.0.1:${PORT}/admin/"
 echo
 detached "$BIN/gunicorn" leaderboard.wsgi --bind "127.0.0.1:${PORT}" --workers 2 --access-logfile -
