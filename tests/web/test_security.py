@@ -579,6 +579,26 @@ def test_it_passes_the_deployment_checks_with_the_compose_settings(tmp_path):
     assert "System check identified no issues" in output, output
 
 
+def test_it_refuses_the_old_proxy_setting_and_a_negative_count(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "SECRET_KEY": secrets.token_urlsafe(50)}
+    env["VAR_DIR"] = str(tmp_path / "var")
+
+    def check(**given: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "manage.py", "check"]
+        return subprocess.run(
+            command, cwd=ROOT, env={**env, **given}, capture_output=True, text=True, timeout=60
+        )
+
+    # A deployment that still says BEHIND_PROXY would otherwise lose its proxy without a word.
+    old = check(BEHIND_PROXY="true")
+    assert old.returncode != 0
+    assert "BEHIND_PROXY is replaced by TRUSTED_PROXIES" in old.stderr
+    negative = check(TRUSTED_PROXIES="-1")
+    assert negative.returncode != 0
+    assert "TRUSTED_PROXIES must be 0 or more, not -1" in negative.stderr
+    assert check(TRUSTED_PROXIES="2").returncode == 0
+
+
 def compose_services() -> dict[str, str]:
     """Each service of docker-compose.yml and the text of its block."""
     text = (ROOT / "docker-compose.yml").read_text()
