@@ -14,11 +14,12 @@ BIN="${VENV:-.venv}/bin"
 var="${VAR_DIR:-var}"
 mkdir -p "$var"
 
-step="" worker="" web=""
-signal_all() { # signal
-  for pid in $step $worker $web; do
-    kill "-$1" "$pid" 2>/dev/null || true
-  done
+signal_all() { # signal: sent to every process this script started that is still running
+  jobs >/dev/null # forgets the ones that have ended
+  local pids
+  pids=$(jobs -p)
+  # Unquoted: one word per process id.
+  [ -z "$pids" ] || kill "-$1" $pids 2>/dev/null || true
 }
 stop() { # exit status
   trap - EXIT
@@ -37,12 +38,8 @@ trap 'stop 143' TERM
 # bash runs a trap only once the foreground command it waits for has ended, but interrupts a
 # `wait` at once: each step runs in the background and is waited for, so a signal stops it now.
 run() {
-  local status=0
   "$@" &
-  step=$!
-  wait "$step" || status=$?
-  step=""
-  return "$status"
+  wait "$!"
 }
 
 # The worker and gunicorn run in sessions of their own, away from the terminal: its signals reach
@@ -66,7 +63,6 @@ run "$BIN/python" manage.py seed_demo
 # -B runs the periodic sweep that picks up submissions left queued or scoring too long.
 detached "$BIN/celery" -A leaderboard worker -B --schedule "$var/celerybeat-schedule" \
   --loglevel=INFO --concurrency=2
-worker=$!
 
 # The command that makes a staff account, with what it needs to find this demo's database.
 superuser="$BIN/python manage.py createsuperuser"
@@ -83,5 +79,4 @@ web=$!
 # Until gunicorn ends (it cannot bind the port, say) or a signal comes.
 status=0
 wait "$web" || status=$?
-web=""
 stop "$status"
