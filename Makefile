@@ -20,8 +20,9 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+# exec: make's child is the script itself, which passes make's SIGTERM on to what it started.
 demo: install
-	VENV=$(VENV) PORT=$(PORT) scripts/demo.sh
+	VENV=$(VENV) PORT=$(PORT) exec scripts/demo.sh
 
 test: install
 	scripts/services.sh

@@ -33,14 +33,21 @@ log = logging.getLogger(__name__)
 def client_address(request: HttpRequest) -> str:
     """The address the request came from, as this site can trust it.
 
-    Behind the TLS proxy (BEHIND_PROXY) every request comes from the proxy, which appends the
-    address it saw to X-Forwarded-For: the last entry is the client's. Earlier entries were
-    written by the client itself and are never believed; without a proxy, neither is the header.
+    Behind TRUSTED_PROXIES reverse proxies every request comes from the nearest one, and each
+    proxy appends the address it saw to X-Forwarded-For: counted from the right, the N-th entry
+    was written by the outermost proxy and is the client's. Entries further left were written
+    by the client itself and are never believed. With no trusted proxy (0), or with fewer entries
+    than proxies (a request that did not pass through all of them), the header is ignored.
     """
-    if settings.BEHIND_PROXY:
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")[-1].strip()
-        if forwarded:
-            return forwarded
+    proxies = settings.TRUSTED_PROXIES
+    if proxies > 0:
+        forwarded = [
+            entry.strip()
+            for entry in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+            if entry.strip()
+        ]
+        if len(forwarded) >= proxies:
+            return forwarded[-proxies]
     return request.META.get("REMOTE_ADDR", "") or "unknown"
 
 

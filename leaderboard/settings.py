@@ -37,18 +37,25 @@ def envlist(name: str, default: str) -> list[str]:
 
 DEBUG = envbool("DEBUG", "false")
 
+# Where the embedded database, the filesystem broker and uploaded files live by default.
+VAR_DIR = Path(os.getenv("VAR_DIR", BASE_DIR / "var"))
+
 SECRET_KEY = os.getenv("SECRET_KEY", "")
+# `make demo` makes a key for this machine under VAR_DIR, beside the embedded database: every
+# manage.py command run on that database (createsuperuser, shell) finds it there.
+SECRET_KEY_FILE = VAR_DIR / "secret_key"
+if not SECRET_KEY and SECRET_KEY_FILE.is_file():
+    SECRET_KEY = SECRET_KEY_FILE.read_text().strip()
 if not SECRET_KEY:
     if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
+        raise ImproperlyConfigured(
+            f"SECRET_KEY must be set when DEBUG is off (or written to {SECRET_KEY_FILE})"
+        )
     SECRET_KEY = "insecure-development-key-only-used-with-debug"
 
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "")
 SITE_NAME = os.getenv("SITE_NAME", "Abstention-aware leaderboard")
-
-# Where the embedded database, the filesystem broker and uploaded files live by default.
-VAR_DIR = Path(os.getenv("VAR_DIR", BASE_DIR / "var"))
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -63,6 +70,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "leaderboard.headers.SecurityHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -236,10 +244,18 @@ CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", "false")
 SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", "false")
 SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", "false")
 CSRF_COOKIE_SECURE = envbool("CSRF_COOKIE_SECURE", "false")
-# Behind one TLS proxy that sets X-Forwarded-Proto and appends the client's address to
-# X-Forwarded-For. Without it both headers come from the client and are not believed.
-BEHIND_PROXY = envbool("BEHIND_PROXY", "false")
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_PROXY else None
+# How many reverse proxies of ours stand in front of the web process. Each appends the address
+# it saw to X-Forwarded-For, so the client's is the N-th from the right, and the nearest sets
+# X-Forwarded-Proto. With 0 (no proxy) both headers come from the client and are not believed.
+if "BEHIND_PROXY" in os.environ:
+    raise ImproperlyConfigured(
+        "BEHIND_PROXY is replaced by TRUSTED_PROXIES, the number of proxies in front of the site "
+        "(1 for one TLS proxy): set that instead"
+    )
+TRUSTED_PROXIES = envint("TRUSTED_PROXIES", "0")
+if TRUSTED_PROXIES < 0:
+    raise ImproperlyConfigured(f"TRUSTED_PROXIES must be 0 or more, not {TRUSTED_PROXIES}")
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if TRUSTED_PROXIES else None
 SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", "0")
 SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", "false")
 SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", "false")
@@ -261,6 +277,38 @@ EMAIL_REQUESTS_WINDOW = envint("EMAIL_REQUESTS_WINDOW", str(60 * 60))
 EMAIL_CONFIRMATION_MAX_AGE = envint("EMAIL_CONFIRMATION_MAX_AGE", str(3 * 24 * 60 * 60))
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Sent with every response (leaderboard.headers). Scripts come only from our own static files,
+# never inline: a name that slipped through escaping still could not run. Styles allow inline
+# because plotly.js writes <style> elements and style attributes as it draws; its "download plot"
+# button draws the chart through a blob: image.
+# https://developer.mozilla.org/en-US/docs/Web/HTTP/Headers/Content-Security-Policy
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' blob:",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "frame-ancestors 'none'",
+        "form-action 'self'",
+    ]
+)
+# The site uses none of these browser features; no page of it, nor anything injected into one,
+# may ask for them.
+PERMISSIONS_POLICY = ", ".join(
+    f"{feature}=()"
+    for feature in (
+        "accelerometer",
+        "camera",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "payment",
+        "usb",
+    )
+)
 
 # --- E-mail: address confirmation and password resets ---
 # With EMAIL_HOST set, mail goes out through that SMTP server; without it (the demo), every e-mail

@@ -61,6 +61,7 @@ urlpatterns = [
         name="password_reset_complete",
     ),
     path("accounts/submissions/", views.my_submissions, name="my_submissions"),
+    path("favicon.ico", views.favicon),
     # Ahead of the admin's own URLs, to give its refusals their status.
     path("admin/login/", ratelimit.refused_with_429(admin.site.login)),
     path("admin/", admin.site.urls),

@@ -13,6 +13,7 @@ from django.contrib.auth.decorators import login_required
 from django.core import signing
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -532,3 +533,9 @@ class PasswordResetView(auth_views.PasswordResetView):
             response.status_code = 429
             return _too_many(response, wait)
         return super().form_valid(form)
+
+
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask for /favicon.ico on pages that link no icon of their own (the admin's)."""
+    return redirect(static("favicon.svg"), permanent=True)

@@ -164,12 +164,29 @@ def browser():
         browser.close()
 
 
+# Reports each Content-Security-Policy violation of a page to the test, whatever page of the site
+# it is on: the listener is added before any script of the page runs, in every document.
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.reportCspViolation(
+    `${event.effectiveDirective} blocked ${event.blockedURI || "inline"} ` +
+    `on ${event.documentURI} (${event.sourceFile || ""}:${event.lineNumber})`
+  );
+});
+"""
+
+
 @pytest.fixture
-def page(browser, live_server):
-    """A fresh browser page that fails the test on a console error or a request elsewhere."""
+def watched_page(browser, live_server):
+    """A fresh browser page, and the list of what went wrong on it: console errors, page errors,
+    requests to another host and Content-Security-Policy violations."""
     context = browser.new_context(base_url=live_server.url)
-    page = context.new_page()
     problems: list[str] = []
+    context.expose_function(
+        "reportCspViolation", lambda text: problems.append(f"content security policy: {text}")
+    )
+    context.add_init_script(REPORT_CSP_VIOLATIONS)
+    page = context.new_page()
     page.on(
         "console",
         lambda message: message.type == "error" and problems.append(f"console: {message.text}"),
@@ -178,9 +195,19 @@ def page(browser, live_server):
     page.on(
         "request",
         lambda request: (
-            request.url.startswith(live_server.url) or problems.append(f"request: {request.url}")
+            # blob: URLs are the page's own data (plotly's image downloads), made on this host.
+            request.url.startswith((live_server.url, f"blob:{live_server.url}"))
+            or problems.append(f"request: {request.url}")
         ),
     )
-    yield page
+    yield page, problems
     context.close()
+
+
+@pytest.fixture
+def page(watched_page):
+    """A fresh browser page that fails the test on a console error, a request elsewhere or a
+    Content-Security-Policy violation."""
+    page, problems = watched_page
+    yield page
     assert not problems, problems

@@ -396,7 +396,7 @@ def attempts(settings):
     settings.LOGIN_MAX_FAILURES = 5
     settings.LOGIN_MAX_FAILURES_PER_ADDRESS = 20
     settings.LOGIN_FAILURE_WINDOW = 15 * 60
-    settings.BEHIND_PROXY = False
+    settings.TRUSTED_PROXIES = 0
     # A fast hasher, so that a burst of attempts takes milliseconds, well inside a short window.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     used: set[tuple[str, str]] = set()
@@ -496,8 +496,8 @@ def test_it_believes_x_forwarded_for_only_behind_the_proxy(attempts, people, set
     )
     assert response.status_code == 429
 
-    # Behind the proxy, every request comes from it; the address it appended is the client's.
-    settings.BEHIND_PROXY = True
+    # Behind one proxy, every request comes from it; the address it appended is the client's.
+    settings.TRUSTED_PROXIES = 1
     for n in range(3):
         attempts(f"other-{n}", "wrong", "10.0.0.2", forwarded=f"192.0.2.{n}, 203.0.113.50")
     locked = attempts(
@@ -512,6 +512,26 @@ def test_it_believes_x_forwarded_for_only_behind_the_proxy(attempts, people, set
         "frank-proxy", "frank-proxy-passphrase-77", "10.0.0.2", forwarded="203.0.113.60"
     )
     assert response.status_code == 302
+
+
+def test_it_takes_the_client_address_from_the_outermost_trusted_proxy(attempts, people, settings):
+    settings.LOGIN_MAX_FAILURES_PER_ADDRESS = 3
+    settings.TRUSTED_PROXIES = 2
+    people("gina-proxies")
+    password = "gina-proxies-passphrase-77"
+    # A load balancer, then the TLS proxy: the client's address is the second from the right.
+    for n in range(3):
+        attempts(f"lb-{n}", "wrong", "10.0.0.3", forwarded=f"192.0.2.{n}, 203.0.113.70, 10.0.0.9")
+    spoofed = "198.51.100.99, 203.0.113.70, 10.0.0.9"
+    assert attempts("gina-proxies", password, "10.0.0.3", forwarded=spoofed).status_code == 429
+    behind_both = "203.0.113.80, 10.0.0.9"
+    assert attempts("gina-proxies", password, "10.0.0.3", forwarded=behind_both).status_code == 302
+    # A request with fewer entries than proxies did not come through both of them: its own
+    # address counts, whatever its header says.
+    for n in range(3):
+        attempts(f"direct-{n}", "wrong", "198.51.100.77", forwarded=f"203.0.113.{90 + n}")
+    short = "203.0.113.95"
+    assert attempts("gina-proxies", password, "198.51.100.77", forwarded=short).status_code == 429
 
 
 def test_it_limits_the_admin_log_in_as_well(attempts, people):
@@ -573,6 +593,46 @@ def test_it_passes_the_deployment_checks_with_the_compose_settings(tmp_path):
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert "System check identified no issues" in output, output
+
+
+def test_it_refuses_the_old_proxy_setting_and_a_negative_count(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "SECRET_KEY": secrets.token_urlsafe(50)}
+    env["VAR_DIR"] = str(tmp_path / "var")
+
+    def check(**given: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "manage.py", "check"]
+        return subprocess.run(
+            command, cwd=ROOT, env={**env, **given}, capture_output=True, text=True, timeout=60
+        )
+
+    # A deployment that still says BEHIND_PROXY would otherwise lose its proxy without a word.
+    old = check(BEHIND_PROXY="true")
+    assert old.returncode != 0
+    assert "BEHIND_PROXY is replaced by TRUSTED_PROXIES" in old.stderr
+    negative = check(TRUSTED_PROXIES="-1")
+    assert negative.returncode != 0
+    assert "TRUSTED_PROXIES must be 0 or more, not -1" in negative.stderr
+    assert check(TRUSTED_PROXIES="2").returncode == 0
+
+
+def compose_services() -> dict[str, str]:
+    """Each service of docker-compose.yml and the text of its block."""
+    text = (ROOT / "docker-compose.yml").read_text()
+    block = re.search(r"^services:\n(.*?)^\S", text, re.M | re.S)
+    assert block, "docker-compose.yml has no services"
+    names = re.split(r"^  (\w+):\n", block.group(1), flags=re.M)[1:]
+    return dict(zip(names[::2], names[1::2], strict=True))
+
+
+def test_it_reaches_the_web_process_in_compose_only_through_the_proxy():
+    services = compose_services()
+    published = {name for name, block in services.items() if re.search(r"^    ports:", block, re.M)}
+    # Were the web port published, anyone could write the X-Forwarded-For the site believes.
+    assert published == {"proxy"}
+    assert '"443:443"' in services["proxy"]
+    assert "./Caddyfile:/etc/caddy/Caddyfile:ro" in services["proxy"]
+    assert "reverse_proxy web:8000" in (ROOT / "Caddyfile").read_text()
+    assert compose_environment("unused")["TRUSTED_PROXIES"] == "1"
 
 
 def test_it_never_caches_one_visitors_message_into_the_page_everyone_gets(client, make_benchmark):
