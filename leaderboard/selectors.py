@@ -16,6 +16,7 @@ import pandas as pd
 from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db.models import Q
 
 import scoring
 from leaderboard.models import METRICS, Benchmark, Run, Submission
@@ -367,6 +368,16 @@ def cache_public_results(benchmark: Benchmark) -> None:
     board = board_for(benchmark, AnonymousUser())
     charts_for(board, show_all=False)
     board_json(benchmark, AnonymousUser())
+
+
+def being_rescored(benchmark: Benchmark, user) -> list[Submission]:
+    """Submissions this user would see on the board whose results are under earlier settings
+    and are being computed again: not ranked until then, and named as such."""
+    waiting = Submission.objects.filter(benchmark=benchmark, hidden=False).being_rescored()
+    if not user.is_staff:
+        mine = Q(owner=user) if user.is_authenticated else Q(pk__in=[])
+        waiting = waiting.filter(Q(visibility=Submission.Visibility.PUBLIC) | mine)
+    return list(waiting.only("id", "model_name").order_by("model_name", "pk"))
 
 
 def _sees_more_than_public(benchmark: Benchmark, user) -> bool:

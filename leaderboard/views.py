@@ -19,6 +19,7 @@ from leaderboard.models import Benchmark, Run, Submission
 from leaderboard.selectors import (
     CHART_TOP,
     behaviour_of,
+    being_rescored,
     board_for,
     board_json,
     cached_results,
@@ -88,6 +89,7 @@ def benchmark(request: HttpRequest, slug: str) -> HttpResponse:
                 "show_all": show_all,
                 "chart_top": CHART_TOP,
                 "behaviour_rows": [row for row in board.rows if row.behaviour],
+                "being_rescored": being_rescored(benchmark, request.user),
             },
         )
 
@@ -203,6 +205,11 @@ def submit(request: HttpRequest, slug: str) -> HttpResponse:
     quota = settings.SUBMISSION_DAILY_QUOTA
     if not benchmark.is_published:
         messages.error(request, f"{benchmark.name} is {benchmark.visibility}: it takes no uploads.")
+        return redirect(benchmark)
+    if not benchmark.n_items:
+        messages.error(
+            request, f"{benchmark.name} has no items yet (its gold file is being read): try later."
+        )
         return redirect(benchmark)
     form = SubmissionForm(request.POST or None, request.FILES or None)
     refusal = getattr(request, uploads.REFUSAL, "")
