@@ -6,12 +6,13 @@ again, a double click) does no harm.
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -42,28 +43,57 @@ def benchmark_set_items(*, benchmark: Benchmark, gold: scoring.Gold) -> None:
     The old items stay until the new ones are all stored; the gold's digest enters the settings
     fingerprint that results are stamped with.
     """
-    frame = gold.items
-    items = [
-        Item(
-            benchmark_id=benchmark.pk,
-            item_id=row.id,
-            position=position,
-            answer=row.answer,
-            aliases=list(row.aliases),
-            question=row.question or "",
-            category=row.category or "",
-        )
-        for position, row in enumerate(frame.itertuples(index=False))
-    ]
     with transaction.atomic():
         locked = Benchmark.objects.select_for_update().get(pk=benchmark.pk)
         locked.items.all().delete()
-        Item.objects.bulk_create(items, batch_size=2000)
-        locked.n_items = len(items)
+        _insert_items(benchmark_id=locked.pk, gold=gold)
+        locked.n_items = gold.n_items
         locked.gold_digest = gold.digest
         locked.save(update_fields=["n_items", "gold_digest", "updated_at"])
     for name in ("n_items", "gold_digest", "settings_fingerprint", "updated_at"):
         setattr(benchmark, name, getattr(locked, name))
+
+
+def _insert_items(*, benchmark_id: int, gold: scoring.Gold) -> None:
+    rows = (
+        (benchmark_id, row.id, position, row.answer, row.aliases, row.question, row.category)
+        for position, row in enumerate(gold.items.itertuples(index=False))
+    )
+    if connection.vendor != "postgresql":
+        Item.objects.bulk_create(
+            (
+                Item(
+                    benchmark_id=benchmark_id,
+                    item_id=item_id,
+                    position=position,
+                    answer=answer,
+                    aliases=list(aliases),
+                    question=question or "",
+                    category=category or "",
+                )
+                for _, item_id, position, answer, aliases, question, category in rows
+            ),
+            batch_size=2000,
+        )
+        return
+    # COPY stores a 400,000-item gold in seconds, where INSERTs of model instances take a minute.
+    fields = ("benchmark", "item_id", "position", "answer", "aliases", "question", "category")
+    columns = ", ".join(Item._meta.get_field(name).column for name in fields)
+    with connection.cursor() as cursor:
+        statement = f"COPY {Item._meta.db_table} ({columns}) FROM STDIN"
+        with cursor.copy(statement) as copy:
+            for benchmark_id, item_id, position, answer, aliases, question, category in rows:
+                copy.write_row(
+                    (
+                        benchmark_id,
+                        item_id,
+                        position,
+                        answer,
+                        json.dumps(list(aliases), ensure_ascii=False),
+                        question or "",
+                        category or "",
+                    )
+                )
 
 
 def benchmark_queue_gold(*, benchmark: Benchmark, file: UploadedFile, grader: str) -> None:

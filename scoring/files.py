@@ -176,11 +176,11 @@ class Gold:
     @cached_property
     def digest(self) -> str:
         """A SHA-256 of the items: equal for equal gold, whichever file or store it came from."""
-        columns = [
-            [None if pd.isna(value) else str(value) for value in self.items[name]]
-            for name in ("id", "answer", "question", "category")
-        ]
-        columns.append([list(map(str, values)) for values in self.items["aliases"]])
+        columns = []
+        for name in ("id", "answer", "question", "category"):
+            column = self.items[name].astype(object)
+            columns.append(column.where(column.notna(), None).tolist())
+        columns.append(self.items["aliases"].tolist())  # tuples of texts, dumped as arrays
         return hashlib.sha256(json.dumps(columns, ensure_ascii=False).encode()).hexdigest()
 
     @cached_property
