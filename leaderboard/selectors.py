@@ -363,21 +363,36 @@ def cache_public_results(benchmark: Benchmark) -> None:
     see the change.
     """
     # Anything already under these keys was computed by a transaction that then rolled back.
-    kinds = ("board", "charts-top", "json")
+    kinds = ("board", "charts-top", "json", "being-rescored")
     cache.delete_many([benchmark.results_cache_key(kind) for kind in kinds])
     board = board_for(benchmark, AnonymousUser())
     charts_for(board, show_all=False)
     board_json(benchmark, AnonymousUser())
+    being_rescored(benchmark, AnonymousUser())
 
 
-def being_rescored(benchmark: Benchmark, user) -> list[Submission]:
+def being_rescored(benchmark: Benchmark, user) -> list[dict]:
     """Submissions this user would see on the board whose results are under earlier settings
-    and are being computed again: not ranked until then, and named as such."""
+    and are being computed again: not ranked until then, and named as such.
+
+    Each as {"id", "model", "url"}; the public list is cached with the board.
+    """
+    if not _sees_more_than_public(benchmark, user):
+        return cached_results(
+            benchmark, "being-rescored", lambda: _being_rescored(benchmark, AnonymousUser())
+        )
+    return _being_rescored(benchmark, user)
+
+
+def _being_rescored(benchmark: Benchmark, user) -> list[dict]:
     waiting = Submission.objects.filter(benchmark=benchmark, hidden=False).being_rescored()
     if not user.is_staff:
         mine = Q(owner=user) if user.is_authenticated else Q(pk__in=[])
         waiting = waiting.filter(Q(visibility=Submission.Visibility.PUBLIC) | mine)
-    return list(waiting.only("id", "model_name").order_by("model_name", "pk"))
+    return [
+        {"id": submission.pk, "model": submission.model_name, "url": submission.get_absolute_url()}
+        for submission in waiting.only("id", "model_name").order_by("model_name", "pk")
+    ]
 
 
 def _sees_more_than_public(benchmark: Benchmark, user) -> bool:

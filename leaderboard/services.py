@@ -502,6 +502,7 @@ def submissions_requeue_stale(*, stale_after: timedelta, max_attempts: int) -> d
         outdated = list(
             Submission.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(status=Submission.Status.SCORED)
+            .exclude(settings_fingerprint="")
             .exclude(settings_fingerprint=F("benchmark__settings_fingerprint"))
             .values_list("pk", flat=True)
         )
