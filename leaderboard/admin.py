@@ -143,6 +143,8 @@ class SubmissionAdmin(admin.ModelAdmin):
         "started_at",
         "finished_at",
         "self_graded",
+        "settings_fingerprint",
+        "rescore_requested",
         "summary",
         "columns",
     )

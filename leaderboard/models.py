@@ -130,6 +130,7 @@ class Benchmark(models.Model):
     )
     gold_progress = models.PositiveSmallIntegerField(default=0, editable=False)
     gold_errors = models.JSONField(default=list, blank=True, editable=False)
+    gold_queued_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Bumped whenever a submission of this benchmark is scored or hidden: keys cached boards.
     results_generation = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)

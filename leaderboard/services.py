@@ -108,7 +108,9 @@ def benchmark_queue_gold(*, benchmark: Benchmark, file: UploadedFile, grader: st
     benchmark.gold_status = Benchmark.GoldStatus.QUEUED
     benchmark.gold_progress = 0
     benchmark.gold_errors = []
+    benchmark.gold_queued_at = timezone.now()
     Benchmark.objects.filter(pk=benchmark.pk).update(
+        gold_queued_at=benchmark.gold_queued_at,
         gold_upload=benchmark.gold_upload.name,
         gold_filename=benchmark.gold_filename,
         gold_grader=grader,
@@ -116,10 +118,14 @@ def benchmark_queue_gold(*, benchmark: Benchmark, file: UploadedFile, grader: st
         gold_progress=0,
         gold_errors=[],
     )
+    _enqueue_gold_on_commit(benchmark.pk, benchmark.gold_upload.name)
+
+
+def _enqueue_gold_on_commit(benchmark_id: int, upload: str) -> None:
     from leaderboard.tasks import store_gold
 
-    upload = benchmark.gold_upload.name
-    transaction.on_commit(lambda: _enqueue(store_gold, benchmark.pk, upload))
+    what = f"the gold file of benchmark {benchmark_id}"
+    transaction.on_commit(lambda: _enqueue(store_gold, benchmark_id, upload, what=what))
 
 
 def benchmark_store_gold(*, benchmark_id: int, upload: str, max_bytes: int) -> str:
@@ -275,15 +281,17 @@ def submission_create(
 def _enqueue_on_commit(submission_id: int) -> None:
     from leaderboard.tasks import score_submission
 
-    transaction.on_commit(lambda: _enqueue(score_submission, submission_id))
+    transaction.on_commit(
+        lambda: _enqueue(score_submission, submission_id, what=f"submission {submission_id}")
+    )
 
 
-def _enqueue(task, submission_id: int, *args) -> None:
+def _enqueue(task, *args, what: str) -> None:
     try:
-        task.delay(submission_id, *args)
+        task.delay(*args)
     except Exception:
-        # The submission is saved and stays queued; the sweep queues it again later.
-        log.exception("Could not queue %s for %s; it stays queued", task.name, submission_id)
+        # The row is saved and stays queued; the sweep queues it again later.
+        log.exception("Could not queue %s; it stays queued", what)
 
 
 def submission_claim(*, submission_id: int, task_id: str = "") -> bool:
@@ -512,6 +520,19 @@ def submissions_requeue_stale(*, stale_after: timedelta, max_attempts: int) -> d
         for pk in outdated:
             _enqueue_on_commit(pk)
         requeued += len(outdated)
+        # Gold files whose reading was never queued or never finished: read again (a reading
+        # only stores the latest upload, so one more does no harm).
+        gold_left = list(
+            Benchmark.objects.select_for_update(skip_locked=True)
+            .filter(
+                gold_status__in=[Benchmark.GoldStatus.QUEUED, Benchmark.GoldStatus.READING],
+                gold_queued_at__lt=cutoff,
+            )
+            .values_list("pk", "gold_upload")
+        )
+        for pk, upload in gold_left:
+            Benchmark.objects.filter(pk=pk).update(gold_queued_at=timezone.now())
+            _enqueue_gold_on_commit(pk, upload)
     return {"requeued": requeued, "failed": failed}
 
 

@@ -81,5 +81,10 @@ class Migration(migrations.Migration):
             name='settings_fingerprint',
             field=models.CharField(blank=True, default='', max_length=64),
         ),
+        migrations.AddField(
+            model_name="benchmark",
+            name="gold_queued_at",
+            field=models.DateTimeField(blank=True, editable=False, null=True),
+        ),
         migrations.RunPython(stamp_existing, migrations.RunPython.noop),
     ]

@@ -272,3 +272,43 @@ def test_it_keeps_the_admin_for_staff(client, user):
     response = client.get("/admin/leaderboard/benchmark/add/")
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+def test_it_stores_the_items_exactly_as_the_gold_file_gives_them(admin_client):
+    gold = (
+        'id,answer,aliases,question,category\n"a\tb","x\\y ""q""","[""p\\\\q"", ""é""]",'
+        '"two\nlines",cat\n2,ž,Ω|\\N,,\n'
+    ).encode()
+    admin_client.post("/admin/leaderboard/benchmark/add/", benchmark_form(gold))
+    benchmark = Benchmark.objects.get(slug="capitals")
+    assert store_gold_as_the_worker_does(benchmark) == "stored"
+    read = scoring.read_gold(gold, filename="gold.csv", grader="exact")
+    assert benchmark.gold().items.to_dict("records") == read.items.to_dict("records")
+    benchmark.refresh_from_db()
+    assert benchmark.gold_digest == read.digest
+
+
+def test_it_changes_the_grader_only_with_the_gold_file_read_with_it(admin_client, make_benchmark):
+    benchmark = make_benchmark()
+    url = f"/admin/leaderboard/benchmark/{benchmark.pk}/change/"
+    form = benchmark_form(None, slug="capitals", grader="choice")
+    page = admin_client.post(url, form).content.decode()
+    assert "upload the gold file again with it" in page
+
+    form = benchmark_form(b"id,answer\nq1,B\n", slug="capitals", grader="choice")
+    response = admin_client.post(url, form, follow=True)
+    assert "The grader becomes “choice” with them" in response.content.decode()
+    benchmark.refresh_from_db()
+    assert (benchmark.grader, benchmark.n_items) == ("exact", 4)
+    assert store_gold_as_the_worker_does(benchmark) == "stored"
+    benchmark.refresh_from_db()
+    assert (benchmark.grader, benchmark.n_items) == ("choice", 1)
+
+
+def test_it_takes_no_upload_until_the_gold_is_stored(admin_client, client, user):
+    admin_client.post("/admin/leaderboard/benchmark/add/", benchmark_form(GOOD_GOLD))
+    client.force_login(user)
+    response = client.get("/benchmarks/capitals/submit/", follow=True)
+    assert "has no items yet (its gold file is being read)" in response.content.decode()
+    store_gold_as_the_worker_does(Benchmark.objects.get(slug="capitals"))
+    assert client.get("/benchmarks/capitals/submit/").status_code == 200

@@ -136,3 +136,28 @@ def test_it_accepts_a_large_gold_at_once_and_stores_it_whole(
     scored = Submission.objects.get(pk=submission.pk)
     current = benchmark.settings_fingerprint
     assert scored.status != "scored" or scored.settings_fingerprint == current
+
+
+def test_it_reads_a_gold_file_whose_message_was_lost(celery_worker, admin_client, make_benchmark):
+    from datetime import timedelta
+
+    from django.core.files.base import ContentFile
+    from django.utils import timezone
+
+    from leaderboard import services
+
+    benchmark = make_benchmark()
+    # Kept and marked queued, but never sent, as if the broker had been down.
+    benchmark.gold_upload.save("gold.csv", ContentFile(GOOD_GOLD), save=False)
+    Benchmark.objects.filter(pk=benchmark.pk).update(
+        gold_upload=benchmark.gold_upload.name,
+        gold_filename="gold.csv",
+        gold_grader="exact",
+        gold_status="queued",
+        gold_queued_at=timezone.now() - timedelta(hours=1),
+    )
+    time.sleep(1)
+    assert Benchmark.objects.get(pk=benchmark.pk).gold_status == "queued"
+    services.submissions_requeue_stale(stale_after=timedelta(minutes=10), max_attempts=3)
+    benchmark = wait_for_gold(benchmark.pk, ("stored", "rejected", "failed"))
+    assert benchmark.gold_status == "stored" and benchmark.n_items == 2
