@@ -342,17 +342,23 @@ def board_for(benchmark: Benchmark, user, *, stale_ok: bool = False) -> Board:
 def board_json(benchmark: Benchmark, user, *, stale_ok: bool = False) -> bytes:
     """The board as ``leaderboard.json`` sends it; the public one cached like the board."""
     if _sees_more_than_public(benchmark, user):
-        return _json_bytes(_build_board(benchmark, user, public=False))
+        return _json_bytes(_build_board(benchmark, user, public=False), user)
     return cached_results(
         benchmark,
         "json",
-        lambda: _json_bytes(board_for(benchmark, AnonymousUser())),
+        lambda: _json_bytes(board_for(benchmark, AnonymousUser()), AnonymousUser()),
         stale_ok=stale_ok,
     )
 
 
-def _json_bytes(board: Board) -> bytes:
-    return json.dumps(board.to_json(), cls=DjangoJSONEncoder).encode()
+def _json_bytes(board: Board, user) -> bytes:
+    data = board.to_json()
+    # Listed apart from the rows: their results are under earlier settings.
+    data["being_rescored"] = [
+        {"id": waiting["id"], "model": waiting["model"]}
+        for waiting in being_rescored(board.benchmark, user)
+    ]
+    return json.dumps(data, cls=DjangoJSONEncoder).encode()
 
 
 def cache_public_results(benchmark: Benchmark) -> None:

@@ -93,6 +93,7 @@ def test_it_lists_only_results_of_the_current_settings_and_names_the_others(
     services.submission_score(submission_id=first.pk)
     board = client.get("/benchmarks/capitals/leaderboard.json").json()
     assert [row["model"] for row in board["rows"]] == ["a"]
+    assert board["being_rescored"] == [{"id": second.pk, "model": "b"}]
     assert board["targets"] == [0.6]
     assert sorted(board["rows"][0]["scores"]) == ["0", "0.6"]
     page = client.get("/benchmarks/capitals/").content.decode()
@@ -102,6 +103,7 @@ def test_it_lists_only_results_of_the_current_settings_and_names_the_others(
     services.submission_score(submission_id=second.pk)
     board = client.get("/benchmarks/capitals/leaderboard.json").json()
     assert sorted(row["model"] for row in board["rows"]) == ["a", "b"]
+    assert board["being_rescored"] == []
     assert "Being rescored" not in client.get("/benchmarks/capitals/").content.decode()
 
 
