@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.db import models, transaction
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from leaderboard import services, uploads
 from leaderboard.forms import BenchmarkAdminForm
@@ -12,21 +12,27 @@ from leaderboard.models import Benchmark, Item, Submission
 
 admin.site.site_header = "Abstention-aware leaderboard: administration"
 
-# Changing any of these changes the results of every submission of the benchmark.
-SCORING_FIELDS = ("grader", "targets", "abstention_phrases", "min_coverage", "numeric_tolerance")
-
 
 @admin.register(Benchmark)
 class BenchmarkAdmin(admin.ModelAdmin):
     form = BenchmarkAdminForm
-    list_display = ("name", "slug", "grader", "visibility", "gold_public", "n_items", "updated_at")
+    list_display = (
+        "name",
+        "slug",
+        "grader",
+        "visibility",
+        "gold_public",
+        "n_items",
+        "gold_status",
+        "updated_at",
+    )
     list_filter = ("visibility", "grader", "gold_public")
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
-    readonly_fields = ("n_items", "created_at", "updated_at")
+    readonly_fields = ("n_items", "gold_state", "created_at", "updated_at")
     fieldsets = (
         (None, {"fields": ("name", "slug", "description", "source", "visibility")}),
-        ("Gold", {"fields": ("gold_file", "gold_public", "n_items")}),
+        ("Gold", {"fields": ("gold_file", "gold_state", "gold_public", "n_items")}),
         (
             "Grading",
             {
@@ -34,6 +40,7 @@ class BenchmarkAdmin(admin.ModelAdmin):
                     "grader",
                     "targets",
                     "abstention_phrases",
+                    "no_abstention_phrases",
                     "min_coverage",
                     "n_options",
                     "numeric_tolerance",
@@ -48,14 +55,49 @@ class BenchmarkAdmin(admin.ModelAdmin):
         form.upload_refusal = getattr(request, uploads.REFUSAL, "")
         return form
 
+    @admin.display(description="Gold file read")
+    def gold_state(self, obj: Benchmark) -> str:
+        if not obj.gold_status:
+            return "–"
+        state = format_html(
+            '<span class="gold-status gold-{}">{}: {}</span>',
+            obj.gold_status,
+            obj.gold_filename or "gold file",
+            obj.get_gold_status_display(),
+        )
+        if obj.gold_pending:
+            state += format_html(
+                " ({}%, read with the {} grader; reload this page to follow it)",
+                obj.gold_progress,
+                obj.gold_grader,
+            )
+        if obj.gold_errors:
+            state += format_html(
+                '<ul class="errorlist gold-errors">{}</ul>',
+                format_html_join("", "<li>{}</li>", ((error,) for error in obj.gold_errors)),
+            )
+        return state
+
     def save_model(self, request, obj, form, change) -> None:
-        # The admin wraps the whole request in a transaction: items and settings land together.
+        # The admin wraps the whole request in a transaction: the settings, the gold file's
+        # queueing and the rescoring land together.
+        before = Benchmark.objects.filter(pk=obj.pk).values_list("settings_fingerprint", "grader")
+        previous, previous_grader = before.first() if change else ("", obj.grader)
+        upload = form.cleaned_data.get("gold_file")
+        grader = obj.grader
+        # A new grader reads a new gold file: it applies with that file's items, once stored.
+        obj.grader = previous_grader
         super().save_model(request, obj, form, change)
-        gold_changed = form.gold is not None
-        if gold_changed:
-            services.benchmark_set_items(benchmark=obj, gold=form.gold)
-            messages.info(request, f"{obj.n_items:,} items read from the gold file.")
-        if change and (gold_changed or any(f in form.changed_data for f in SCORING_FIELDS)):
+        if upload is not None:
+            services.benchmark_queue_gold(benchmark=obj, file=upload, grader=grader)
+            later = "" if grader == obj.grader else f" The grader becomes “{grader}” with them."
+            messages.info(
+                request,
+                f"The gold file “{upload.name}” is saved and queued: a worker reads it and stores "
+                "its items, replacing the old ones only once all are stored; its progress and "
+                f"any errors show on this benchmark's page here.{later}",
+            )
+        if change and obj.settings_fingerprint != previous:
             requeued = services.benchmark_rescore(benchmark=obj)
             if requeued:
                 messages.info(request, f"{requeued} submissions queued for rescoring.")
@@ -102,6 +144,8 @@ class SubmissionAdmin(admin.ModelAdmin):
         "started_at",
         "finished_at",
         "self_graded",
+        "settings_fingerprint",
+        "rescore_requested",
         "summary",
         "columns",
     )
@@ -123,6 +167,8 @@ class SubmissionAdmin(admin.ModelAdmin):
         return format_html('<span class="status status-{}">{}</span>', obj.status, obj.status)
 
     def save_model(self, request, obj, form, change) -> None:
+        # The benchmark row first, in the order scoring locks them (services._store_result).
+        Benchmark.objects.select_for_update().filter(pk=obj.benchmark_id).first()
         super().save_model(request, obj, form, change)
         services.benchmark_results_changed(benchmark_id=obj.benchmark_id)
 

@@ -10,7 +10,12 @@ from django.contrib.auth.forms import UserCreationForm
 from django.template.defaultfilters import filesizeformat
 
 import scoring
-from leaderboard.models import Benchmark, Submission
+from leaderboard.models import (
+    Benchmark,
+    Submission,
+    default_abstention_phrases,
+    default_targets,
+)
 
 ACCEPTED_SUFFIXES = (".csv", ".jsonl", ".json", ".csv.gz", ".jsonl.gz", ".json.gz")
 
@@ -79,7 +84,7 @@ class SubmissionForm(forms.ModelForm):
 
 
 class TargetsField(forms.CharField):
-    """Confidence targets typed as "0.5, 0.75, 0.9"."""
+    """Confidence targets typed as "0.5, 0.75, 0.9"; at least one."""
 
     def prepare_value(self, value):
         if isinstance(value, list | tuple):
@@ -126,13 +131,37 @@ class BenchmarkAdminForm(forms.ModelForm):
         help_text=(
             "A .csv, .jsonl or .json gold file (optionally .gz) with id and answer columns; "
             "aliases, question and category optional. Required for a new benchmark; uploading one "
-            "for an existing benchmark replaces its items and rescores its submissions."
+            "for an existing benchmark replaces its items and rescores its submissions. A worker "
+            "reads and stores it after you save: its progress and any errors show on this page, "
+            "and the benchmark keeps its items until the new ones are all stored."
         ),
     )
-    targets = TargetsField(required=False, help_text="Confidence targets, e.g. “0.5, 0.75, 0.9”.")
+    # A new form starts from the defaults of SPEC §2 and §4 (a ModelForm would start blank).
+    targets = TargetsField(
+        initial=default_targets,
+        help_text="Confidence targets, comma-separated, e.g. “0.5, 0.75, 0.9”.",
+        error_messages={
+            "required": (
+                "A benchmark needs at least one confidence target, e.g. “0.5, 0.75, 0.9”: "
+                "the targets are what rewards abstention (binary grading is always shown too)."
+            )
+        },
+    )
     abstention_phrases = PhrasesField(
         required=False,
-        help_text="One per line; an answer equal to one of them (after normalising) abstains.",
+        initial=default_abstention_phrases,
+        help_text=(
+            "One per line; an answer equal to one of them (after normalising) counts as an "
+            "abstention. To have none, empty this box and tick “No abstention phrases”."
+        ),
+    )
+    no_abstention_phrases = forms.BooleanField(
+        required=False,
+        label="No abstention phrases",
+        help_text=(
+            "Grade every answer as written: only empty answers and rows marked as abstaining "
+            "count as abstentions, and an answer such as “I don't know” is graded wrong."
+        ),
     )
 
     class Meta:
@@ -155,13 +184,15 @@ class BenchmarkAdminForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.gold: scoring.Gold | None = None
+        if self.instance.pk is not None and not self.instance.abstention_phrases:
+            self.initial["no_abstention_phrases"] = True
 
     # Set by the admin from the request: why the upload handler dropped the gold file, if it did.
     upload_refusal = ""
 
     def clean(self):
         cleaned = super().clean()
+        self._clean_phrases(cleaned)
         if self.upload_refusal:
             self.add_error("gold_file", self.upload_refusal)
             return cleaned
@@ -169,25 +200,35 @@ class BenchmarkAdminForm(forms.ModelForm):
         if upload is None:
             if self.instance.pk is None:
                 self.add_error("gold_file", "A new benchmark needs a gold file.")
-            elif "grader" in self.changed_data and self.instance.n_items:
+            elif "grader" in self.changed_data:
                 self.add_error(
                     "gold_file",
                     "Changing the grader changes how the gold answers are read: "
                     "upload the gold file again with it.",
                 )
             return cleaned
-        grader = cleaned.get("grader")
-        if grader is None:
-            return cleaned
         try:
+            # Only what can be told at once; a worker reads the file after the save.
             check_upload(upload)
-            self.gold = scoring.read_gold(
-                upload, filename=upload.name, grader=grader, max_bytes=settings.UPLOAD_MAX_BYTES
-            )
         except forms.ValidationError as error:
             self.add_error("gold_file", error)
-        except scoring.FileRejected as rejected:
-            self.add_error(
-                "gold_file", [f"The gold file was rejected: {e}" for e in rejected.errors]
-            )
         return cleaned
+
+    def _clean_phrases(self, cleaned: dict) -> None:
+        """An empty phrase list only when asked for in so many words."""
+        phrases = cleaned.get("abstention_phrases")
+        none = cleaned.get("no_abstention_phrases")
+        if phrases is None:
+            return
+        if not phrases and not none:
+            self.add_error(
+                "abstention_phrases",
+                "List the abstention phrases, one per line, or tick “No abstention phrases” to "
+                "have none (then “I don't know” is graded as a wrong answer).",
+            )
+        elif phrases and none:
+            self.add_error(
+                "no_abstention_phrases",
+                "“No abstention phrases” is ticked but phrases are listed: empty the list, or "
+                "untick the box.",
+            )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from pathlib import PurePath
 
@@ -10,7 +12,7 @@ import pandas as pd
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
@@ -36,6 +38,26 @@ def default_abstention_phrases() -> list[str]:
     return list(scoring.DEFAULT_ABSTENTION_PHRASES)
 
 
+# The fields of a benchmark that its results depend on, besides its gold.
+GRADING_FIELDS = ("grader", "targets", "abstention_phrases", "min_coverage", "numeric_tolerance")
+
+
+def settings_fingerprint(grading: dict, gold_digest: str) -> str:
+    """A SHA-256 of a benchmark's grading settings and gold: what its results are stamped with."""
+    settings = {name: grading[name] for name in GRADING_FIELDS}
+    settings["targets"] = sorted(float(t) for t in settings["targets"])
+    settings["min_coverage"] = float(settings["min_coverage"])
+    settings["numeric_tolerance"] = float(settings["numeric_tolerance"])
+    settings["gold"] = gold_digest
+    text = json.dumps(settings, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def gold_upload_path(benchmark: Benchmark, filename: str) -> str:
+    suffixes = "".join(PurePath(filename).suffixes[-2:]).lower()
+    return f"gold/{uuid.uuid4().hex}{suffixes}"
+
+
 class BenchmarkQuerySet(models.QuerySet):
     def visible_to(self, user) -> BenchmarkQuerySet:
         """Published and archived benchmarks; drafts only for staff."""
@@ -55,6 +77,14 @@ class Benchmark(models.Model):
         DRAFT = "draft", "draft"
         PUBLISHED = "published", "published"
         ARCHIVED = "archived", "archived"
+
+    class GoldStatus(models.TextChoices):
+        NONE = "", "no gold file uploaded"
+        QUEUED = "queued", "queued"
+        READING = "reading", "being read"
+        STORED = "stored", "stored"
+        REJECTED = "rejected", "rejected"
+        FAILED = "failed", "failed"
 
     slug = models.SlugField(unique=True)
     name = models.CharField(max_length=200)
@@ -93,6 +123,26 @@ class Benchmark(models.Model):
         default=False, help_text="Show gold answers and question texts to everyone."
     )
     n_items = models.PositiveIntegerField(default=0, editable=False)
+    # The items' digest (scoring.Gold.digest), and the fingerprint of the grading settings and
+    # gold together, which every result is stamped with (Submission.settings_fingerprint).
+    gold_digest = models.CharField(max_length=64, blank=True, default="", editable=False)
+    settings_fingerprint = models.CharField(max_length=64, blank=True, default="", editable=False)
+
+    # The last gold file uploaded, read and stored by a worker (services.benchmark_store_gold).
+    gold_upload = models.FileField(
+        upload_to=gold_upload_path, max_length=300, blank=True, editable=False
+    )
+    gold_filename = models.CharField(max_length=255, blank=True, default="", editable=False)
+    # The grader the uploaded file is read with; it becomes `grader` when its items are stored.
+    gold_grader = models.CharField(
+        max_length=20, choices=Grader.choices, blank=True, default="", editable=False
+    )
+    gold_status = models.CharField(
+        max_length=10, choices=GoldStatus.choices, blank=True, default="", editable=False
+    )
+    gold_progress = models.PositiveSmallIntegerField(default=0, editable=False)
+    gold_errors = models.JSONField(default=list, blank=True, editable=False)
+    gold_queued_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Bumped whenever a submission of this benchmark is scored or hidden: keys cached boards.
     results_generation = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -106,8 +156,24 @@ class Benchmark(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args, **kwargs) -> None:
+        # Whatever saves the benchmark, its fingerprint follows its settings.
+        self.settings_fingerprint = self.current_fingerprint()
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None:
+            kwargs["update_fields"] = {*update_fields, "settings_fingerprint"}
+        super().save(*args, **kwargs)
+
     def get_absolute_url(self) -> str:
         return reverse("benchmark", args=[self.slug])
+
+    def current_fingerprint(self) -> str:
+        grading = {name: getattr(self, name) for name in GRADING_FIELDS}
+        return settings_fingerprint(grading, self.gold_digest)
+
+    @property
+    def gold_pending(self) -> bool:
+        return self.gold_status in (self.GoldStatus.QUEUED, self.GoldStatus.READING)
 
     @property
     def is_published(self) -> bool:
@@ -148,12 +214,12 @@ class Benchmark(models.Model):
 
 class Item(models.Model):
     benchmark = models.ForeignKey(Benchmark, on_delete=models.CASCADE, related_name="items")
-    item_id = models.CharField(max_length=255)
+    item_id = models.CharField(max_length=scoring.MAX_ID_CHARS)
     position = models.PositiveIntegerField()
     answer = models.TextField()
     aliases = models.JSONField(default=list, blank=True)
     question = models.TextField(blank=True)
-    category = models.CharField(max_length=200, blank=True)
+    category = models.CharField(max_length=scoring.MAX_CATEGORY_CHARS, blank=True)
     # From the gold file; None where it gives none (the benchmark's n_options then applies).
     n_options = models.PositiveSmallIntegerField(null=True, blank=True)
 
@@ -184,12 +250,30 @@ class SubmissionQuerySet(models.QuerySet):
         return self.filter(visible).exclude(benchmark__visibility=Benchmark.Visibility.DRAFT)
 
     def on_board(self, user) -> SubmissionQuerySet:
-        """Scored submissions that the leaderboard lists for this user."""
-        listed = self.filter(status=Submission.Status.SCORED, hidden=False)
+        """Scored submissions that the leaderboard lists for this user.
+
+        Only results stamped with the benchmark's current settings: a board never mixes
+        results of two settings (those waiting for their rescoring are ``being_rescored``).
+        """
+        listed = self.filter(
+            status=Submission.Status.SCORED,
+            hidden=False,
+            settings_fingerprint=F("benchmark__settings_fingerprint"),
+        )
         if user.is_staff:
             return listed
         mine = Q(owner=user) if user.is_authenticated else Q(pk__in=[])
         return listed.filter(Q(visibility=Submission.Visibility.PUBLIC) | mine)
+
+    def being_rescored(self) -> SubmissionQuerySet:
+        """Submissions with results under earlier settings, waiting to be scored under these."""
+        return self.exclude(settings_fingerprint="").filter(
+            Q(status__in=[Submission.Status.QUEUED, Submission.Status.SCORING])
+            | (
+                Q(status=Submission.Status.SCORED)
+                & ~Q(settings_fingerprint=F("benchmark__settings_fingerprint"))
+            )
+        )
 
     def counting_for_quota(self) -> SubmissionQuerySet:
         return self.exclude(status__in=[Submission.Status.REJECTED, Submission.Status.FAILED])
@@ -238,6 +322,9 @@ class Submission(models.Model):
     # The Celery task that claimed it: a message given back after its worker died carries the
     # same id, and may take the submission back from the dead worker.
     task_id = models.CharField(max_length=64, blank=True, default="")
+    # Set when a rescoring is asked for while the submission is being scored: the scoring under
+    # way then stores nothing and queues it again.
+    rescore_requested = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     queued_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -245,6 +332,8 @@ class Submission(models.Model):
 
     # The results, written in one transaction with the runs once scored.
     self_graded = models.BooleanField(default=False)
+    # The benchmark's settings_fingerprint when these results were computed ("" before any).
+    settings_fingerprint = models.CharField(max_length=64, blank=True, default="")
     summary = models.JSONField(null=True, blank=True)
     columns = models.JSONField(null=True, blank=True)
 

@@ -18,7 +18,7 @@ import pandas as pd
 from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db.models import Count, Max
+from django.db.models import Count, Max, Q
 
 import scoring
 from leaderboard.models import METRICS, Benchmark, Item, Run, Submission
@@ -595,17 +595,23 @@ def board_for(benchmark: Benchmark, user, *, stale_ok: bool = False) -> Board:
 def board_json(benchmark: Benchmark, user, *, stale_ok: bool = False) -> bytes:
     """The board as ``leaderboard.json`` sends it; the public one cached like the board."""
     if _sees_more_than_public(benchmark, user):
-        return _json_bytes(_build_board(benchmark, user, public=False))
+        return _json_bytes(_build_board(benchmark, user, public=False), user)
     return cached_results(
         benchmark,
         "json",
-        lambda: _json_bytes(board_for(benchmark, AnonymousUser())),
+        lambda: _json_bytes(board_for(benchmark, AnonymousUser()), AnonymousUser()),
         stale_ok=stale_ok,
     )
 
 
-def _json_bytes(board: Board) -> bytes:
-    return json.dumps(board.to_json(), cls=DjangoJSONEncoder).encode()
+def _json_bytes(board: Board, user) -> bytes:
+    data = board.to_json()
+    # Listed apart from the rows: their results are under earlier settings.
+    data["being_rescored"] = [
+        {"id": waiting["id"], "model": waiting["model"]}
+        for waiting in being_rescored(board.benchmark, user)
+    ]
+    return json.dumps(data, cls=DjangoJSONEncoder).encode()
 
 
 def benchmark_json_gzip(benchmark: Benchmark) -> bytes:
@@ -659,11 +665,36 @@ def cache_public_results(benchmark: Benchmark) -> None:
     see the change.
     """
     # Anything already under these keys was computed by a transaction that then rolled back.
-    kinds = ("board", "charts-top", "json")
+    kinds = ("board", "charts-top", "json", "being-rescored")
     cache.delete_many([benchmark.results_cache_key(kind) for kind in kinds])
     board = board_for(benchmark, AnonymousUser())
     charts_for(board, show_all=False)
     board_json(benchmark, AnonymousUser())
+    being_rescored(benchmark, AnonymousUser())
+
+
+def being_rescored(benchmark: Benchmark, user) -> list[dict]:
+    """Submissions this user would see on the board whose results are under earlier settings
+    and are being computed again: not ranked until then, and named as such.
+
+    Each as {"id", "model", "url"}; the public list is cached with the board.
+    """
+    if not _sees_more_than_public(benchmark, user):
+        return cached_results(
+            benchmark, "being-rescored", lambda: _being_rescored(benchmark, AnonymousUser())
+        )
+    return _being_rescored(benchmark, user)
+
+
+def _being_rescored(benchmark: Benchmark, user) -> list[dict]:
+    waiting = Submission.objects.filter(benchmark=benchmark, hidden=False).being_rescored()
+    if not user.is_staff:
+        mine = Q(owner=user) if user.is_authenticated else Q(pk__in=[])
+        waiting = waiting.filter(Q(visibility=Submission.Visibility.PUBLIC) | mine)
+    return [
+        {"id": submission.pk, "model": submission.model_name, "url": submission.get_absolute_url()}
+        for submission in waiting.only("id", "model_name").order_by("model_name", "pk")
+    ]
 
 
 def _sees_more_than_public(benchmark: Benchmark, user) -> bool:

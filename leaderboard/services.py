@@ -6,13 +6,14 @@ again, a double click) does no harm.
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import timedelta
 
 import pandas as pd
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import UploadedFile
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -27,6 +28,11 @@ INTERNAL_ERROR_MESSAGE = (
     "has been logged for the site's staff; you can upload it again, or ask the staff to rescore it."
 )
 
+GOLD_INTERNAL_ERROR_MESSAGE = (
+    "Reading the gold file stopped on an error of the site, not of the file; the error has been "
+    "logged. The benchmark keeps its items; upload the file again to retry."
+)
+
 
 class QuotaExceeded(Exception):
     pass
@@ -37,47 +43,209 @@ class EmailTaken(Exception):
 
 
 def benchmark_set_items(*, benchmark: Benchmark, gold: scoring.Gold) -> None:
-    """Replace the benchmark's items with those of a validated gold file."""
-    frame = gold.items
-    items = [
-        Item(
-            benchmark=benchmark,
-            item_id=row.id,
-            position=position,
-            answer=row.answer,
-            aliases=list(row.aliases),
-            question=row.question or "",
-            category=row.category or "",
-            n_options=None if pd.isna(row.n_options) else int(row.n_options),
-        )
-        for position, row in enumerate(frame.itertuples(index=False))
-    ]
+    """Replace the benchmark's items with those of a validated gold file, in one transaction.
+
+    The old items stay until the new ones are all stored; the gold's digest enters the settings
+    fingerprint that results are stamped with.
+    """
     with transaction.atomic():
-        benchmark.items.all().delete()
-        Item.objects.bulk_create(items, batch_size=2000)
-        Benchmark.objects.filter(pk=benchmark.pk).update(n_items=len(items))
-        benchmark.n_items = len(items)
+        locked = Benchmark.objects.select_for_update().get(pk=benchmark.pk)
+        locked.items.all().delete()
+        _insert_items(benchmark_id=locked.pk, gold=gold)
+        locked.n_items = gold.n_items
+        locked.gold_digest = gold.digest
+        locked.save(update_fields=["n_items", "gold_digest", "updated_at"])
+    for name in ("n_items", "gold_digest", "settings_fingerprint", "updated_at"):
+        setattr(benchmark, name, getattr(locked, name))
+
+
+def _insert_items(*, benchmark_id: int, gold: scoring.Gold) -> None:
+    rows = (
+        (
+            item_id,
+            position,
+            answer,
+            aliases,
+            question or "",
+            category or "",
+            # From the gold file; None where it gives none (the benchmark's n_options applies).
+            None if pd.isna(n_options) else int(n_options),
+        )
+        for position, (item_id, answer, aliases, question, category, n_options) in enumerate(
+            gold.items[["id", "answer", "aliases", "question", "category", "n_options"]].itertuples(
+                index=False, name=None
+            )
+        )
+    )
+    if connection.vendor != "postgresql":
+        Item.objects.bulk_create(
+            (
+                Item(
+                    benchmark_id=benchmark_id,
+                    item_id=item_id,
+                    position=position,
+                    answer=answer,
+                    aliases=list(aliases),
+                    question=question,
+                    category=category,
+                    n_options=n_options,
+                )
+                for item_id, position, answer, aliases, question, category, n_options in rows
+            ),
+            batch_size=2000,
+        )
+        return
+    # COPY stores a 400,000-item gold in seconds, where INSERTs of model instances take a minute.
+    fields = (
+        "benchmark",
+        "item_id",
+        "position",
+        "answer",
+        "aliases",
+        "question",
+        "category",
+        "n_options",
+    )
+    columns = ", ".join(Item._meta.get_field(name).column for name in fields)
+    with connection.cursor() as cursor:
+        statement = f"COPY {Item._meta.db_table} ({columns}) FROM STDIN"
+        with cursor.copy(statement) as copy:
+            for item_id, position, answer, aliases, question, category, n_options in rows:
+                copy.write_row(
+                    (
+                        benchmark_id,
+                        item_id,
+                        position,
+                        answer,
+                        json.dumps(list(aliases), ensure_ascii=False),
+                        question,
+                        category,
+                        n_options,
+                    )
+                )
+
+
+def benchmark_queue_gold(*, benchmark: Benchmark, file: UploadedFile, grader: str) -> None:
+    """Keep an uploaded gold file and queue its reading, once the transaction has committed.
+
+    The file is read with `grader`, which becomes the benchmark's grader only with the items:
+    until they are stored, the benchmark grades as before.
+    """
+    benchmark.gold_upload.save(file.name, file, save=False)
+    benchmark.gold_filename = file.name[-255:]
+    benchmark.gold_grader = grader
+    benchmark.gold_status = Benchmark.GoldStatus.QUEUED
+    benchmark.gold_progress = 0
+    benchmark.gold_errors = []
+    benchmark.gold_queued_at = timezone.now()
+    Benchmark.objects.filter(pk=benchmark.pk).update(
+        gold_queued_at=benchmark.gold_queued_at,
+        gold_upload=benchmark.gold_upload.name,
+        gold_filename=benchmark.gold_filename,
+        gold_grader=grader,
+        gold_status=benchmark.gold_status,
+        gold_progress=0,
+        gold_errors=[],
+    )
+    _enqueue_gold_on_commit(benchmark.pk, benchmark.gold_upload.name)
+
+
+def _enqueue_gold_on_commit(benchmark_id: int, upload: str) -> None:
+    from leaderboard.tasks import store_gold
+
+    what = f"the gold file of benchmark {benchmark_id}"
+    transaction.on_commit(lambda: _enqueue(store_gold, benchmark_id, upload, what=what))
+
+
+def benchmark_store_gold(*, benchmark_id: int, upload: str, max_bytes: int) -> str:
+    """Read an uploaded gold file and, if it is valid, make its items the benchmark's; the status.
+
+    Only the latest upload is stored: a reading overtaken by a newer upload stops (returning
+    "superseded"). Nothing is stored half-way: the items, the grader and the settings
+    fingerprint change in one transaction, and then every submission is queued for rescoring.
+    """
+    pending = [Benchmark.GoldStatus.QUEUED, Benchmark.GoldStatus.READING]
+    mine = Benchmark.objects.filter(pk=benchmark_id, gold_upload=upload, gold_status__in=pending)
+    if not mine.update(gold_status=Benchmark.GoldStatus.READING, gold_progress=10):
+        return "superseded"
+    benchmark = Benchmark.objects.get(pk=benchmark_id)
+    try:
+        with benchmark.gold_upload.open("rb") as handle:
+            gold = scoring.read_gold(
+                handle,
+                filename=benchmark.gold_filename,
+                grader=benchmark.gold_grader,
+                max_bytes=max_bytes,
+            )
+    except scoring.FileRejected as rejected:
+        benchmark_gold_finish(
+            benchmark_id=benchmark_id,
+            upload=upload,
+            status=Benchmark.GoldStatus.REJECTED,
+            errors=[f"The gold file was rejected: {error}" for error in rejected.errors],
+        )
+        return Benchmark.GoldStatus.REJECTED
+    mine.update(gold_progress=50)
+    with transaction.atomic():
+        locked = Benchmark.objects.select_for_update().get(pk=benchmark_id)
+        if locked.gold_upload.name != upload or locked.gold_status not in pending:
+            return "superseded"
+        locked.grader = locked.gold_grader
+        locked.save(update_fields=["grader"])
+        benchmark_set_items(benchmark=locked, gold=gold)
+        Benchmark.objects.filter(pk=benchmark_id).update(
+            gold_status=Benchmark.GoldStatus.STORED, gold_progress=100, gold_errors=[]
+        )
+        benchmark_rescore(benchmark=locked)
+    log.info("Benchmark %s: %s items stored from %s", benchmark_id, gold.n_items, upload)
+    return Benchmark.GoldStatus.STORED
+
+
+def benchmark_gold_finish(
+    *, benchmark_id: int, upload: str, status: str, errors: list[str]
+) -> None:
+    """End the reading of this upload as rejected or failed, unless a newer upload replaced it."""
+    Benchmark.objects.filter(
+        pk=benchmark_id,
+        gold_upload=upload,
+        gold_status__in=[Benchmark.GoldStatus.QUEUED, Benchmark.GoldStatus.READING],
+    ).update(gold_status=status, gold_progress=100, gold_errors=list(errors))
 
 
 def benchmark_rescore(*, benchmark: Benchmark) -> int:
-    """Queue every finished submission of the benchmark again, e.g. after its gold changed."""
+    """Queue every submission of the benchmark again, e.g. after its gold or grading changed."""
     return submissions_rescore(ids=list(benchmark.submissions.values_list("pk", flat=True)))
 
 
 def submissions_rescore(*, ids: list[int]) -> int:
-    """Queue these submissions again; those being scored right now are left alone."""
+    """Queue these submissions again; how many will be scored anew.
+
+    Those being scored right now are marked: the scoring under way stores nothing and queues
+    them again, so that no change is lost. The boards drop the rows queued at once (they show
+    them as being rescored), in the same transaction.
+    """
     with transaction.atomic():
-        finished = list(
-            Submission.objects.select_for_update()
-            .filter(pk__in=ids, status__in=Submission.FINISHED)
-            .values_list("pk", flat=True)
+        # Benchmarks first, then submissions, in the order scoring locks them (_store_result).
+        benchmark_ids = sorted(
+            set(Submission.objects.filter(pk__in=ids).values_list("benchmark_id", flat=True))
         )
+        list(Benchmark.objects.select_for_update().filter(pk__in=benchmark_ids).order_by("pk"))
+        rows = list(
+            Submission.objects.select_for_update()
+            .filter(pk__in=ids, status__in=[*Submission.FINISHED, Submission.Status.SCORING])
+            .values_list("pk", "status")
+        )
+        finished = [pk for pk, status in rows if status != Submission.Status.SCORING]
+        in_flight = [pk for pk, status in rows if status == Submission.Status.SCORING]
         Submission.objects.filter(pk__in=finished).update(
             status=Submission.Status.QUEUED, progress=0, attempts=0, queued_at=timezone.now()
         )
+        Submission.objects.filter(pk__in=in_flight).update(rescore_requested=True)
         for pk in finished:
             _enqueue_on_commit(pk)
-    return len(finished)
+        for benchmark_id in benchmark_ids:
+            benchmark_results_changed(benchmark_id=benchmark_id)
+    return len(rows)
 
 
 def submissions_today(*, benchmark: Benchmark, owner) -> int:
@@ -142,15 +310,17 @@ def submission_create(
 def _enqueue_on_commit(submission_id: int) -> None:
     from leaderboard.tasks import score_submission
 
-    transaction.on_commit(lambda: _enqueue(score_submission, submission_id))
+    transaction.on_commit(
+        lambda: _enqueue(score_submission, submission_id, what=f"submission {submission_id}")
+    )
 
 
-def _enqueue(task, submission_id: int) -> None:
+def _enqueue(task, *args, what: str) -> None:
     try:
-        task.delay(submission_id)
+        task.delay(*args)
     except Exception:
-        # The submission is saved and stays queued; the sweep queues it again later.
-        log.exception("Could not queue submission %s; it stays queued", submission_id)
+        # The row is saved and stays queued; the sweep queues it again later.
+        log.exception("Could not queue %s; it stays queued", what)
 
 
 def submission_claim(*, submission_id: int, task_id: str = "") -> bool:
@@ -172,6 +342,8 @@ def submission_claim(*, submission_id: int, task_id: str = "") -> bool:
             started_at=timezone.now(),
             progress=5,
             attempts=F("attempts") + 1,
+            # A rescoring asked for before now is this scoring: it reads the settings anew.
+            rescore_requested=False,
         )
     )
     return claimed == 1
@@ -215,6 +387,9 @@ def submission_score(
         submission_set_progress(submission_id=submission_id, progress=value)
 
     benchmark = submission.benchmark
+    # The settings read with this row; should they or the gold change before the result is
+    # stored, the fingerprint will differ then and the submission is scored again.
+    fingerprint = benchmark.settings_fingerprint
     config = benchmark.config()
     gold = benchmark.gold()
     progress(15)
@@ -232,15 +407,44 @@ def submission_score(
             status=Submission.Status.REJECTED,
             errors=rejected.errors,
             n_errors=rejected.n_errors,
+            fingerprint=fingerprint,
         )
         return Submission.objects.get(pk=submission_id)
-    _store_result(submission_id=submission_id, result=result)
+    _store_result(submission_id=submission_id, result=result, fingerprint=fingerprint)
     return Submission.objects.get(pk=submission_id)
 
 
-def _store_result(*, submission_id: int, result: scoring.SubmissionScore) -> None:
+def _requeued_if_outdated(*, submission_id: int, fingerprint: str) -> bool:
+    """Inside a transaction, before a scoring's outcome is stored: if the benchmark's settings
+    have changed since the scoring read them (or a rescoring was asked for meanwhile), queue the
+    submission again instead, and say so. Locks the benchmark row, then the submission's."""
+    # The benchmark row first: a change of its settings holds it until the change (and the
+    # rescoring it queues) commits, so this check and the change cannot interleave.
+    benchmark_id = Submission.objects.values_list("benchmark_id", flat=True).get(pk=submission_id)
+    benchmark = Benchmark.objects.select_for_update().get(pk=benchmark_id)
+    submission = Submission.objects.select_for_update().get(pk=submission_id)
+    if submission.status != Submission.Status.SCORING:
+        return False
+    if not submission.rescore_requested and benchmark.settings_fingerprint == fingerprint:
+        return False
+    log.info("Submission %s was scored under outdated settings: queued again", submission_id)
+    Submission.objects.filter(pk=submission_id).update(
+        status=Submission.Status.QUEUED,
+        progress=0,
+        attempts=0,
+        rescore_requested=False,
+        queued_at=timezone.now(),
+    )
+    _enqueue_on_commit(submission_id)
+    return True
+
+
+def _store_result(*, submission_id: int, result: scoring.SubmissionScore, fingerprint: str) -> None:
+    """Store a result computed under the settings `fingerprint`, stamped with it."""
     with transaction.atomic():
-        submission = Submission.objects.select_for_update().get(pk=submission_id)
+        if _requeued_if_outdated(submission_id=submission_id, fingerprint=fingerprint):
+            return
+        submission = Submission.objects.get(pk=submission_id)
         if submission.status != Submission.Status.SCORING:
             return
         submission.runs.all().delete()
@@ -249,6 +453,7 @@ def _store_result(*, submission_id: int, result: scoring.SubmissionScore) -> Non
         submission.summary = summary
         submission.columns = summary.get("columns")
         submission.self_graded = result.self_graded
+        submission.settings_fingerprint = fingerprint
         submission.status = Submission.Status.SCORED
         submission.progress = 100
         submission.errors = []
@@ -259,10 +464,23 @@ def _store_result(*, submission_id: int, result: scoring.SubmissionScore) -> Non
 
 
 def submission_finish(
-    *, submission_id: int, status: str, errors: list[str], n_errors: int | None = None
+    *,
+    submission_id: int,
+    status: str,
+    errors: list[str],
+    n_errors: int | None = None,
+    fingerprint: str | None = None,
 ) -> None:
-    """End a submission that is being scored as rejected or failed, with its errors."""
+    """End a submission that is being scored as rejected or failed, with its errors.
+
+    With the `fingerprint` of the settings it was judged under, one judged under outdated
+    settings is queued again instead (a rejection may not hold under the new ones).
+    """
     with transaction.atomic():
+        if fingerprint is not None and _requeued_if_outdated(
+            submission_id=submission_id, fingerprint=fingerprint
+        ):
+            return
         updated = Submission.objects.filter(
             pk=submission_id, status=Submission.Status.SCORING
         ).update(
@@ -316,12 +534,42 @@ def submissions_requeue_stale(*, stale_after: timedelta, max_attempts: int) -> d
             )
             _enqueue_on_commit(submission.pk)
             requeued += 1
+        # Results stamped with settings the benchmark no longer has, whose rescoring was never
+        # queued (settings changed outside the admin, say): not listed on any board until then.
+        outdated = list(
+            Submission.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(status=Submission.Status.SCORED)
+            .exclude(settings_fingerprint="")
+            .exclude(settings_fingerprint=F("benchmark__settings_fingerprint"))
+            .values_list("pk", flat=True)
+        )
+        Submission.objects.filter(pk__in=outdated).update(
+            status=Submission.Status.QUEUED, progress=0, attempts=0, queued_at=timezone.now()
+        )
+        for pk in outdated:
+            _enqueue_on_commit(pk)
+        requeued += len(outdated)
+        # Gold files whose reading was never queued or never finished: read again (a reading
+        # only stores the latest upload, so one more does no harm).
+        gold_left = list(
+            Benchmark.objects.select_for_update(skip_locked=True)
+            .filter(
+                gold_status__in=[Benchmark.GoldStatus.QUEUED, Benchmark.GoldStatus.READING],
+                gold_queued_at__lt=cutoff,
+            )
+            .values_list("pk", "gold_upload")
+        )
+        for pk, upload in gold_left:
+            Benchmark.objects.filter(pk=pk).update(gold_queued_at=timezone.now())
+            _enqueue_gold_on_commit(pk, upload)
     return {"requeued": requeued, "failed": failed}
 
 
 def submission_set_hidden(*, submission: Submission, hidden: bool) -> None:
     # One transaction, so that readers see the change only with its board computed.
     with transaction.atomic():
+        # The benchmark row first, in the order scoring locks them (_store_result).
+        Benchmark.objects.select_for_update().filter(pk=submission.benchmark_id).first()
         Submission.objects.filter(pk=submission.pk).update(hidden=hidden)
         benchmark_results_changed(benchmark_id=submission.benchmark_id)
     submission.hidden = hidden

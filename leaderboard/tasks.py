@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection
 
 from leaderboard import services
-from leaderboard.models import Submission
+from leaderboard.models import Benchmark, Submission
 
 log = logging.getLogger(__name__)
 
@@ -60,3 +60,27 @@ def requeue_stale_submissions() -> dict[str, int]:
         stale_after=timedelta(seconds=settings.SCORING_STALE_AFTER),
         max_attempts=settings.SCORING_MAX_ATTEMPTS,
     )
+
+
+class GoldTask(Task):
+    def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
+        benchmark_id, upload = args
+        log.error("Reading gold file %s of benchmark %s failed: %r", upload, benchmark_id, exc)
+        if not connection.in_atomic_block:
+            connection.close()  # as in ScoringTask: record the failure on a fresh connection
+        services.benchmark_gold_finish(
+            benchmark_id=benchmark_id,
+            upload=upload,
+            status=Benchmark.GoldStatus.FAILED,
+            errors=[services.GOLD_INTERNAL_ERROR_MESSAGE],
+        )
+
+
+@shared_task(bind=True, base=GoldTask, max_retries=3, acks_late=True)
+def store_gold(self, benchmark_id: int, upload: str) -> str:
+    try:
+        return services.benchmark_store_gold(
+            benchmark_id=benchmark_id, upload=upload, max_bytes=settings.UPLOAD_MAX_BYTES
+        )
+    except TRANSIENT_ERRORS as exc:
+        raise self.retry(exc=exc, countdown=2**self.request.retries) from exc

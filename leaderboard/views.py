@@ -26,6 +26,7 @@ from leaderboard.models import Benchmark, ConfirmedEmail, Run, Submission
 from leaderboard.selectors import (
     CHART_TOP,
     behaviour_of,
+    being_rescored,
     benchmark_json_gzip,
     board_for,
     board_json,
@@ -107,6 +108,7 @@ def benchmark(request: HttpRequest, slug: str) -> HttpResponse:
                 "show_all": show_all,
                 "chart_top": CHART_TOP,
                 "behaviour_rows": [row for row in board.rows if row.behaviour],
+                "being_rescored": being_rescored(benchmark, request.user),
             },
         )
 
@@ -238,6 +240,11 @@ def submit(request: HttpRequest, slug: str) -> HttpResponse:
     quota = settings.SUBMISSION_DAILY_QUOTA
     if not benchmark.is_published:
         messages.error(request, f"{benchmark.name} is {benchmark.visibility}: it takes no uploads.")
+        return redirect(benchmark)
+    if not benchmark.n_items:
+        messages.error(
+            request, f"{benchmark.name} has no items yet (its gold file is being read): try later."
+        )
         return redirect(benchmark)
     if not (benchmark.gold_public or request.user.is_staff or ConfirmedEmail.holds(request.user)):
         # Each identity is one more probe of a hidden answer key: these cost a confirmed address.

@@ -8,7 +8,16 @@ rubrics, `statistics` gives their bootstrap intervals, significance-aware ranks 
 """
 
 from scoring.compare import AGREEMENT_OUTCOMES, agreement_matrix
-from scoring.files import ColumnReport, FileRejected, Gold, Predictions, read_gold, read_predictions
+from scoring.files import (
+    MAX_CATEGORY_CHARS,
+    MAX_ID_CHARS,
+    ColumnReport,
+    FileRejected,
+    Gold,
+    Predictions,
+    read_gold,
+    read_predictions,
+)
 from scoring.grading import (
     DEFAULT_ABSTENTION_PHRASES,
     GRADERS,
@@ -46,6 +55,8 @@ __all__ = [
     "agreement_matrix",
     "DEFAULT_ABSTENTION_PHRASES",
     "DEFAULT_TARGETS",
+    "MAX_CATEGORY_CHARS",
+    "MAX_ID_CHARS",
     "GRADERS",
     "OUTCOME_ABSTAINED",
     "OUTCOME_CORRECT",

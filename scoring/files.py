@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import codecs
 import csv
+import hashlib
 import io
 import json
 import re
@@ -100,6 +101,13 @@ _GZIP_SLICE = 1 << 16
 # Python's parser gives up on JSON nested about a thousand levels deep; the message places the
 # problem where the nesting passes this depth, which no prediction file comes near.
 MAX_JSON_DEPTH = 100
+# The longest item id and category the site stores (its Item model uses these as column sizes):
+# a gold file is refused, with the rows, rather than failing when its items are saved.
+MAX_ID_CHARS = 255
+MAX_CATEGORY_CHARS = 200
+# Text a database cannot store: the zero character (PostgreSQL refuses it in text and JSON) and
+# lone surrogates, which a JSON escape can produce but which are not UTF-8.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 class FileRejected(Exception):
@@ -167,6 +175,16 @@ class Gold:
             raise FileRejected(["there are no items"])
         table = _Table.of_values(frame.astype(object), unit="item")
         return _gold_from_table(table, grader)
+
+    @cached_property
+    def digest(self) -> str:
+        """A SHA-256 of the items: equal for equal gold, whichever file or store it came from."""
+        columns = []
+        for name in ("id", "answer", "question", "category"):
+            column = self.items[name].astype(object)
+            columns.append(column.where(column.notna(), None).tolist())
+        columns.append(self.items["aliases"].tolist())  # tuples of texts, dumped as arrays
+        return hashlib.sha256(json.dumps(columns, ensure_ascii=False).encode()).hexdigest()
 
     @cached_property
     def id_index(self) -> pd.Index:
@@ -1003,6 +1021,7 @@ def _gold_from_table(table: _Table, grader: str) -> Gold:
     aliases = _gold_aliases(table, positions, ids, problems)
     questions = _optional_text(table, positions.get("question"))
     categories = _gold_categories(table, positions)
+    _check_storable(problems, ids, answers, aliases, questions, categories)
     n_options = _gold_options(table, positions, grader, answers, ids, problems)
     problems.check()
 
@@ -1020,6 +1039,55 @@ def _gold_from_table(table: _Table, grader: str) -> Gold:
     if answer_codes is not None:
         gold.__dict__["answer_codes"] = answer_codes
     return gold
+
+
+def _check_storable(
+    problems: _Problems,
+    ids: pd.Series,
+    answers: pd.Series,
+    aliases: pd.Series,
+    questions: pd.Series,
+    categories: pd.Series,
+) -> None:
+    """Refuse what validation accepts but a database cannot hold: long ids or categories, and
+    characters that are not storable text (never quoting answers: the gold may be private)."""
+    id_text = ids.fillna("").astype(str)
+    long_id = id_text.str.len().to_numpy() > MAX_ID_CHARS
+    problems.add_rows(
+        long_id,
+        lambda i: (
+            f"id {_quote(id_text[i])} is {len(id_text[i]):,} characters long; "
+            f"an id may have at most {MAX_ID_CHARS}"
+        ),
+    )
+    category_length = categories.fillna("").astype(str).str.len().to_numpy()
+    problems.add_rows(
+        category_length > MAX_CATEGORY_CHARS,
+        lambda i: (
+            f"the category of item {_quote(id_text[i])} is {category_length[i]:,} characters "
+            f"long; a category may have at most {MAX_CATEGORY_CHARS}"
+        ),
+    )
+    joined_aliases = aliases.map(lambda values: "\n".join(map(str, values)))
+    fields = (
+        ("id", id_text),
+        ("answer", answers),
+        ("aliases", joined_aliases),
+        ("question", questions),
+        ("category", categories),
+    )
+    for name, column in fields:
+        text = column.astype(object).fillna("").astype(str)
+        bad = text.str.contains(_UNSTORABLE).to_numpy(dtype=bool)
+        if name == "id":
+            bad = bad & ~long_id  # reported once, as too long
+        problems.add_rows(
+            bad,
+            lambda i, name=name: (
+                f"the {name} of item {_quote(id_text[i])}: not storable text (a zero character "
+                "U+0000, or half of a surrogate pair)"
+            ),
+        )
 
 
 def _gold_answers(

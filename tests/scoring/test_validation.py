@@ -325,3 +325,46 @@ def test_it_never_shows_a_gold_answer_or_question_in_an_error():
             messages += rejected.value.errors
     assert len(messages) > 10
     assert not [message for message in messages if "SECRET-" in message]
+
+
+@pytest.mark.parametrize(
+    ("filename", "data", "message"),
+    [
+        (
+            "g.csv",
+            b"id,answer\n70,Paris\n" + b"7" * 256 + b",Rome\n",
+            'row 3: id "7777',
+        ),
+        (
+            "g.csv",
+            b"id,answer,category\n70,Paris," + b"c" * 201 + b"\n",
+            'row 2: the category of item "70" is 201 characters long; a category may have at '
+            "most 200",
+        ),
+        (
+            "g.jsonl",
+            b'{"id": "70", "answer": "Paris"}\n{"id": "71", "answer": "Ro\\u0000me"}\n',
+            'line 2: the answer of item "71": not storable text (a zero character U+0000',
+        ),
+        (
+            "g.json",
+            b'[{"id": "70", "answer": "Paris", "aliases": ["\\ud800"]}]',
+            'item 1: the aliases of item "70": not storable text',
+        ),
+        (
+            "g.jsonl",
+            b'{"id": "70", "answer": "Paris", "question": "a\\u0000b"}\n',
+            'line 1: the question of item "70": not storable text',
+        ),
+    ],
+)
+def test_it_rejects_gold_that_the_site_could_not_store(filename, data, message):
+    with pytest.raises(FileRejected) as rejected:
+        read_gold(data, filename=filename, grader="exact")
+    assert rejected.value.errors[0].startswith(message), rejected.value.errors
+    assert "Ro" not in rejected.value.errors[0]  # the answer itself is never shown
+
+
+def test_it_takes_ids_and_categories_at_their_longest():
+    data = b"id,answer,category\n" + b"7" * 255 + b",Paris," + b"c" * 200 + b"\n"
+    assert read_gold(data, filename="g.csv", grader="exact").n_items == 1
