@@ -63,8 +63,11 @@ class FormFields(HTMLParser):
         attrs = dict(attrs)
         name = attrs.get("name")
         if tag == "input" and name and attrs.get("type") not in ("file", "submit"):
-            if attrs.get("type") != "checkbox" or "checked" in attrs:
-                self.values[name] = attrs.get("value") or ("on" if attrs.get("type") else "")
+            if attrs.get("type") == "checkbox":
+                if "checked" in attrs:
+                    self.values[name] = attrs.get("value") or "on"
+            else:
+                self.values[name] = attrs.get("value") or ""
         elif tag == "textarea" and name:
             self._textarea = name
             self.values[name] = ""
