@@ -115,6 +115,7 @@ class Benchmark(models.Model):
             max_bytes=settings.UPLOAD_MAX_BYTES,
             # Every submission of this benchmark is resampled alike, so comparisons are paired.
             seed=self.pk or 0,
+            min_items_per_figure=0 if self.gold_public else settings.HIDDEN_GOLD_MIN_ITEMS,
         )
 
     def results_cache_key(self, kind: str) -> str:

@@ -50,6 +50,10 @@ class BenchmarkConfig:
     # every submission of it is resampled alike); 0 resamples skips it.
     seed: int = 0
     n_resamples: int = statistics.N_RESAMPLES
+    # For a benchmark whose gold is not public: no figure (a run, a category row, a reliability
+    # bin, a step of the risk–coverage curve) covers fewer than this many answered items, and
+    # runs are limited to the targets and the default run; 0 (public gold) shows every figure.
+    min_items_per_figure: int = 0
 
     def __post_init__(self) -> None:
         if self.grader not in GRADERS:
@@ -72,6 +76,8 @@ class BenchmarkConfig:
             raise ValueError(f"max_bytes {self.max_bytes!r} is not positive")
         if self.n_resamples < 0:
             raise ValueError(f"n_resamples {self.n_resamples!r} is negative")
+        if self.min_items_per_figure < 0:
+            raise ValueError(f"min_items_per_figure {self.min_items_per_figure!r} is negative")
 
     @property
     def rubrics(self) -> tuple[float, ...]:
@@ -99,6 +105,8 @@ class RunScore:
     f1: float
     outcomes: np.ndarray = field(repr=False)
     categories: dict[str, dict] = field(default_factory=dict, repr=False)
+    # Categories left out of `categories` on a benchmark whose gold is hidden (too few answers).
+    categories_not_shown: int = 0
     has_confidence: bool = False
     scores_abstaining_below: dict[str, float] = field(default_factory=dict)
     # Stated confidences against outcomes (statistics.confidence_calibration), when given.
@@ -136,6 +144,7 @@ class RunScore:
             "has_confidence": self.has_confidence,
             "scores_abstaining_below": _json_numbers(self.scores_abstaining_below),
             "categories": {name: _json_numbers(row) for name, row in self.categories.items()},
+            "categories_not_shown": self.categories_not_shown,
             "intervals": self.intervals,
             "behaviourally_calibrated": self.behaviourally_calibrated,
             "confidence_calibration": self.confidence_calibration,
@@ -315,18 +324,24 @@ def _score_run(
     accuracy = metrics.accuracy(correct, n)
     given_attempted = metrics.accuracy_given_attempted(correct, incorrect)
 
+    categories, categories_not_shown = _categories(gold, outcomes, config.min_items_per_figure)
     confidence = rows["confidence"].to_numpy(dtype=float)
     has_confidence = bool(len(confidence)) and not np.isnan(confidence).all()
-    below: dict[str, float] = {}
+    below: dict[str, float | None] = {}
     calibration = None
     if has_confidence:
         per_item = np.full(n, np.nan)
         per_item[item_positions(gold, rows)] = confidence
+        k = config.min_items_per_figure
         below = {
-            metrics.target_key(t): metrics.score_abstaining_below(outcomes, per_item, t)
+            metrics.target_key(t): (
+                metrics.score_abstaining_below(outcomes, per_item, t)
+                if _abstaining_below_shown(outcomes, per_item, t, k)
+                else None
+            )
             for t in config.rubrics
         }
-        calibration = statistics.confidence_calibration(outcomes, per_item)
+        calibration = statistics.confidence_calibration(outcomes, per_item, min_items=k)
     return RunScore(
         target=target,
         key=DEFAULT_RUN_KEY if target is None else metrics.target_key(target),
@@ -342,17 +357,39 @@ def _score_run(
         accuracy_given_attempted=given_attempted,
         f1=metrics.f1(accuracy, given_attempted),
         outcomes=outcomes,
-        categories=_categories(gold, outcomes),
+        categories=categories,
+        categories_not_shown=categories_not_shown,
         has_confidence=has_confidence,
         scores_abstaining_below=below,
         confidence_calibration=calibration,
     )
 
 
-def _categories(gold: Gold, outcomes: np.ndarray) -> dict[str, dict]:
+def _abstaining_below_shown(
+    outcomes: np.ndarray, confidence: np.ndarray, t: float, min_items: int
+) -> bool:
+    """Whether the score abstaining below t may be shown: with `min_items` (hidden gold), the
+    answers it keeps and those it drops are each none or at least that many, or the score and
+    the run's own counts would tell how a few items were graded."""
+    if not min_items:
+        return True
+    attempted = (outcomes == OUTCOME_CORRECT) | (outcomes == OUTCOME_INCORRECT)
+    dropped = int(np.count_nonzero(attempted & (confidence < t)))
+    kept = int(np.count_nonzero(attempted)) - dropped
+    return all(count == 0 or count >= min_items for count in (kept, dropped))
+
+
+def _categories(gold: Gold, outcomes: np.ndarray, min_items: int) -> tuple[dict[str, dict], int]:
+    """Each category's counts, and how many categories are not shown.
+
+    With `min_items` (hidden gold), a category is shown only when the run answers at least that
+    many of its items, and the answered items of the categories not shown (and of none) are
+    none or at least that many too; else the run's counts minus the rows shown would tell how
+    those few were graded. The categories with fewest answers are left out first.
+    """
     codes, names = gold.category_codes
     if not names:
-        return {}
+        return {}, 0
     k = len(names)
     has = codes >= 0
     # One count per (category, outcome code).
@@ -364,7 +401,19 @@ def _categories(gold: Gold, outcomes: np.ndarray) -> dict[str, dict]:
     accuracy = metrics.accuracy(correct, n_items)
     error_rate = metrics.error_rate(incorrect, n_items)
     abstention_rate = metrics.abstention_rate(abstained, n_items)
-    return {
+    shown = np.ones(k, dtype=bool)
+    if min_items:
+        answered = correct + incorrect
+        shown = answered >= min_items
+        attempted = (outcomes == OUTCOME_CORRECT) | (outcomes == OUTCOME_INCORRECT)
+        rest = int(np.count_nonzero(attempted)) - int(answered[shown].sum())
+        # Fewest answers first (then by name), so the fewest rows are given up.
+        for i in sorted(np.flatnonzero(shown), key=lambda i: (answered[i], names[i])):
+            if rest == 0 or rest >= min_items:
+                break
+            shown[i] = False
+            rest += int(answered[i])
+    rows = {
         name: {
             "n_items": int(n_items[i]),
             "correct": int(correct[i]),
@@ -375,7 +424,9 @@ def _categories(gold: Gold, outcomes: np.ndarray) -> dict[str, dict]:
             "abstention_rate": float(abstention_rate[i]),
         }
         for i, name in enumerate(names)
+        if shown[i]
     }
+    return rows, int(k - np.count_nonzero(shown))
 
 
 def _json_number(value: float | None) -> float | None:
