@@ -7,7 +7,7 @@ rubrics, `statistics` gives their bootstrap intervals, significance-aware ranks 
 `python -m scoring` scores one file locally.
 """
 
-from scoring.compare import AGREEMENT_OUTCOMES, agreement_matrix
+from scoring.compare import AGREEMENT_OUTCOMES, agreement_disclosed, agreement_matrix
 from scoring.files import ColumnReport, FileRejected, Gold, Predictions, read_gold, read_predictions
 from scoring.grading import (
     DEFAULT_ABSTENTION_PHRASES,
@@ -42,6 +42,7 @@ from scoring.runs import (
 
 __all__ = [
     "AGREEMENT_OUTCOMES",
+    "agreement_disclosed",
     "agreement_matrix",
     "DEFAULT_ABSTENTION_PHRASES",
     "DEFAULT_TARGETS",
