@@ -105,7 +105,9 @@ def benchmark(request: HttpRequest, slug: str) -> HttpResponse:
 @require_GET
 def methods(request: HttpRequest) -> HttpResponse:
     """How scores are computed: every formula behind the boards, linked from each of them."""
-    return render(request, "methods.html")
+    return render(
+        request, "methods.html", {"hidden_gold_min_items": settings.HIDDEN_GOLD_MIN_ITEMS}
+    )
 
 
 @require_GET

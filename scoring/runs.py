@@ -333,15 +333,22 @@ def _score_run(
         per_item = np.full(n, np.nan)
         per_item[item_positions(gold, rows)] = confidence
         k = config.min_items_per_figure
+        parts = (
+            statistics.confidence_parts(outcomes, per_item, min_items=k, targets=config.targets)
+            if k
+            else None
+        )
         below = {
             metrics.target_key(t): (
                 metrics.score_abstaining_below(outcomes, per_item, t)
-                if _abstaining_below_shown(outcomes, per_item, t, k)
+                if not k or _drops_whole_parts(outcomes, per_item, t, parts)
                 else None
             )
             for t in config.rubrics
         }
-        calibration = statistics.confidence_calibration(outcomes, per_item, min_items=k)
+        calibration = statistics.confidence_calibration(
+            outcomes, per_item, min_items=k, targets=config.targets
+        )
     return RunScore(
         target=target,
         key=DEFAULT_RUN_KEY if target is None else metrics.target_key(target),
@@ -365,18 +372,22 @@ def _score_run(
     )
 
 
-def _abstaining_below_shown(
-    outcomes: np.ndarray, confidence: np.ndarray, t: float, min_items: int
+def _drops_whole_parts(
+    outcomes: np.ndarray, confidence: np.ndarray, t: float, parts: np.ndarray | None
 ) -> bool:
-    """Whether the score abstaining below t may be shown: with `min_items` (hidden gold), the
-    answers it keeps and those it drops are each none or at least that many, or the score and
-    the run's own counts would tell how a few items were graded."""
-    if not min_items:
+    """On a benchmark whose gold is hidden, whether the score abstaining below t may be shown:
+    the answers it drops are none, or whole bins of `statistics.confidence_parts`, so that it
+    is a sum of figures already shown and tells nothing about fewer answers."""
+    answered = (outcomes == OUTCOME_CORRECT) | (outcomes == OUTCOME_INCORRECT)
+    dropped = answered & (confidence < t)
+    if not dropped.any():
         return True
-    attempted = (outcomes == OUTCOME_CORRECT) | (outcomes == OUTCOME_INCORRECT)
-    dropped = int(np.count_nonzero(attempted & (confidence < t)))
-    kept = int(np.count_nonzero(attempted)) - dropped
-    return all(count == 0 or count >= min_items for count in (kept, dropped))
+    if parts is None:
+        return False
+    stated = answered & ~np.isnan(confidence)
+    part = np.searchsorted(parts, confidence[stated], side="right")
+    below = dropped[stated]
+    return not np.intersect1d(part[below], part[~below]).size
 
 
 def _categories(gold: Gold, outcomes: np.ndarray, min_items: int) -> tuple[dict[str, dict], int]:

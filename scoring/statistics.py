@@ -226,88 +226,124 @@ def confidence_calibration(
     *,
     n_bins: int = N_CONFIDENCE_BINS,
     min_items: int = 0,
+    targets: tuple[float, ...] = (),
 ) -> dict[str, object] | None:
     """How well a run's stated confidences match how often it is right.
 
     Over the items answered (correct or incorrect) with a stated confidence; None if there are
     none. Bins are [0, 0.1), [0.1, 0.2), …, [0.9, 1.0], the last one closed.
 
-    With `min_items` (a benchmark whose gold is hidden) no figure covers fewer answered items:
-    neighbouring bins are merged until each holds that many, the risk–coverage curve steps by
-    whole blocks of at least that many (its area computed as if each block's confidences were
-    equal), and the Brier score, which weighs every answer by its own confidence, is left out.
-    None when the items answered with a confidence, or those answered without one, are fewer
-    (but not none): the run's own counts would tell how the others were graded.
+    With `min_items` (a benchmark whose gold is hidden) every figure comes from one set of bins
+    (`confidence_parts`: the ten, cut also at the `targets`, neighbours merged until each holds
+    `min_items` answers): the risk–coverage curve has a point at each bin's edge, its area is
+    computed as if the confidences within a bin were equal, and the Brier score, which weighs
+    every answer by its own confidence, is left out. None when the parts cannot be formed.
     """
     outcomes = np.asarray(outcomes)
     confidence = np.asarray(confidence, dtype=float)
-    attempted = (outcomes == OUTCOME_CORRECT) | (outcomes == OUTCOME_INCORRECT)
-    answered = attempted & ~np.isnan(confidence)
+    answered = _attempted(outcomes) & ~np.isnan(confidence)
     n = int(np.count_nonzero(answered))
     if not n:
         return None
-    if min_items and not _enough(n, min_items):
-        return None
-    if min_items and not _enough(int(np.count_nonzero(attempted)) - n, min_items):
-        return None
     conf = confidence[answered]
     right = (outcomes[answered] == OUTCOME_CORRECT).astype(float)
-
-    bins = np.minimum((conf * n_bins).astype(np.int64), n_bins - 1)
-    in_bin = np.bincount(bins, minlength=n_bins)
-    conf_sum = np.bincount(bins, weights=conf, minlength=n_bins)
-    right_sum = np.bincount(bins, weights=right, minlength=n_bins)
-    rows = []
-    ece = 0.0
-    for first, last in _merged_bins(in_bin, min_items):
-        count = int(in_bin[first : last + 1].sum())
-        mean_conf = conf_sum[first : last + 1].sum() / count if count else None
-        accuracy = right_sum[first : last + 1].sum() / count if count else None
-        if count:
-            ece += count / n * abs(accuracy - mean_conf)
-        rows.append(
-            {
-                "low": first / n_bins,
-                "high": (last + 1) / n_bins,
-                "n": count,
-                "confidence": None if mean_conf is None else float(mean_conf),
-                "accuracy": None if accuracy is None else float(accuracy),
-            }
-        )
-    coverage, risk, ends = _risk_coverage(conf, right, min_items)
-    # Hidden gold: points only where a block ends, the curve between them being its average.
-    points = ends - 1 if min_items else np.arange(n)
+    if min_items:
+        edges = confidence_parts(outcomes, confidence, min_items=min_items, targets=targets)
+        if edges is None:
+            return None
+        part = np.searchsorted(edges, conf, side="right")
+    else:
+        edges = np.arange(1, n_bins) / n_bins
+        part = np.minimum((conf * n_bins).astype(np.int64), n_bins - 1)
+    bounds = np.concatenate([[0.0], edges, [1.0]])
+    in_part = np.bincount(part, minlength=len(bounds) - 1)
+    conf_sum = np.bincount(part, weights=conf, minlength=len(bounds) - 1)
+    right_sum = np.bincount(part, weights=right, minlength=len(bounds) - 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_conf = conf_sum / in_part
+        part_accuracy = right_sum / in_part
+    filled = in_part > 0
+    ece = float(np.sum(in_part[filled] / n * np.abs(part_accuracy[filled] - mean_conf[filled])))
+    if min_items:
+        # Answers within a bin count as equally confident: the curve then depends on the
+        # bins' counts alone, and has a point where each bin ends.
+        coverage, risk, ends = _risk_coverage(part.astype(float), right)
+        points = ends - 1
+    else:
+        coverage, risk, _ = _risk_coverage(conf, right)
+        points = np.arange(n)
     return {
         "n_answered": n,
-        "bins": rows,
-        "ece": float(ece),
+        "bins": [
+            {
+                "low": float(bounds[k]),
+                "high": float(bounds[k + 1]),
+                "n": int(in_part[k]),
+                "confidence": float(mean_conf[k]) if filled[k] else None,
+                "accuracy": float(part_accuracy[k]) if filled[k] else None,
+            }
+            for k in range(len(bounds) - 1)
+        ],
+        "ece": ece,
         "brier": None if min_items else float(np.mean((conf - right) ** 2)),
         "aurc": float(np.mean(risk)),
         "risk_coverage": _curve_points(coverage[points], risk[points]),
     }
 
 
+def confidence_parts(
+    outcomes: np.ndarray,
+    confidence: np.ndarray,
+    *,
+    min_items: int,
+    targets: tuple[float, ...] = (),
+    n_bins: int = N_CONFIDENCE_BINS,
+) -> np.ndarray | None:
+    """The inner edges of the confidence bins every figure of a run's stated confidences comes
+    from when no figure may cover fewer than `min_items` answers (hidden gold).
+
+    Candidate edges are those of the ten bins and the targets (so that the score abstaining
+    below a target can be one of the figures); going up from 0, neighbouring bins are merged
+    until each holds `min_items` answers, a remainder at the top joining the last. Any figure
+    that is a sum over whole bins then tells nothing about fewer answers. Which items a run
+    answered and with what confidence needs no gold, so neither do these edges.
+
+    None when the answers that state a confidence, or those that do not, are fewer than
+    `min_items` (but not none): with the run's own counts, they would be a figure of their own.
+    """
+    outcomes = np.asarray(outcomes)
+    confidence = np.asarray(confidence, dtype=float)
+    attempted = _attempted(outcomes)
+    stated = attempted & ~np.isnan(confidence)
+    n = int(np.count_nonzero(stated))
+    if not n or not _enough(n, min_items):
+        return None
+    if not _enough(int(np.count_nonzero(attempted)) - n, min_items):
+        return None
+    candidates = np.union1d(
+        np.arange(1, n_bins) / n_bins, [t for t in targets if 0 < t < 1]
+    ).astype(float)
+    part = np.searchsorted(candidates, confidence[stated], side="right")
+    in_part = np.bincount(part, minlength=len(candidates) + 1)
+    kept: list[float] = []
+    count = 0
+    for k, in_k in enumerate(in_part[:-1]):
+        count += int(in_k)
+        if count >= min_items:
+            kept.append(float(candidates[k]))
+            count = 0
+    if kept and count + int(in_part[-1]) < min_items:
+        kept.pop()  # the top remainder joins the bin below it
+    return np.asarray(kept, dtype=float)
+
+
+def _attempted(outcomes: np.ndarray) -> np.ndarray:
+    return (outcomes == OUTCOME_CORRECT) | (outcomes == OUTCOME_INCORRECT)
+
+
 def _enough(count: int, min_items: int) -> bool:
     """Whether a group of answered items may be counted apart: none, or at least `min_items`."""
     return count == 0 or count >= min_items
-
-
-def _merged_bins(in_bin: np.ndarray, min_items: int) -> list[tuple[int, int]]:
-    """Runs of neighbouring bins (first, last), each holding at least `min_items` items; every
-    bin alone when `min_items` is 0. Bins left over at the top join the last run."""
-    groups: list[tuple[int, int]] = []
-    first, count = 0, 0
-    for k, in_k in enumerate(in_bin):
-        count += int(in_k)
-        if count >= min_items:
-            groups.append((first, k))
-            first, count = k + 1, 0
-    if first < len(in_bin):
-        if groups:
-            groups[-1] = (groups[-1][0], len(in_bin) - 1)
-        else:
-            groups.append((0, len(in_bin) - 1))
-    return groups
 
 
 def risk_coverage(confidence: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -317,19 +353,15 @@ def risk_coverage(confidence: np.ndarray, right: np.ndarray) -> tuple[np.ndarray
     Items of equal confidence are answered together: within such a group the risk is what a
     random order of the group gives on average, so the curve does not depend on the file's order.
     """
-    coverage, risk, _ = _risk_coverage(confidence, right, 0)
+    coverage, risk, _ = _risk_coverage(confidence, right)
     return coverage, risk
 
 
 def _risk_coverage(
-    confidence: np.ndarray, right: np.ndarray, min_items: int
+    confidence: np.ndarray, right: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """`risk_coverage`, and the number of answers k at the end of each group.
-
-    With `min_items`, groups of equal confidence are joined into blocks of at least that many
-    items, most confident first, so that the curve within a block, and its points, depend only
-    on the block's count of wrong answers.
-    """
+    """`risk_coverage`, and the number of answers k at the end of each group of equal
+    confidence."""
     confidence = np.asarray(confidence, dtype=float)
     wrong = 1.0 - np.asarray(right, dtype=float)
     n = len(confidence)
@@ -338,8 +370,6 @@ def _risk_coverage(
     wrong_sorted = wrong[order]
     # Group boundaries: where the confidence changes.
     starts = np.flatnonzero(np.concatenate([[True], conf_sorted[1:] != conf_sorted[:-1]]))
-    if min_items:
-        starts = _blocks(starts, n, min_items)
     ends = np.append(starts[1:], n)
     group_wrong = np.add.reduceat(wrong_sorted, starts)
     group_size = ends - starts
@@ -348,18 +378,6 @@ def _risk_coverage(
     k = np.arange(1, n + 1)
     expected_wrong = before[group] + (k - starts[group]) * (group_wrong / group_size)[group]
     return k / n, expected_wrong / k, ends
-
-
-def _blocks(starts: np.ndarray, n: int, min_items: int) -> np.ndarray:
-    """The starts of blocks of whole groups (given by their starts), each block at least
-    `min_items` long; a short remainder joins the last block."""
-    cuts = [0]
-    while True:
-        # The first group that begins at least min_items after the current block's start.
-        index = int(np.searchsorted(starts, cuts[-1] + min_items))
-        if index >= len(starts) or n - starts[index] < min_items:
-            return np.asarray(cuts, dtype=np.int64)
-        cuts.append(int(starts[index]))
 
 
 def _curve_points(coverage: np.ndarray, risk: np.ndarray) -> dict[str, list[float]]:
