@@ -13,7 +13,15 @@ from leaderboard.models import Benchmark, Item, Submission
 admin.site.site_header = "Abstention-aware leaderboard: administration"
 
 # Changing any of these changes the results of every submission of the benchmark.
-SCORING_FIELDS = ("grader", "targets", "abstention_phrases", "min_coverage", "numeric_tolerance")
+# gold_public too: a benchmark whose gold is hidden shows coarser figures (HIDDEN_GOLD_MIN_ITEMS).
+SCORING_FIELDS = (
+    "grader",
+    "targets",
+    "abstention_phrases",
+    "min_coverage",
+    "numeric_tolerance",
+    "gold_public",
+)
 
 
 @admin.register(Benchmark)

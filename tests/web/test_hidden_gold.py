@@ -294,3 +294,43 @@ def test_nothing_on_the_pages_of_a_hidden_benchmark_covers_fewer_than_k(client, 
         for score in run["scores_abstaining_below"].values():
             assert score is None or isinstance(score, float)
     assert len(metrics["runs"]) == 2
+
+
+def test_hiding_a_benchmarks_gold_rescores_what_was_scored_in_full(
+    client, admin_client, user, make_benchmark, settings
+):
+    settings.HIDDEN_GOLD_MIN_ITEMS = K
+    gold = "id,answer\n" + "".join(f"q{i},{KEY[i]}\n" for i in range(N))
+    benchmark = make_benchmark(slug="was-open", gold=gold, grader="choice", gold_public=True)
+    client.force_login(user)
+    rows = [(j, "A", round(0.99 - 0.0098 * j, 4), None) for j in range(100)]
+    metrics = upload(client, benchmark, csv(rows))["metrics"]
+    assert len(metrics["runs"][0]["confidence_calibration"]["risk_coverage"]["coverage"]) == 100
+    submission = Submission.objects.get(benchmark=benchmark)
+
+    form = {
+        "name": benchmark.name,
+        "slug": benchmark.slug,
+        "description": "",
+        "source": "",
+        "grader": "choice",
+        "targets": "0.5, 0.75, 0.9",
+        "abstention_phrases": "\n".join(benchmark.abstention_phrases),
+        "min_coverage": "0",
+        "numeric_tolerance": "1e-06",
+        "visibility": "published",
+        "gold_public": "on",
+    }
+    change = f"/admin/leaderboard/benchmark/{benchmark.pk}/change/"
+    assert admin_client.post(change, form).status_code == 302
+    submission.refresh_from_db()
+    assert submission.status == Submission.Status.SCORED  # nothing changed, nothing rescored
+
+    assert admin_client.post(change, {**form, "gold_public": ""}).status_code == 302
+    submission.refresh_from_db()
+    assert submission.status == Submission.Status.QUEUED
+    assert "metrics" not in client.get(f"/submissions/{submission.pk}.json").json()
+    services.submission_score(submission_id=submission.pk)
+    run = client.get(f"/submissions/{submission.pk}.json").json()["metrics"]["runs"][0]
+    kept = [round(c * 100) for c in run["confidence_calibration"]["risk_coverage"]["coverage"]]
+    assert min(np.diff([0, *kept])) >= K
