@@ -186,10 +186,15 @@ class SignificanceRanks:
     beats: np.ndarray  # beats[i, j]: share of resamples in which j scores higher than i
 
 
-def significance_ranks(samples: ArrayLike, share: float = BEATS_SHARE) -> SignificanceRanks:
+def significance_ranks(
+    samples: ArrayLike, share: float = BEATS_SHARE, *, comparable: np.ndarray | None = None
+) -> SignificanceRanks:
     """Significance-aware ranks from each submission's per-resample scores, shaped (M, B).
 
-    Rows of NaN (no score under this rubric) take part in nothing.
+    Rows of NaN (no score under this rubric) take part in nothing. With `comparable` (M × M),
+    j beats i only where `comparable[i, j]`: on a benchmark whose gold is hidden, a pair whose
+    counts differ by fewer than K items is never told apart, since which of so few items are
+    right would decide it.
     """
     scores = np.asarray(samples, dtype=float)
     if scores.ndim != 2:
@@ -211,6 +216,8 @@ def significance_ranks(samples: ArrayLike, share: float = BEATS_SHARE) -> Signif
             higher = np.count_nonzero(scored[close] > scored[i], axis=1)
             shares[i, close] = higher / n_resamples
         beats[np.ix_(kept, kept)] = shares
+    if comparable is not None:
+        beats = np.where(np.asarray(comparable, dtype=bool), beats, np.nan)
     significant = beats >= share  # NaN compares False
     rank = np.where(present, 1 + significant.sum(axis=1), np.nan)
     low_rank = np.where(present, len(kept) - significant.sum(axis=0), np.nan)

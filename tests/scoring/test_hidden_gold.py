@@ -236,3 +236,14 @@ def test_it_withholds_the_agreement_when_a_cell_of_items_both_answered_is_small(
     same = first.copy()
     same[np.flatnonzero(first == C)[0]] = W
     assert not agreement_disclosed(first, same, min_items=K)
+
+
+def test_significance_ranks_tell_apart_only_the_pairs_allowed():
+    low = np.zeros(100)
+    high = np.ones(100)
+    plain = statistics.significance_ranks(np.stack([high, low]))
+    assert list(plain.rank) == [1, 2] and list(plain.low) == [1, 2]
+    kept_apart = np.zeros((2, 2), dtype=bool)
+    tied = statistics.significance_ranks(np.stack([high, low]), comparable=kept_apart)
+    assert list(tied.rank) == [1, 1] and list(tied.low) == [2, 2]
+    assert np.isnan(tied.beats).all()

@@ -334,3 +334,24 @@ def test_hiding_a_benchmarks_gold_rescores_what_was_scored_in_full(
     run = client.get(f"/submissions/{submission.pk}.json").json()["metrics"]["runs"][0]
     kept = [round(c * 100) for c in run["confidence_calibration"]["risk_coverage"]["coverage"]]
     assert min(np.diff([0, *kept])) >= K
+
+
+def test_the_board_never_tells_apart_two_runs_within_k_items(client, user, hidden, make_benchmark):
+    """Whether one submission beats another beyond noise turns, for two that differ in a few
+    items, on which of those few are right: on a hidden board such a pair stays tied."""
+    client.force_login(user)
+    everything = [(i, KEY[i], None, None) for i in range(N)]
+    five_less = [(i, "I don't know", None, None) for i in range(5)] + everything[5:]
+    gold = "id,answer\n" + "".join(f"q{i},{KEY[i]}\n" for i in range(N))
+    public = make_benchmark(slug="open-choice", gold=gold, grader="choice", gold_public=True)
+    ranges = {}
+    for benchmark in (hidden, public):
+        upload(client, benchmark, csv(everything), model="all")
+        upload(client, benchmark, csv(five_less), model="five-less")
+        board = client.get(f"/benchmarks/{benchmark.slug}/leaderboard.json").json()
+        ranges[benchmark.slug] = {
+            row["model"]: row["scores"]["0"]["rank_range"] for row in board["rows"]
+        }
+    # Five answers right apart: beyond noise where the gold is public, tied where it is hidden.
+    assert ranges["open-choice"] == {"all": [1, 1], "five-less": [2, 2]}
+    assert ranges["hidden-choice"] == {"all": [1, 2], "five-less": [1, 2]}
