@@ -324,20 +324,27 @@ def _score_run(
     accuracy = metrics.accuracy(correct, n)
     given_attempted = metrics.accuracy_given_attempted(correct, incorrect)
 
-    categories, categories_not_shown = _categories(gold, outcomes, config.min_items_per_figure)
+    k = config.min_items_per_figure
     confidence = rows["confidence"].to_numpy(dtype=float)
     has_confidence = bool(len(confidence)) and not np.isnan(confidence).all()
     below: dict[str, float | None] = {}
     calibration = None
+    parts = None
+    # Hidden gold: which confidence bin each answer falls in (those without a confidence apart),
+    # for category rows that must not cut a bin into a few answers.
+    bins = np.zeros(n, dtype=np.int64)
     if has_confidence:
         per_item = np.full(n, np.nan)
         per_item[item_positions(gold, rows)] = confidence
-        k = config.min_items_per_figure
         parts = (
             statistics.confidence_parts(outcomes, per_item, min_items=k, targets=config.targets)
             if k
             else None
         )
+        if parts is not None:
+            stated = ~np.isnan(per_item)
+            bins[stated] = np.searchsorted(parts, per_item[stated], side="right")
+            bins[~stated] = len(parts) + 1
         below = {
             metrics.target_key(t): (
                 metrics.score_abstaining_below(outcomes, per_item, t)
@@ -349,6 +356,7 @@ def _score_run(
         calibration = statistics.confidence_calibration(
             outcomes, per_item, min_items=k, targets=config.targets
         )
+    categories, categories_not_shown = _categories(gold, outcomes, k, bins)
     return RunScore(
         target=target,
         key=DEFAULT_RUN_KEY if target is None else metrics.target_key(target),
@@ -390,13 +398,17 @@ def _drops_whole_parts(
     return not np.intersect1d(part[below], part[~below]).size
 
 
-def _categories(gold: Gold, outcomes: np.ndarray, min_items: int) -> tuple[dict[str, dict], int]:
+def _categories(
+    gold: Gold, outcomes: np.ndarray, min_items: int, bins: np.ndarray
+) -> tuple[dict[str, dict], int]:
     """Each category's counts, and how many categories are not shown.
 
-    With `min_items` (hidden gold), a category is shown only when the run answers at least that
-    many of its items, and the answered items of the categories not shown (and of none) are
-    none or at least that many too; else the run's counts minus the rows shown would tell how
-    those few were graded. The categories with fewest answers are left out first.
+    With `min_items` (hidden gold) the run's answers are split by category and by the confidence
+    bin its figures come from (`bins`, per item): every figure is then a sum of such cells, so
+    each cell of a category shown, and of the answers outside the categories shown (their counts
+    follow from the run's), must hold none or at least `min_items` answers. A category with a
+    smaller cell is left out; while the answers outside have a small cell, the category with
+    fewest answers there joins them.
     """
     codes, names = gold.category_codes
     if not names:
@@ -414,16 +426,28 @@ def _categories(gold: Gold, outcomes: np.ndarray, min_items: int) -> tuple[dict[
     abstention_rate = metrics.abstention_rate(abstained, n_items)
     shown = np.ones(k, dtype=bool)
     if min_items:
-        answered = correct + incorrect
-        shown = answered >= min_items
-        attempted = (outcomes == OUTCOME_CORRECT) | (outcomes == OUTCOME_INCORRECT)
-        rest = int(np.count_nonzero(attempted)) - int(answered[shown].sum())
-        # Fewest answers first (then by name), so the fewest rows are given up.
-        for i in sorted(np.flatnonzero(shown), key=lambda i: (answered[i], names[i])):
-            if rest == 0 or rest >= min_items:
+        answered = (outcomes == OUTCOME_CORRECT) | (outcomes == OUTCOME_INCORRECT)
+        width = int(bins.max()) + 1
+        # cells[c, b]: answers of category c in bin b; every answer, whatever its category.
+        cells = np.bincount(
+            codes[has & answered] * width + bins[has & answered], minlength=k * width
+        ).reshape(k, width)
+        every = np.bincount(bins[answered], minlength=width)
+        shown = cells.sum(axis=1) >= min_items
+        shown &= ((cells == 0) | (cells >= min_items)).all(axis=1)
+        while True:
+            rest = every - cells[shown].sum(axis=0)
+            small = np.flatnonzero((rest > 0) & (rest < min_items))
+            if not len(small):
                 break
-            shown[i] = False
-            rest += int(answered[i])
+            b = small[0]
+            # Fewest answers first (then by name), so the fewest are given up.
+            candidates = np.flatnonzero(shown & (cells[:, b] > 0))
+            if not len(candidates):  # cannot happen with bins of min_items; never risk it
+                shown[:] = False
+                break
+            drop = min(candidates, key=lambda i: (cells[i].sum(), names[i]))
+            shown[drop] = False
     rows = {
         name: {
             "n_items": int(n_items[i]),

@@ -247,3 +247,20 @@ def test_significance_ranks_tell_apart_only_the_pairs_allowed():
     tied = statistics.significance_ranks(np.stack([high, low]), comparable=kept_apart)
     assert list(tied.rank) == [1, 1] and list(tied.low) == [2, 2]
     assert np.isnan(tied.beats).all()
+
+
+def test_a_category_row_never_cuts_a_confidence_bin_into_a_few_answers():
+    # Category x: items 0-29. The run puts x and one more item (30) in the top bin: the top bin
+    # minus x's row would be item 30 alone. Neither category may be shown.
+    categories = ["x"] * 30 + ["y"] * (N - 30)
+    rows = [(i, "A", 0.95, None) for i in range(31)]
+    rows += [(i, "A", 0.3, None) for i in range(31, 100)]
+    result = score(rows, categories=categories)
+    bins = result.primary.confidence_calibration["bins"]
+    assert [b["n"] for b in bins] == [69, 31]
+    assert result.primary.categories == {}
+    assert result.primary.categories_not_shown == 2
+    assert sorted(score(rows, k=0, categories=categories).primary.categories) == ["x", "y"]
+    # Without confidences the same answers show both rows: nothing cuts them.
+    plain = score([(i, "A", None, None) for i in range(100)], categories=categories)
+    assert sorted(plain.primary.categories) == ["x", "y"]
