@@ -384,7 +384,7 @@ def reliability_diagram(calibration: dict) -> str:
             name="share correct",
             marker={"color": COLOURS["correct"], "opacity": 0.75},
             hovertext=[
-                f"confidence {row['low']:.1f}–{row['high']:.1f}: {row['n']:,} answers, "
+                f"confidence {row['low']:g}–{row['high']:g}: {row['n']:,} answers, "
                 f"mean confidence {row['confidence']:.1%}, correct {row['accuracy']:.1%}"
                 for row in bins
             ],

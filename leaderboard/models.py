@@ -38,8 +38,16 @@ def default_abstention_phrases() -> list[str]:
     return list(scoring.DEFAULT_ABSTENTION_PHRASES)
 
 
-# The fields of a benchmark that its results depend on, besides its gold.
-GRADING_FIELDS = ("grader", "targets", "abstention_phrases", "min_coverage", "numeric_tolerance")
+# The fields of a benchmark that its results depend on, besides its gold; whether the gold is
+# public among them, since hidden gold gives coarser figures (HIDDEN_GOLD_MIN_ITEMS).
+GRADING_FIELDS = (
+    "grader",
+    "targets",
+    "abstention_phrases",
+    "min_coverage",
+    "numeric_tolerance",
+    "gold_public",
+)
 
 
 def settings_fingerprint(grading: dict, gold_digest: str) -> str:
@@ -193,6 +201,7 @@ class Benchmark(models.Model):
             max_bytes=settings.UPLOAD_MAX_BYTES,
             # Every submission of this benchmark is resampled alike, so comparisons are paired.
             seed=self.pk or 0,
+            min_items_per_figure=0 if self.gold_public else settings.HIDDEN_GOLD_MIN_ITEMS,
         )
 
     def results_cache_key(self, kind: str) -> str:

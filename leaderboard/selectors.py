@@ -832,6 +832,7 @@ def _significance(
     out when any submission lacks a bootstrap.
     """
     stored = _bootstraps([submission.pk for submission in submissions])
+    min_items = benchmark.config().min_items_per_figure
     out = {}
     for rubric in rubrics:
         runs = []
@@ -846,8 +847,28 @@ def _significance(
         matrix = np.stack(
             [np.full(width, np.nan) if sample is None else sample for sample in samples]
         )
-        out[rubric.key] = scoring.statistics.significance_ranks(matrix)
+        comparable = _far_enough_apart(submissions, runs, min_items) if min_items else None
+        out[rubric.key] = scoring.statistics.significance_ranks(matrix, comparable=comparable)
     return out
+
+
+def _far_enough_apart(
+    submissions: list[Submission], runs: list[tuple[int, str | None]], min_items: int
+) -> np.ndarray:
+    """[i, j] true where the runs scoring i and j differ by at least `min_items` correct or
+    wrong answers: on a benchmark whose gold is hidden only such pairs may be told apart, so
+    that no verdict turns on which of a few items are right. Counts are public: the choice
+    itself tells nothing."""
+    counts = np.full((len(submissions), 2), np.nan)
+    for index, (submission, (_, run_key)) in enumerate(zip(submissions, runs, strict=True)):
+        run = next(
+            (run for run in (submission.summary or {}).get("runs", []) if run["key"] == run_key),
+            None,
+        )
+        if run is not None:
+            counts[index] = run["counts"]["correct"], run["counts"]["incorrect"]
+    apart = np.abs(counts[:, None, :] - counts[None, :, :]) >= min_items
+    return apart.any(axis=2)
 
 
 def paired_shares(benchmark: Benchmark, first: Row, second: Row, rubrics: list[Rubric]) -> dict:

@@ -170,6 +170,11 @@ MEDIA_URL = "/media/"  # never served: uploads are read only by the workers
 UPLOAD_MAX_BYTES = envint("UPLOAD_MAX_BYTES", str(50 * 1024 * 1024))
 # Scoring attempts a user may start per benchmark and day; rejected and failed ones do not count.
 SUBMISSION_DAILY_QUOTA = envint("SUBMISSION_DAILY_QUOTA", "5")
+# On a benchmark whose gold is not public, no figure covers fewer than this many answered items,
+# so that no page can be read item by item to rebuild the answers (SPEC §7); 0 turns this off.
+HIDDEN_GOLD_MIN_ITEMS = envint("HIDDEN_GOLD_MIN_ITEMS", "25")
+if HIDDEN_GOLD_MIN_ITEMS < 0:
+    raise ImproperlyConfigured("HIDDEN_GOLD_MIN_ITEMS must be 0 or more")
 # Stop storing an upload the moment it passes UPLOAD_MAX_BYTES, before any form reads it.
 FILE_UPLOAD_HANDLERS = [
     "leaderboard.uploads.SizeLimitUploadHandler",

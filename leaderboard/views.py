@@ -126,7 +126,9 @@ def benchmark(request: HttpRequest, slug: str) -> HttpResponse:
 @require_GET
 def methods(request: HttpRequest) -> HttpResponse:
     """How scores are computed: every formula behind the boards, linked from each of them."""
-    return render(request, "methods.html")
+    return render(
+        request, "methods.html", {"hidden_gold_min_items": settings.HIDDEN_GOLD_MIN_ITEMS}
+    )
 
 
 @require_GET
@@ -198,26 +200,46 @@ def compare(request: HttpRequest, slug: str) -> HttpResponse:
         problems.append("Pick two or more scored submissions of this benchmark to compare.")
     agreement = None
     shares = {}
+    withheld = False
+    min_items = benchmark.config().min_items_per_figure
     if len(rows) == 2:
-        shares = paired_shares(benchmark, rows[0], rows[1], board.rubrics)
-        runs = {
-            run.submission_id: run
-            for run in Run.objects.filter(submission_id__in=[r.id for r in rows])
-            .select_related("submission")
-            .only("submission_id", "key", "outcomes", "submission__summary")
-            if run.key == run.submission.primary_run_key
-        }
-        if len(runs) == 2:
-            matrix = scoring.agreement_matrix(
-                scoring.decode_outcomes(runs[rows[0].id].outcomes),
-                scoring.decode_outcomes(runs[rows[1].id].outcomes),
+        outcomes = {
+            (run.submission_id, run.key): scoring.decode_outcomes(run.outcomes)
+            for run in Run.objects.filter(submission_id__in=[r.id for r in rows]).only(
+                "submission_id", "key", "outcomes"
             )
+        }
+
+        def pair(keys: tuple[str | None, str | None]) -> list | None:
+            found = [outcomes.get((row.id, key)) for row, key in zip(rows, keys, strict=True)]
+            return None if any(runs is None for runs in found) else found
+
+        def disclosed(runs: list) -> bool:
+            return scoring.agreement_disclosed(*runs, min_items=min_items)
+
+        # On a benchmark whose gold is hidden, both the matrix and the paired resamples are
+        # shown only when no count among the items where the two differ covers fewer than K.
+        every_share = paired_shares(benchmark, rows[0], rows[1], board.rubrics)
+        shares = {
+            key: share
+            for key, share in every_share.items()
+            if (runs := pair((rows[0].cells[key].run, rows[1].cells[key].run))) is not None
+            and disclosed(runs)
+        }
+        primary_keys = {
+            submission.pk: submission.primary_run_key
+            for submission in Submission.objects.filter(pk__in=[r.id for r in rows]).only("summary")
+        }
+        primary = pair((primary_keys.get(rows[0].id), primary_keys.get(rows[1].id)))
+        if primary is not None and disclosed(primary):
+            matrix = scoring.agreement_matrix(*primary)
             agreement = {
                 "labels": scoring.AGREEMENT_OUTCOMES,
                 "matrix": list(zip(scoring.AGREEMENT_OUTCOMES, matrix.tolist(), strict=True)),
                 "same": int(matrix.trace()),
                 "n": int(matrix.sum()),
             }
+        withheld = (primary is not None and agreement is None) or len(shares) < len(every_share)
     return render(
         request,
         "compare.html",
@@ -228,6 +250,8 @@ def compare(request: HttpRequest, slug: str) -> HttpResponse:
             "problems": problems,
             "agreement": agreement,
             "shares": shares,
+            "withheld": withheld,
+            "min_items": min_items,
             "beats_share": scoring.statistics.BEATS_SHARE,
         },
     )
@@ -295,7 +319,17 @@ def submission(request: HttpRequest, submission_id: int) -> HttpResponse:
         (run for run in runs if run.key == submission.primary_run_key), runs[0] if runs else None
     )
     categories = sorted((primary.categories if primary else {}).items())
-    behaviour = behaviour_of((submission.summary or {}).get("runs", []))
+    summary_runs = (submission.summary or {}).get("runs", [])
+    behaviour = behaviour_of(summary_runs)
+    # On a benchmark whose gold is hidden, categories with too few answers are left out.
+    categories_not_shown = next(
+        (
+            run.get("categories_not_shown", 0)
+            for run in summary_runs
+            if primary is not None and run.get("key") == primary.key
+        ),
+        0,
+    )
     return render(
         request,
         "submission.html",
@@ -305,6 +339,8 @@ def submission(request: HttpRequest, submission_id: int) -> HttpResponse:
             "runs": runs,
             "primary": primary,
             "categories": categories,
+            "categories_not_shown": categories_not_shown,
+            "min_items": submission.benchmark.config().min_items_per_figure,
             "category_figure": category_figure(submission, categories),
             "rubrics": _rubric_rows(submission, request.user),
             "status_url": reverse("submission_json", args=[submission.pk]),

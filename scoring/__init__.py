@@ -7,7 +7,7 @@ rubrics, `statistics` gives their bootstrap intervals, significance-aware ranks 
 `python -m scoring` scores one file locally.
 """
 
-from scoring.compare import AGREEMENT_OUTCOMES, agreement_matrix
+from scoring.compare import AGREEMENT_OUTCOMES, agreement_disclosed, agreement_matrix
 from scoring.files import (
     MAX_CATEGORY_CHARS,
     MAX_ID_CHARS,
@@ -52,6 +52,7 @@ from scoring.runs import (
 
 __all__ = [
     "AGREEMENT_OUTCOMES",
+    "agreement_disclosed",
     "agreement_matrix",
     "DEFAULT_ABSTENTION_PHRASES",
     "DEFAULT_TARGETS",

@@ -31,3 +31,30 @@ def agreement_matrix(first: np.ndarray, second: np.ndarray) -> np.ndarray:
         lookup[code] = index
     cells = lookup[first] * 3 + lookup[second]
     return np.bincount(cells, minlength=9).reshape(3, 3)
+
+
+def agreement_disclosed(first: np.ndarray, second: np.ndarray, *, min_items: int) -> bool:
+    """Whether two runs' agreement matrix may be shown when no figure may cover fewer than
+    `min_items` items (a benchmark whose gold is hidden); always with `min_items` 0.
+
+    The runs' own counts are public, so a cell can be worked out from the others: the matrix is
+    shown whole or not at all. Which items each run answered needs no gold, so the items
+    answered by both, by the first only and by the second only must each be none or at least
+    `min_items`; and among the items both answered each of the four cells (correct or wrong by
+    each) must count at least `min_items`, or two files that differ in a few answers would show
+    how those few were graded.
+    """
+    if not min_items:
+        return True
+    first = np.asarray(first)
+    second = np.asarray(second)
+    answered = (first == OUTCOME_CORRECT) | (first == OUTCOME_INCORRECT)
+    other = (second == OUTCOME_CORRECT) | (second == OUTCOME_INCORRECT)
+    groups = [answered & other, answered & ~other, ~answered & other]
+    if any(0 < np.count_nonzero(group) < min_items for group in groups):
+        return False
+    both = groups[0]
+    if not both.any():
+        return True
+    cells = agreement_matrix(first[both], second[both])[np.ix_([0, 2], [0, 2])]
+    return bool((cells >= min_items).all())

@@ -27,6 +27,7 @@ from typing import IO, TYPE_CHECKING, TypeAlias
 import numpy as np
 import pandas as pd
 
+from scoring import grading
 from scoring.grading import GRADERS, parse_numbers
 from scoring.metrics import TARGET_EQUAL_TOLERANCE, target_key
 
@@ -1458,6 +1459,8 @@ def _predictions_from_table(table: _Table, gold: Gold, config: BenchmarkConfig) 
         target=run_targets,
         position=found.astype(np.int64),
     )
+    if config.min_items_per_figure:
+        _check_answered(rows, run_codes, run_keys, config)
     return Predictions(rows=rows, columns=columns)
 
 
@@ -1590,9 +1593,63 @@ def _runs(
     codes = np.zeros(len(targets), dtype=np.int64)
     given = ~np.isnan(targets)
     codes[given] = np.searchsorted(firsts, targets[given], side="right")
+    if config.min_items_per_figure:
+        _check_targets_allowed(firsts, lasts, codes, config, problems)
     run_targets = np.full(len(targets), np.nan)
     run_targets[given] = named[codes[given] - 1]
     return run_targets, codes, ["default"] + [target_key(float(t)) for t in named]
+
+
+def _check_targets_allowed(
+    firsts: np.ndarray,
+    lasts: np.ndarray,
+    codes: np.ndarray,
+    config: BenchmarkConfig,
+    problems: _Problems,
+) -> None:
+    """On a benchmark whose gold is hidden, runs only at its targets: each further run would
+    reveal counts of its own (SPEC §7)."""
+    allowed = np.asarray(config.targets)
+    for index in range(min(len(firsts), MAX_RUNS)):
+        if (
+            (allowed >= firsts[index] - TARGET_EQUAL_TOLERANCE)
+            & (allowed <= lasts[index] + TARGET_EQUAL_TOLERANCE)
+        ).any():
+            continue
+        row = int(np.argmax(codes == index + 1))
+        place = problems.table.places[row]
+        names = ", ".join(target_key(float(t)) for t in allowed) or "none"
+        problems.add(
+            f"{problems.table.unit} {place}: target {target_key(float(firsts[index]))} is not a "
+            f"target of this benchmark; its answers are hidden, so runs are limited to its "
+            f"targets ({names}) and the default run (rows without a target)",
+            place=float(place),
+        )
+
+
+def _check_answered(
+    rows: pd.DataFrame, run_codes: np.ndarray, run_keys: list[str], config: BenchmarkConfig
+) -> None:
+    """On a benchmark whose gold is hidden, every run answers at least K items: the counts of a
+    run that answers fewer would tell how those few were graded (SPEC §7).
+
+    Answering is attempting: a row that is not an abstention (abstain flag, grade
+    not_attempted, empty answer or an abstention phrase). This needs no gold, so the rejection
+    tells nothing about the answers.
+    """
+    answered = ~grading.abstentions(rows, config)
+    counts = np.bincount(run_codes[answered], minlength=len(run_keys))
+    present = np.bincount(run_codes, minlength=len(run_keys))
+    k = config.min_items_per_figure
+    messages = [
+        f"run {_quote(key)} answers {counts[code]} item{'' if counts[code] == 1 else 's'} "
+        f"(abstentions do not count); this benchmark's answers are hidden, so every run must "
+        f"answer at least {k}"
+        for code, key in enumerate(run_keys)
+        if present[code] and counts[code] < k
+    ]
+    if messages:
+        raise FileRejected(messages)
 
 
 def _check_duplicates(

@@ -169,7 +169,26 @@ def grade_outcomes(
     """
     rows = predictions_of_one_run
     positions = item_positions(gold, rows)
-    # Each distinct answer is graded once; `codes` maps rows to them (−1: no answer).
+    codes, uniques, normalised, abstained = _answers(rows, config)
+    correct = _correct(gold, rows, positions, codes, uniques, normalised, config)
+    outcomes = np.full(gold.n_items, OUTCOME_MISSING, dtype=np.int8)
+    outcomes[positions] = np.where(
+        abstained, OUTCOME_ABSTAINED, np.where(correct, OUTCOME_CORRECT, OUTCOME_INCORRECT)
+    )
+    return outcomes
+
+
+def abstentions(rows: pd.DataFrame, config: BenchmarkConfig) -> np.ndarray:
+    """Per row of a prediction file, whether it abstains; this needs no gold."""
+    return _answers(rows, config)[3]
+
+
+def _answers(
+    rows: pd.DataFrame, config: BenchmarkConfig
+) -> tuple[np.ndarray, pd.Series, pd.Series, np.ndarray]:
+    """The rows' distinct answers (`codes` maps rows to them, −1: no answer), stripped and
+    normalised, and whether each row abstains."""
+    # Each distinct answer is graded once.
     codes, uniques = pd.factorize(rows["answer"].to_numpy(dtype=object), use_na_sentinel=True)
     uniques = pd.Series(uniques, dtype=object).str.strip()
     # A pregraded file may leave out the answer column; the grade then decides alone.
@@ -184,13 +203,7 @@ def grade_outcomes(
     )
     if not answered_by_grade:
         abstained |= np.append(blank | phrase, True)[codes]
-
-    correct = _correct(gold, rows, positions, codes, uniques, normalised, config)
-    outcomes = np.full(gold.n_items, OUTCOME_MISSING, dtype=np.int8)
-    outcomes[positions] = np.where(
-        abstained, OUTCOME_ABSTAINED, np.where(correct, OUTCOME_CORRECT, OUTCOME_INCORRECT)
-    )
-    return outcomes
+    return codes, uniques, normalised, abstained
 
 
 @functools.lru_cache(maxsize=64)

@@ -50,6 +50,10 @@ class BenchmarkConfig:
     # every submission of it is resampled alike); 0 resamples skips it.
     seed: int = 0
     n_resamples: int = statistics.N_RESAMPLES
+    # For a benchmark whose gold is not public: no figure (a run, a category row, a reliability
+    # bin, a step of the risk–coverage curve) covers fewer than this many answered items, and
+    # runs are limited to the targets and the default run; 0 (public gold) shows every figure.
+    min_items_per_figure: int = 0
 
     def __post_init__(self) -> None:
         if self.grader not in GRADERS:
@@ -72,6 +76,8 @@ class BenchmarkConfig:
             raise ValueError(f"max_bytes {self.max_bytes!r} is not positive")
         if self.n_resamples < 0:
             raise ValueError(f"n_resamples {self.n_resamples!r} is negative")
+        if self.min_items_per_figure < 0:
+            raise ValueError(f"min_items_per_figure {self.min_items_per_figure!r} is negative")
 
     @property
     def rubrics(self) -> tuple[float, ...]:
@@ -162,6 +168,8 @@ class RunScore:
     f1: float
     outcomes: np.ndarray = field(repr=False)
     categories: dict[str, dict] = field(default_factory=dict, repr=False)
+    # Categories left out of `categories` on a benchmark whose gold is hidden (too few answers).
+    categories_not_shown: int = 0
     has_confidence: bool = False
     scores_abstaining_below: dict[str, float] = field(default_factory=dict)
     # Stated confidences against outcomes (statistics.confidence_calibration), when given.
@@ -199,6 +207,7 @@ class RunScore:
             "has_confidence": self.has_confidence,
             "scores_abstaining_below": _json_numbers(self.scores_abstaining_below),
             "categories": {name: _json_numbers(row) for name, row in self.categories.items()},
+            "categories_not_shown": self.categories_not_shown,
             "intervals": self.intervals,
             "behaviourally_calibrated": self.behaviourally_calibrated,
             "confidence_calibration": self.confidence_calibration,
@@ -378,18 +387,39 @@ def _score_run(
     accuracy = metrics.accuracy(correct, n)
     given_attempted = metrics.accuracy_given_attempted(correct, incorrect)
 
+    k = config.min_items_per_figure
     confidence = rows["confidence"].to_numpy(dtype=float)
     has_confidence = bool(len(confidence)) and not np.isnan(confidence).all()
-    below: dict[str, float] = {}
+    below: dict[str, float | None] = {}
     calibration = None
+    parts = None
+    # Hidden gold: which confidence bin each answer falls in (those without a confidence apart),
+    # for category rows that must not cut a bin into a few answers.
+    bins = np.zeros(n, dtype=np.int64)
     if has_confidence:
         per_item = np.full(n, np.nan)
         per_item[item_positions(gold, rows)] = confidence
+        parts = (
+            statistics.confidence_parts(outcomes, per_item, min_items=k, targets=config.targets)
+            if k
+            else None
+        )
+        if parts is not None:
+            stated = ~np.isnan(per_item)
+            bins[stated] = np.searchsorted(parts, per_item[stated], side="right")
+            bins[~stated] = len(parts) + 1
         below = {
-            metrics.target_key(t): metrics.score_abstaining_below(outcomes, per_item, t)
+            metrics.target_key(t): (
+                metrics.score_abstaining_below(outcomes, per_item, t)
+                if not k or _drops_whole_parts(outcomes, per_item, t, parts)
+                else None
+            )
             for t in config.rubrics
         }
-        calibration = statistics.confidence_calibration(outcomes, per_item)
+        calibration = statistics.confidence_calibration(
+            outcomes, per_item, min_items=k, targets=config.targets
+        )
+    categories, categories_not_shown = _categories(gold, outcomes, k, bins)
     return RunScore(
         target=target,
         key=DEFAULT_RUN_KEY if target is None else metrics.target_key(target),
@@ -405,17 +435,47 @@ def _score_run(
         accuracy_given_attempted=given_attempted,
         f1=metrics.f1(accuracy, given_attempted),
         outcomes=outcomes,
-        categories=_categories(gold, outcomes),
+        categories=categories,
+        categories_not_shown=categories_not_shown,
         has_confidence=has_confidence,
         scores_abstaining_below=below,
         confidence_calibration=calibration,
     )
 
 
-def _categories(gold: Gold, outcomes: np.ndarray) -> dict[str, dict]:
+def _drops_whole_parts(
+    outcomes: np.ndarray, confidence: np.ndarray, t: float, parts: np.ndarray | None
+) -> bool:
+    """On a benchmark whose gold is hidden, whether the score abstaining below t may be shown:
+    the answers it drops are none, or whole bins of `statistics.confidence_parts`, so that it
+    is a sum of figures already shown and tells nothing about fewer answers."""
+    answered = (outcomes == OUTCOME_CORRECT) | (outcomes == OUTCOME_INCORRECT)
+    dropped = answered & (confidence < t)
+    if not dropped.any():
+        return True
+    if parts is None:
+        return False
+    stated = answered & ~np.isnan(confidence)
+    part = np.searchsorted(parts, confidence[stated], side="right")
+    below = dropped[stated]
+    return not np.intersect1d(part[below], part[~below]).size
+
+
+def _categories(
+    gold: Gold, outcomes: np.ndarray, min_items: int, bins: np.ndarray
+) -> tuple[dict[str, dict], int]:
+    """Each category's counts, and how many categories are not shown.
+
+    With `min_items` (hidden gold) the run's answers are split by category and by the confidence
+    bin its figures come from (`bins`, per item): every figure is then a sum of such cells, so
+    each cell of a category shown, and of the answers outside the categories shown (their counts
+    follow from the run's), must hold none or at least `min_items` answers. A category with a
+    smaller cell is left out; while the answers outside have a small cell, the category with
+    fewest answers there joins them.
+    """
     codes, names = gold.category_codes
     if not names:
-        return {}
+        return {}, 0
     k = len(names)
     has = codes >= 0
     # One count per (category, outcome code).
@@ -427,7 +487,31 @@ def _categories(gold: Gold, outcomes: np.ndarray) -> dict[str, dict]:
     accuracy = metrics.accuracy(correct, n_items)
     error_rate = metrics.error_rate(incorrect, n_items)
     abstention_rate = metrics.abstention_rate(abstained, n_items)
-    return {
+    shown = np.ones(k, dtype=bool)
+    if min_items:
+        answered = (outcomes == OUTCOME_CORRECT) | (outcomes == OUTCOME_INCORRECT)
+        width = int(bins.max()) + 1
+        # cells[c, b]: answers of category c in bin b; every answer, whatever its category.
+        cells = np.bincount(
+            codes[has & answered] * width + bins[has & answered], minlength=k * width
+        ).reshape(k, width)
+        every = np.bincount(bins[answered], minlength=width)
+        shown = cells.sum(axis=1) >= min_items
+        shown &= ((cells == 0) | (cells >= min_items)).all(axis=1)
+        while True:
+            rest = every - cells[shown].sum(axis=0)
+            small = np.flatnonzero((rest > 0) & (rest < min_items))
+            if not len(small):
+                break
+            b = small[0]
+            # Fewest answers first (then by name), so the fewest are given up.
+            candidates = np.flatnonzero(shown & (cells[:, b] > 0))
+            if not len(candidates):  # cannot happen with bins of min_items; never risk it
+                shown[:] = False
+                break
+            drop = min(candidates, key=lambda i: (cells[i].sum(), names[i]))
+            shown[drop] = False
+    rows = {
         name: {
             "n_items": int(n_items[i]),
             "correct": int(correct[i]),
@@ -438,7 +522,9 @@ def _categories(gold: Gold, outcomes: np.ndarray) -> dict[str, dict]:
             "abstention_rate": float(abstention_rate[i]),
         }
         for i, name in enumerate(names)
+        if shown[i]
     }
+    return rows, int(k - np.count_nonzero(shown))
 
 
 def _json_number(value: float | None) -> float | None:

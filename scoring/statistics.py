@@ -186,10 +186,15 @@ class SignificanceRanks:
     beats: np.ndarray  # beats[i, j]: share of resamples in which j scores higher than i
 
 
-def significance_ranks(samples: ArrayLike, share: float = BEATS_SHARE) -> SignificanceRanks:
+def significance_ranks(
+    samples: ArrayLike, share: float = BEATS_SHARE, *, comparable: np.ndarray | None = None
+) -> SignificanceRanks:
     """Significance-aware ranks from each submission's per-resample scores, shaped (M, B).
 
-    Rows of NaN (no score under this rubric) take part in nothing.
+    Rows of NaN (no score under this rubric) take part in nothing. With `comparable` (M × M),
+    j beats i only where `comparable[i, j]`: on a benchmark whose gold is hidden, a pair whose
+    counts differ by fewer than K items is never told apart, since which of so few items are
+    right would decide it.
     """
     scores = np.asarray(samples, dtype=float)
     if scores.ndim != 2:
@@ -211,6 +216,8 @@ def significance_ranks(samples: ArrayLike, share: float = BEATS_SHARE) -> Signif
             higher = np.count_nonzero(scored[close] > scored[i], axis=1)
             shares[i, close] = higher / n_resamples
         beats[np.ix_(kept, kept)] = shares
+    if comparable is not None:
+        beats = np.where(np.asarray(comparable, dtype=bool), beats, np.nan)
     significant = beats >= share  # NaN compares False
     rank = np.where(present, 1 + significant.sum(axis=1), np.nan)
     low_rank = np.where(present, len(kept) - significant.sum(axis=0), np.nan)
@@ -221,52 +228,129 @@ def significance_ranks(samples: ArrayLike, share: float = BEATS_SHARE) -> Signif
 
 
 def confidence_calibration(
-    outcomes: np.ndarray, confidence: np.ndarray, *, n_bins: int = N_CONFIDENCE_BINS
+    outcomes: np.ndarray,
+    confidence: np.ndarray,
+    *,
+    n_bins: int = N_CONFIDENCE_BINS,
+    min_items: int = 0,
+    targets: tuple[float, ...] = (),
 ) -> dict[str, object] | None:
     """How well a run's stated confidences match how often it is right.
 
     Over the items answered (correct or incorrect) with a stated confidence; None if there are
     none. Bins are [0, 0.1), [0.1, 0.2), …, [0.9, 1.0], the last one closed.
+
+    With `min_items` (a benchmark whose gold is hidden) every figure comes from one set of bins
+    (`confidence_parts`: the ten, cut also at the `targets`, neighbours merged until each holds
+    `min_items` answers): the risk–coverage curve has a point at each bin's edge, its area is
+    computed as if the confidences within a bin were equal, and the Brier score, which weighs
+    every answer by its own confidence, is left out. None when the parts cannot be formed.
     """
     outcomes = np.asarray(outcomes)
     confidence = np.asarray(confidence, dtype=float)
-    answered = ((outcomes == OUTCOME_CORRECT) | (outcomes == OUTCOME_INCORRECT)) & ~np.isnan(
-        confidence
-    )
+    answered = _attempted(outcomes) & ~np.isnan(confidence)
     n = int(np.count_nonzero(answered))
     if not n:
         return None
     conf = confidence[answered]
     right = (outcomes[answered] == OUTCOME_CORRECT).astype(float)
-
-    bins = np.minimum((conf * n_bins).astype(np.int64), n_bins - 1)
-    in_bin = np.bincount(bins, minlength=n_bins)
-    conf_sum = np.bincount(bins, weights=conf, minlength=n_bins)
-    right_sum = np.bincount(bins, weights=right, minlength=n_bins)
+    if min_items:
+        edges = confidence_parts(outcomes, confidence, min_items=min_items, targets=targets)
+        if edges is None:
+            return None
+        part = np.searchsorted(edges, conf, side="right")
+    else:
+        edges = np.arange(1, n_bins) / n_bins
+        part = np.minimum((conf * n_bins).astype(np.int64), n_bins - 1)
+    bounds = np.concatenate([[0.0], edges, [1.0]])
+    in_part = np.bincount(part, minlength=len(bounds) - 1)
+    conf_sum = np.bincount(part, weights=conf, minlength=len(bounds) - 1)
+    right_sum = np.bincount(part, weights=right, minlength=len(bounds) - 1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean_conf = conf_sum / in_bin
-        bin_accuracy = right_sum / in_bin
-    filled = in_bin > 0
-    ece = float(np.sum(in_bin[filled] / n * np.abs(bin_accuracy[filled] - mean_conf[filled])))
-    brier = float(np.mean((conf - right) ** 2))
-    coverage, risk = risk_coverage(conf, right)
+        mean_conf = conf_sum / in_part
+        part_accuracy = right_sum / in_part
+    filled = in_part > 0
+    ece = float(np.sum(in_part[filled] / n * np.abs(part_accuracy[filled] - mean_conf[filled])))
+    if min_items:
+        # Answers within a bin count as equally confident: the curve then depends on the
+        # bins' counts alone, and has a point where each bin ends.
+        coverage, risk, ends = _risk_coverage(part.astype(float), right)
+        points = ends - 1
+    else:
+        coverage, risk, _ = _risk_coverage(conf, right)
+        points = np.arange(n)
     return {
         "n_answered": n,
         "bins": [
             {
-                "low": k / n_bins,
-                "high": (k + 1) / n_bins,
-                "n": int(in_bin[k]),
+                "low": float(bounds[k]),
+                "high": float(bounds[k + 1]),
+                "n": int(in_part[k]),
                 "confidence": float(mean_conf[k]) if filled[k] else None,
-                "accuracy": float(bin_accuracy[k]) if filled[k] else None,
+                "accuracy": float(part_accuracy[k]) if filled[k] else None,
             }
-            for k in range(n_bins)
+            for k in range(len(bounds) - 1)
         ],
         "ece": ece,
-        "brier": brier,
+        "brier": None if min_items else float(np.mean((conf - right) ** 2)),
         "aurc": float(np.mean(risk)),
-        "risk_coverage": _curve_points(coverage, risk),
+        "risk_coverage": _curve_points(coverage[points], risk[points]),
     }
+
+
+def confidence_parts(
+    outcomes: np.ndarray,
+    confidence: np.ndarray,
+    *,
+    min_items: int,
+    targets: tuple[float, ...] = (),
+    n_bins: int = N_CONFIDENCE_BINS,
+) -> np.ndarray | None:
+    """The inner edges of the confidence bins every figure of a run's stated confidences comes
+    from when no figure may cover fewer than `min_items` answers (hidden gold).
+
+    Candidate edges are those of the ten bins and the targets (so that the score abstaining
+    below a target can be one of the figures); going up from 0, neighbouring bins are merged
+    until each holds `min_items` answers, a remainder at the top joining the last. Any figure
+    that is a sum over whole bins then tells nothing about fewer answers. Which items a run
+    answered and with what confidence needs no gold, so neither do these edges.
+
+    None when the answers that state a confidence, or those that do not, are fewer than
+    `min_items` (but not none): with the run's own counts, they would be a figure of their own.
+    """
+    outcomes = np.asarray(outcomes)
+    confidence = np.asarray(confidence, dtype=float)
+    attempted = _attempted(outcomes)
+    stated = attempted & ~np.isnan(confidence)
+    n = int(np.count_nonzero(stated))
+    if not n or not _enough(n, min_items):
+        return None
+    if not _enough(int(np.count_nonzero(attempted)) - n, min_items):
+        return None
+    candidates = np.union1d(
+        np.arange(1, n_bins) / n_bins, [t for t in targets if 0 < t < 1]
+    ).astype(float)
+    part = np.searchsorted(candidates, confidence[stated], side="right")
+    in_part = np.bincount(part, minlength=len(candidates) + 1)
+    kept: list[float] = []
+    count = 0
+    for k, in_k in enumerate(in_part[:-1]):
+        count += int(in_k)
+        if count >= min_items:
+            kept.append(float(candidates[k]))
+            count = 0
+    if kept and count + int(in_part[-1]) < min_items:
+        kept.pop()  # the top remainder joins the bin below it
+    return np.asarray(kept, dtype=float)
+
+
+def _attempted(outcomes: np.ndarray) -> np.ndarray:
+    return (outcomes == OUTCOME_CORRECT) | (outcomes == OUTCOME_INCORRECT)
+
+
+def _enough(count: int, min_items: int) -> bool:
+    """Whether a group of answered items may be counted apart: none, or at least `min_items`."""
+    return count == 0 or count >= min_items
 
 
 def risk_coverage(confidence: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -276,6 +360,15 @@ def risk_coverage(confidence: np.ndarray, right: np.ndarray) -> tuple[np.ndarray
     Items of equal confidence are answered together: within such a group the risk is what a
     random order of the group gives on average, so the curve does not depend on the file's order.
     """
+    coverage, risk, _ = _risk_coverage(confidence, right)
+    return coverage, risk
+
+
+def _risk_coverage(
+    confidence: np.ndarray, right: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`risk_coverage`, and the number of answers k at the end of each group of equal
+    confidence."""
     confidence = np.asarray(confidence, dtype=float)
     wrong = 1.0 - np.asarray(right, dtype=float)
     n = len(confidence)
@@ -291,7 +384,7 @@ def risk_coverage(confidence: np.ndarray, right: np.ndarray) -> tuple[np.ndarray
     group = np.repeat(np.arange(len(starts)), group_size)
     k = np.arange(1, n + 1)
     expected_wrong = before[group] + (k - starts[group]) * (group_wrong / group_size)[group]
-    return k / n, expected_wrong / k
+    return k / n, expected_wrong / k, ends
 
 
 def _curve_points(coverage: np.ndarray, risk: np.ndarray) -> dict[str, list[float]]:

@@ -83,7 +83,11 @@ q4,What colour is the sky on a clear day?,Blue,,science
 
 @pytest.fixture
 def make_benchmark(db):
-    """Create a published benchmark from gold-file text, as the admin form would."""
+    """Create a published benchmark from gold-file text, as the admin form would.
+
+    Its gold is public unless the test says otherwise: a benchmark of a few items whose gold is
+    hidden takes no run at all (no figure may cover fewer than HIDDEN_GOLD_MIN_ITEMS answers).
+    """
     import scoring
     from leaderboard import services
     from leaderboard.models import Benchmark
@@ -98,6 +102,7 @@ def make_benchmark(db):
         fields.setdefault("visibility", Benchmark.Visibility.PUBLISHED)
         # Test files answer a few of the items; a test of the minimum coverage sets its own.
         fields.setdefault("min_coverage", 0.0)
+        fields.setdefault("gold_public", True)
         benchmark = Benchmark.objects.create(slug=slug, name=slug.title(), grader=grader, **fields)
         parsed = scoring.read_gold(gold.encode(), filename=filename, grader=grader)
         services.benchmark_set_items(benchmark=benchmark, gold=parsed)

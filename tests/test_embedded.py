@@ -37,7 +37,7 @@ from leaderboard.models import Benchmark, Submission
 
 owner = get_user_model().objects.create_user("embedded", password="x-long-password-1")
 benchmark = Benchmark.objects.create(
-    slug="tiny", name="Tiny", grader="exact", visibility="published"
+    slug="tiny", name="Tiny", grader="exact", visibility="published", gold_public=True
 )
 gold = scoring.read_gold(b"id,answer\\n1,Paris\\n2,Rome\\n", filename="g.csv", grader="exact")
 services.benchmark_set_items(benchmark=benchmark, gold=gold)
