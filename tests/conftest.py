@@ -139,6 +139,22 @@ def seeded_simpleqa_cs(db):
     return Benchmark.objects.get(slug="simpleqa-cs")
 
 
+@pytest.fixture
+def rescore_in_process():
+    """Score a benchmark's submissions again in this process, as the workers do after staff
+    change its settings (the admin queues them; `save()` alone does not)."""
+    from leaderboard import services
+    from leaderboard.models import Submission
+
+    def rescore(benchmark) -> None:
+        services.benchmark_rescore(benchmark=benchmark)
+        queued = benchmark.submissions.filter(status=Submission.Status.QUEUED)
+        for submission_id in queued.values_list("pk", flat=True):
+            services.submission_score(submission_id=submission_id)
+
+    return rescore
+
+
 CHROMIUM = "/usr/bin/chromium"
 
 

@@ -92,14 +92,11 @@ def test_it_rejects_a_file_of_thirty_items_below_the_minimum_coverage(
 
 
 def test_it_never_crowns_a_file_of_thirty_items_where_coverage_is_not_required(
-    client, user, seeded_simpleqa_cs
+    client, user, seeded_simpleqa_cs, rescore_in_process
 ):
     seeded_simpleqa_cs.min_coverage = 0.0
     seeded_simpleqa_cs.save()
-    # As the admin does on a change of grading: the five models are scored under it again.
-    services.benchmark_rescore(benchmark=seeded_simpleqa_cs)
-    for submission in seeded_simpleqa_cs.submissions.filter(status=Submission.Status.QUEUED):
-        services.submission_score(submission_id=submission.pk)
+    rescore_in_process(seeded_simpleqa_cs)
     client.force_login(user)
     submission = upload(client, seeded_simpleqa_cs, thirty_items(seeded_simpleqa_cs))
     assert submission.status == Submission.Status.SCORED

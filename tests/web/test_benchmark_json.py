@@ -190,10 +190,11 @@ def test_the_cli_counts_unknown_answers_as_the_site_does(client, seeded_simpleqa
 
 
 def test_the_cli_scores_a_hidden_pregraded_benchmark_without_gold(
-    client, seeded_simpleqa_cs, tmp_path
+    client, seeded_simpleqa_cs, tmp_path, rescore_in_process
 ):
     seeded_simpleqa_cs.gold_public = False
     seeded_simpleqa_cs.save()
+    rescore_in_process(seeded_simpleqa_cs)
     path = tmp_path / "benchmark.json"
     path.write_bytes(client.get("/benchmarks/simpleqa-cs/benchmark.json").content)
     assert "answer" not in json.loads(path.read_bytes())["items"][0]

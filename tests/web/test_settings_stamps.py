@@ -38,6 +38,8 @@ def change_grading(admin_client, benchmark: Benchmark, *, targets: str, phrases:
         targets=targets,
         abstention_phrases=phrases,
         min_coverage="0",
+        # Kept as it is: only the grading changes.
+        gold_public="on" if benchmark.gold_public else "",
     )
     response = admin_client.post(f"/admin/leaderboard/benchmark/{benchmark.pk}/change/", form)
     assert response.status_code == 302, response.content.decode()
