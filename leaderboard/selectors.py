@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 import math
+import pickle
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -343,12 +344,13 @@ def board_for(benchmark: Benchmark, user, *, stale_ok: bool = False) -> Board:
 
 
 def _public_board(benchmark: Benchmark, *, stale_ok: bool = False) -> Board:
-    return cached_results(
-        benchmark,
-        "board",
-        lambda: _build_board(benchmark, AnonymousUser(), public=True),
-        stale_ok=stale_ok,
-    )
+    def build() -> Board:
+        board, samples = _board_with_samples(benchmark, AnonymousUser(), public=True)
+        # Kept for the boards that add private rows to this one (``_public_samples``).
+        cache.set(benchmark.results_cache_key("samples"), samples, BOARD_CACHE_SECONDS)
+        return board
+
+    return cached_results(benchmark, "board", build, stale_ok=stale_ok)
 
 
 def board_json(benchmark: Benchmark, user, *, stale_ok: bool = False) -> bytes:
@@ -376,7 +378,7 @@ def cache_public_results(benchmark: Benchmark) -> None:
     see the change.
     """
     # Anything already under these keys was computed by a transaction that then rolled back.
-    kinds = ("board", "charts-top", "json", "samples")
+    kinds = ("board", "json", "samples")
     cache.delete_many([benchmark.results_cache_key(kind) for kind in kinds])
     board = board_for(benchmark, AnonymousUser())
     charts_for(board, show_all=False)
@@ -418,6 +420,14 @@ def _rubrics(benchmark: Benchmark) -> list[Rubric]:
 
 def _build_board(benchmark: Benchmark, user, *, public: bool) -> Board:
     """The board of every submission this user sees, computed from the database."""
+    return _board_with_samples(benchmark, user, public=public)[0]
+
+
+def _board_with_samples(
+    benchmark: Benchmark, user, *, public: bool
+) -> tuple[Board, dict[str, np.ndarray]]:
+    """The board of every submission this user sees, and its rows' resampled scores
+    (``_sample_matrices``, in the order of ``Board.positions``)."""
     rubrics = _rubrics(benchmark)
     submissions = list(_on_board(benchmark, user).only(*ROW_FIELDS))
     rows = [_unranked_row(submission) for submission in submissions]
@@ -425,8 +435,9 @@ def _build_board(benchmark: Benchmark, user, *, public: bool) -> Board:
     significant = {
         key: scoring.statistics.significance_ranks(matrix).beats >= scoring.statistics.BEATS_SHARE
         for key, matrix in samples.items()
+        if matrix.shape[1]
     }
-    return _ranked_board(benchmark, rubrics, rows, significant, public=public)
+    return _ranked_board(benchmark, rubrics, rows, significant, public=public), samples
 
 
 def _merged_board(benchmark: Benchmark, board: Board, more: list[Submission]) -> Board:
@@ -449,7 +460,7 @@ def _merged_board(benchmark: Benchmark, board: Board, more: list[Submission]) ->
     )
     rows = sorted([*public, *added], key=lambda row: (created[row.id], row.id), reverse=True)
     public_samples = _public_samples(benchmark, board)
-    added_samples = _sample_matrices(benchmark, added, rubrics, allow_empty=True)
+    added_samples = _sample_matrices(benchmark, added, rubrics)
     # From the public rows then the added ones to the order of `rows`.
     order = {row.id: at for at, row in enumerate([*public, *added])}
     index = np.array([order[row.id] for row in rows])
@@ -574,8 +585,8 @@ def _cell_score(row: Row, key: str) -> float:
 
 def _public_samples(benchmark: Benchmark, board: Board) -> dict[str, np.ndarray]:
     """Per rubric key, the public rows' scores on the benchmark's resamples (rows in the order
-    of ``board.positions``), cached with the public board; a key is missing where a run lacks its
-    bootstrap."""
+    of ``board.positions``), cached with the public board when it is computed; a key is missing
+    where a run lacks its bootstrap."""
     return cached_results(
         benchmark,
         "samples",
@@ -583,7 +594,6 @@ def _public_samples(benchmark: Benchmark, board: Board) -> dict[str, np.ndarray]
             benchmark,
             sorted(board.rows, key=lambda row: board.positions[row.id]),
             board.rubrics,
-            allow_empty=True,
         ),
     )
 
@@ -620,13 +630,13 @@ def _bootstraps(submission_ids: list[int]) -> dict:
 
 
 def _sample_matrices(
-    benchmark: Benchmark, rows: list[Row], rubrics: list[Rubric], *, allow_empty: bool = False
+    benchmark: Benchmark, rows: list[Row], rubrics: list[Rubric]
 ) -> dict[str, np.ndarray]:
     """Per rubric key, the rows' scores on the benchmark's resamples (rows × B, in their order).
 
     Each row's score under a rubric comes from the run that scores it; a row without a score
-    has NaN. A rubric is left out when a run lacks its bootstrap, or when no row has a score
-    there (unless `allow_empty`: then its matrix has no columns).
+    has NaN. A rubric is left out when a run lacks its bootstrap (or the runs' resamples differ
+    in number); where no row has a score, its matrix has no columns.
     """
     stored = _bootstraps([row.id for row in rows])
     out = {}
@@ -639,7 +649,7 @@ def _sample_matrices(
         if samples is None:
             continue
         widths = {len(sample) for sample in samples if sample is not None}
-        if not widths and allow_empty:
+        if not widths:
             out[rubric.key] = np.zeros((len(rows), 0))
             continue
         if len(widths) != 1:
@@ -724,7 +734,7 @@ CHART_TOP = 15
 
 
 def charts_for(board: Board, *, show_all: bool) -> dict[str, str]:
-    """The board's figures as JSON text, cached with the board."""
+    """The board's figures as JSON text, cached."""
     from leaderboard import charts
 
     rows = board.rows if show_all else board.rows[:CHART_TOP]
@@ -753,12 +763,37 @@ def charts_for(board: Board, *, show_all: bool) -> dict[str, str]:
             figures["behaviour"] = charts.behaviour_chart(prompted)
         return figures
 
-    kind = f"charts-{'all' if show_all else 'top'}"
-    if not board.public:
-        # Cached like the board with private rows they are drawn from: per set of those rows.
-        kind += f"-with-{_digest([row.id for row in board.rows if row.private])}"
-    # Never a stale figure: the figures must show the board they are drawn from.
-    return cached_results(board.benchmark, kind, build)
+    # Cached under what they are drawn from, never stale: boards whose charted rows are the same
+    # (the public board and most boards with private rows added below its top, or the boards
+    # before and after a change further down) share their figures instead of drawing them again.
+    key = charts_cache_key(board, show_all=show_all)
+    figures = cache.get(key)
+    if figures is None:
+        figures = build()
+        cache.set(key, figures, BOARD_CACHE_SECONDS)
+    return figures
+
+
+def charts_cache_key(board: Board, *, show_all: bool) -> str:
+    """Where the board's figures are cached: a digest of what they show (the same digest, the
+    same figures)."""
+    rows = board.rows if show_all else board.rows[:CHART_TOP]
+    shown = [
+        (
+            row.id,
+            row.model,
+            row.metrics,
+            row.counts,
+            row.intervals,
+            row.behaviour,
+            # Not the significance-aware ranks, which no figure shows.
+            [replace(cell, significant_rank=None, rank_low=None) for cell in row.cells.values()],
+        )
+        for row in rows
+    ]
+    benchmark = board.benchmark
+    drawn = (benchmark.n_items, benchmark.updated_at, board.rubrics, shown)
+    return f"charts:{benchmark.pk}:{hashlib.sha256(pickle.dumps(drawn, protocol=5)).hexdigest()}"
 
 
 def category_figure(submission: Submission, categories: list[tuple[str, dict]]) -> str:
