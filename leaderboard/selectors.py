@@ -11,6 +11,7 @@ import pickle
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import TypeVar
 
 import numpy as np
@@ -333,7 +334,11 @@ def board_for(benchmark: Benchmark, user, *, stale_ok: bool = False) -> Board:
     A viewer who may see private submissions (their own, or all of them for staff) is given the
     public board with those rows merged in (``_merged_board``), never older than the last change.
     """
-    more = _private_submissions(benchmark, user)
+    return _board_adding(benchmark, _private_submissions(benchmark, user), stale_ok=stale_ok)
+
+
+def _board_adding(benchmark: Benchmark, more: list[Submission], *, stale_ok: bool) -> Board:
+    """The public board, with these private submissions merged in if there are any."""
     if not more:
         return _public_board(benchmark, stale_ok=stale_ok)
     return cached_results(
@@ -355,8 +360,13 @@ def _public_board(benchmark: Benchmark, *, stale_ok: bool = False) -> Board:
 
 def board_json(benchmark: Benchmark, user, *, stale_ok: bool = False) -> bytes:
     """The board as ``leaderboard.json`` sends it; the public one cached like the board."""
-    if _private_submissions(benchmark, user):
-        return _json_bytes(board_for(benchmark, user))
+    more = _private_submissions(benchmark, user)
+    if more:
+        return cached_results(
+            benchmark,
+            f"json-with-{_digest([submission.pk for submission in more])}",
+            lambda: _json_bytes(_board_adding(benchmark, more, stale_ok=False)),
+        )
     return cached_results(
         benchmark,
         "json",
@@ -458,7 +468,11 @@ def _merged_board(benchmark: Benchmark, board: Board, more: list[Submission]) ->
             "pk", "created_at"
         )
     )
-    rows = sorted([*public, *added], key=lambda row: (created[row.id], row.id), reverse=True)
+    # (A row deleted since the public board was computed goes last, until the next change.)
+    oldest = datetime.min.replace(tzinfo=UTC)
+    rows = sorted(
+        [*public, *added], key=lambda row: (created.get(row.id, oldest), row.id), reverse=True
+    )
     public_samples = _public_samples(benchmark, board)
     added_samples = _sample_matrices(benchmark, added, rubrics)
     # From the public rows then the added ones to the order of `rows`.
