@@ -927,7 +927,10 @@ def _report(
         f"  {'':<10} {'path':<44} {'requests':>8} {'errors':>6} {'req/s':>7} "
         f"{'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}   {'in gunicorn: p50':>16} {'p99':>7}"
     )
-    for item in [*series, None]:
+    # Without logged-in readers, their rows are left out.
+    logged_in = {f"{viewer} {kind}" for viewer in VIEWERS for kind in ("page", "json")}
+    shown = [item for item in series if item.latencies or item.label not in logged_in]
+    for item in [*shown, None]:
         if item is None:
             latencies = [latency for one in series for latency in one.latencies]
             server = [latency for one in series for latency in one.server]
