@@ -9,6 +9,9 @@ submissions (the 29 real models and perturbed copies of their files). Then, for 
 - ``--clients`` client processes, each on its own HTTP/1.1 connection, read the benchmark page,
   its ``leaderboard.json`` and the ``/submissions/<id>.json`` status of the latest uploads, in
   turn and as fast as the server answers;
+- ``--owner-clients`` client processes logged in as a user who owns private scored submissions,
+  and ``--staff-clients`` logged in as a staff member (who sees every private submission), read
+  the page and ``leaderboard.json`` in turn: boards with private rows that nobody else sees;
 - one user, logged in through the login form, uploads a new prediction file through the submit
   form every ``--upload-every`` seconds, so the worker scores while the board is read, and each
   scoring changes the board under the readers.
@@ -20,12 +23,14 @@ connection error); where the CPU went meanwhile (gunicorn, Celery, PostgreSQL, t
 anything else on the machine: a busy machine is flagged, as it makes every figure worse); what
 became of the uploads and whether the board lists every scored one; and, for the page and the
 JSON board, how many of those given to readers lacked an upload that some reader had already
-seen scored, and by how long. The targets: p99 of the page under 250 ms, no error, no upload
-lost (one not ending scored or rejected). The exit status is 1 when a target is missed or a
-step failed.
+seen scored, and by how long; and, side by side, the median and spread (p25–p75) of the
+logged-in readers' pages and of the anonymous page, with the ratio of their medians. The targets:
+p99 of the anonymous page under 250 ms, the median page of each logged-in reader at most 3× the
+anonymous page's, no error, no upload lost (one not ending scored or rejected). The exit status
+is 1 when a target is missed or a step failed.
 
-    .venv/bin/python bench/load.py [--seconds 20] [--clients 12] [--upload-every 1.5] \\
-        [--logs DIR]
+    .venv/bin/python bench/load.py [--seconds 20] [--clients 12] [--owner-clients 1] \\
+        [--staff-clients 1] [--upload-every 1.5] [--logs DIR]
 
 Twelve clients on a 2-core machine keep gunicorn's three workers busy all the time (the p50 is
 mostly the wait for a free worker), so that a board computed in a web worker after a scoring
@@ -95,7 +100,18 @@ SUBMIT = f"/benchmarks/{SLUG}/submit/"
 # The status URL of an upload; the table shows it with <id>.
 STATUS = "/submissions/{}.json"
 UPLOADER = "load-uploader"
+# Logged-in readers who see more than the public board: a user who owns private scored
+# submissions, and a staff member (who sees every private one).
+OWNER = "load-owner"
+STAFF = "load-staff"
+PRIVATE_SUBMISSIONS = 2
+# The logged-in readers: who they log in as, and their series (page, json) after those of the
+# page, json, status, form and upload. Their requests carry the reader's name in the query string,
+# which the site ignores, so that gunicorn's access log tells them apart.
+VIEWERS = {"owner": (OWNER, 5, 6), "staff": (STAFF, 7, 8)}
 TARGET_PAGE_P99_MS = 250.0
+# The pages of a logged-in reader who sees private rows, against the anonymous page's.
+TARGET_OWN_PAGE_RATIO = 3.0
 # Beyond this share of the machine's CPU taken by other processes, the report warns.
 BUSY_MACHINE = 0.15
 # As the Dockerfile and docker-compose.yml run the site.
@@ -115,6 +131,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20, help="length of the load window")
     parser.add_argument("--clients", type=int, default=12, help="concurrent reader processes")
+    parser.add_argument(
+        "--owner-clients",
+        type=int,
+        default=1,
+        help="reader processes logged in as a user with private scored submissions",
+    )
+    parser.add_argument(
+        "--staff-clients", type=int, default=1, help="reader processes logged in as staff"
+    )
     parser.add_argument(
         "--upload-every", type=float, default=1.5, help="seconds between two uploads"
     )
@@ -140,6 +165,8 @@ def main() -> int:
         return _seed_child(args.submissions, args.seed, os.environ["LOAD_UPLOADER_PASSWORD"])
     if args.seconds <= 0 or args.clients < 1 or args.upload_every <= 0 or args.submissions < 1:
         parser.error("--seconds, --clients, --upload-every and --submissions must be positive")
+    if args.owner_clients < 0 or args.staff_clients < 0:
+        parser.error("--owner-clients and --staff-clients must not be negative")
     _check_redis_urls(parser, args.broker_url, args.cache_url)
     database_url, admin_url, name = database_urls(parser, args.database_url)
 
@@ -251,8 +278,30 @@ def _seed_child(total: int, seed: int, password: str) -> int:
     if status:
         return status
     from django.contrib.auth import get_user_model
+    from django.core.files.base import ContentFile
 
-    get_user_model().objects.create_user(username=UPLOADER, password=password)
+    from leaderboard import services
+    from leaderboard.models import Benchmark, Submission
+
+    users = get_user_model().objects
+    users.create_user(username=UPLOADER, password=password)
+    users.create_user(username=STAFF, password=password, is_staff=True)
+    owner = users.create_user(username=OWNER, password=password)
+    benchmark = Benchmark.objects.get(slug=SLUG)
+    for upload in _upload_files(PRIVATE_SUBMISSIONS, seed + 2):
+        submission = services.submission_create(
+            benchmark=benchmark,
+            owner=owner,
+            file=ContentFile(upload.content, name=f"{upload.model}.csv.gz"),
+            model_name=upload.model.replace("-load-", "-private-"),
+            visibility=Submission.Visibility.PRIVATE,
+            queue=False,
+        )
+        result = services.submission_score(submission_id=submission.pk)
+        if result is None or result.status != Submission.Status.SCORED:
+            print(f"  private {upload.model}: not scored", file=sys.stderr)
+            return 1
+    print(f"  {OWNER}: {PRIVATE_SUBMISSIONS} private scored submissions", flush=True)
     return 0
 
 
@@ -380,6 +429,13 @@ def _run(
 
     browser = Browser(port)
     browser.log_in(UPLOADER, password)
+    cookies = {}
+    for viewer, (username, _, _) in VIEWERS.items():
+        session = Browser(port)
+        session.log_in(username, password)
+        cookies[viewer] = f"sessionid={session.cookies['sessionid']}"
+        session.connection.close()
+    _warm_up(port, [PAGE, BOARD_JSON], cookies.values())
 
     # Fork the readers before any thread exists in this process; they share the upload ids.
     context = multiprocessing.get_context("fork")
@@ -392,6 +448,16 @@ def _run(
         reader = context.Process(
             target=_reader,
             args=(number, port, started_at, deadline, ids, count, fallback_id, results),
+            daemon=True,
+        )
+        reader.start()
+        readers.append(reader)
+    logged_in = ["owner"] * args.owner_clients + ["staff"] * args.staff_clients
+    for number, viewer in enumerate(logged_in):
+        reader = context.Process(
+            target=_reader,
+            args=(number, port, started_at, deadline, ids, count, fallback_id, results),
+            kwargs={"viewer": viewer, "cookie": cookies[viewer]},
             daemon=True,
         )
         reader.start()
@@ -444,6 +510,11 @@ def _run(
         Series("status", STATUS.format("<id>")),
     ]
     series += [form, posted]
+    for viewer in VIEWERS:
+        series += [
+            Series(f"{viewer} page", f"{PAGE}?reader={viewer}"),
+            Series(f"{viewer} json", f"{BOARD_JSON}?reader={viewer}"),
+        ]
     # When a reader first saw each upload scored, from the status answers.
     seen: dict[int, float] = {}
     uploaded = {upload.id for upload in sent}
@@ -495,7 +566,11 @@ def _add_server_times(series: list[Series], log: str) -> None:
         if not match:
             continue
         path, method = match["path"], match["method"]
-        if path == PAGE:
+        viewer = next((v for v in VIEWERS if path.endswith(f"?reader={v}")), "")
+        if viewer:
+            _, page_kind, json_kind = VIEWERS[viewer]
+            kind = page_kind if path.startswith(f"{PAGE}?") else json_kind
+        elif path == PAGE:
             kind = 0
         elif path == BOARD_JSON:
             kind = 1
@@ -508,15 +583,19 @@ def _add_server_times(series: list[Series], log: str) -> None:
         series[kind].server.append(int(match["ms"]) / 1000)
 
 
-def _warm_up(port: int, paths: list[str]) -> None:
-    """Untimed requests first: each gunicorn worker imports and connects on first use."""
+def _warm_up(port: int, paths: list[str], cookies=("",)) -> None:
+    """Untimed requests first: each gunicorn worker imports and connects on first use.
+
+    With `cookies`, the paths are read with each of these sessions' cookie in turn.
+    """
+    cookies = list(cookies)
 
     def hit() -> None:
         connection = http.client.HTTPConnection(HOST, port, timeout=60)
         try:
             for _ in range(3):
-                for path in paths:
-                    status, _ = get(connection, path)
+                for path, cookie in [(path, cookie) for path in paths for cookie in cookies]:
+                    status, _ = get(connection, path, {"Cookie": cookie} if cookie else None)
                     if status != 200:
                         raise BenchFailed(f"{path} answered {status} while warming up")
         finally:
@@ -548,8 +627,11 @@ def _reader(
     count,
     fallback_id: int,
     results,
+    viewer: str = "",
+    cookie: str = "",
 ) -> None:
-    """One client: the page, the JSON board and an upload's status in turn, until the deadline.
+    """One client: the page, the JSON board and an upload's status in turn, until the deadline;
+    logged in as a `viewer` (with its session `cookie`), the page and the JSON board in turn.
 
     Sends back, per request, (kind, sent at, received at, latency, error, value) where the value
     is the number of rows of a page or JSON board, or the id of an upload found scored; and the
@@ -562,6 +644,14 @@ def _reader(
     samples: list[tuple[int, float, float, float, str, int]] = []
     connection = http.client.HTTPConnection(HOST, port, timeout=30)
     kind = number % 3
+    following = {0: 1, 1: 2, 2: 0}
+    headers = {}
+    if viewer:
+        _, page_kind, json_kind = VIEWERS[viewer]
+        paths = {page_kind: f"{PAGE}?reader={viewer}", json_kind: f"{BOARD_JSON}?reader={viewer}"}
+        kind = page_kind if number % 2 == 0 else json_kind
+        following = {page_kind: json_kind, json_kind: page_kind}
+        headers = {"Cookie": cookie}
     time.sleep(max(0.0, started_at - time.time()))
     cpu_start = _own_cpu()
     try:
@@ -569,7 +659,9 @@ def _reader(
             sent_at = time.time()
             if sent_at >= deadline:
                 break
-            if kind == 0:
+            if viewer:
+                path = paths[kind]
+            elif kind == 0:
                 path = PAGE
             elif kind == 1:
                 path = BOARD_JSON
@@ -582,7 +674,7 @@ def _reader(
             value = 0
             started = time.perf_counter()
             try:
-                status, body = get(connection, path)
+                status, body = get(connection, path, headers)
                 error = "" if status == 200 else f"HTTP {status} from {path}"
             except (OSError, http.client.HTTPException) as failure:
                 error = f"{type(failure).__name__} from {path}: {failure}"
@@ -592,13 +684,15 @@ def _reader(
             if not error:
                 value = _value(kind, body)
             samples.append((kind, sent_at, received_at, latency, error, value))
-            kind = (kind + 1) % 3
+            kind = following[kind]
     finally:
         connection.close()
         results.put((samples, _own_cpu() - cpu_start))
 
 
 def _value(kind: int, body: bytes) -> int:
+    if kind > 2:
+        return 0  # a logged-in reader's board: not followed for freshness
     if kind == 0:
         # The page's table lists every model, each with a box to tick for the comparison.
         return body.count(b'name="ids"')
@@ -782,6 +876,37 @@ def _form_errors(body: bytes) -> str:
 # --- The report ---------------------------------------------------------------------------------
 
 
+def _own_pages(series: list[Series]) -> dict[str, float]:
+    """Print the logged-in readers' pages beside the anonymous page, measured in the same window;
+    the ratio of their medians (as the clients saw them) per logged-in reader."""
+    anonymous = series[0]
+    print(
+        "\nlogged-in readers' pages beside the anonymous page, in the same window: "
+        "median (p25–p75), ms"
+    )
+
+    def spread(latencies: list[float]) -> str:
+        return (
+            f"{percentile_ms(latencies, 50):.0f} "
+            f"({percentile_ms(latencies, 25):.0f}–{percentile_ms(latencies, 75):.0f})"
+        )
+
+    print(f"  {'':<12} {'as the clients saw them':>26} {'in gunicorn':>22}")
+    print(f"  {'anonymous':<12} {spread(anonymous.latencies):>26} {spread(anonymous.server):>22}")
+    ratios = {}
+    for viewer, (_, page_kind, _) in VIEWERS.items():
+        own = series[page_kind]
+        if not own.latencies:
+            continue
+        ratios[viewer] = percentile_ms(own.latencies, 50) / percentile_ms(anonymous.latencies, 50)
+        inside = percentile_ms(own.server, 50) / percentile_ms(anonymous.server, 50)
+        print(
+            f"  {viewer:<12} {spread(own.latencies):>26} {spread(own.server):>22}"
+            f"   ratio of medians ×{ratios[viewer]:.2f} (in gunicorn ×{inside:.2f})"
+        )
+    return ratios
+
+
 def _report(
     args: argparse.Namespace,
     series: list[Series],
@@ -799,10 +924,13 @@ def _report(
         f"on the board, one upload every {args.upload_every:g} s, for {elapsed:g} s on {HOST}"
     )
     print(
-        f"  {'':<7} {'path':<44} {'requests':>8} {'errors':>6} {'req/s':>7} "
+        f"  {'':<10} {'path':<44} {'requests':>8} {'errors':>6} {'req/s':>7} "
         f"{'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}   {'in gunicorn: p50':>16} {'p99':>7}"
     )
-    for item in [*series, None]:
+    # Without logged-in readers, their rows are left out.
+    logged_in = {f"{viewer} {kind}" for viewer in VIEWERS for kind in ("page", "json")}
+    shown = [item for item in series if item.latencies or item.label not in logged_in]
+    for item in [*shown, None]:
         if item is None:
             latencies = [latency for one in series for latency in one.latencies]
             server = [latency for one in series for latency in one.server]
@@ -812,7 +940,7 @@ def _report(
             latencies, server, errors = item.latencies, item.server, item.errors
             label, path = item.label, item.path
         print(
-            f"  {label:<7} {path:<44} {len(latencies) + errors:>8} {errors:>6} "
+            f"  {label:<10} {path:<44} {len(latencies) + errors:>8} {errors:>6} "
             f"{(len(latencies) + errors) / elapsed:>7.1f} {percentile_ms(latencies, 50):>8.1f} "
             f"{percentile_ms(latencies, 99):>8.1f} {max(latencies, default=math.nan) * 1000:>8.1f}"
             f"   {percentile_ms(server, 50):>16.0f} {percentile_ms(server, 99):>7.0f}"
@@ -833,6 +961,8 @@ def _report(
             "  the machine was busy with other work: these latencies are worse than the site's "
             "own; run again on a quiet machine"
         )
+
+    ratios = _own_pages(series)
 
     ended = {status: sum(1 for upload in sent if upload.status == status) for status in ENDED}
     lost = [upload for upload in sent if upload.status not in ("scored", "rejected")]
@@ -860,6 +990,14 @@ def _report(
             page_p99 < TARGET_PAGE_P99_MS,
             f"{page_p99:.1f} ms",
         ),
+        *[
+            (
+                f"{viewer} page ≤ {TARGET_OWN_PAGE_RATIO:g}× anonymous page",
+                ratio <= TARGET_OWN_PAGE_RATIO,
+                f"×{ratio:.2f}",
+            )
+            for viewer, ratio in ratios.items()
+        ],
         ("0 errors", errors == 0, str(errors)),
         ("0 lost submissions", not lost, str(len(lost))),
         ("every scored upload on the board", board_rows == expected_rows, f"{board_rows} rows"),

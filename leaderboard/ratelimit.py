@@ -1,14 +1,16 @@
 """Failed log-ins, counted per username and per client address, and refused past a limit.
 
-Both log-in pages (the site's and the admin's) use the forms below: a form counts the failed
-attempt in the shared cache (Redis in production, so every web process sees the same count),
-refuses a locked-out username or address before it checks any password, and forgets the
-username's failures once it logs in. `refused_with_429` gives such a refusal its HTTP status.
-Only failures count, so people who log in correctly are never slowed down.
+Both log-in pages (the site's and the admin's) use the forms below: a form counts the attempt in
+the shared cache (Redis in production, so every web process sees the same count) before it checks
+any password, refuses it when the count is past the limit, takes it back when it was not a
+failure, and forgets the username's failures once it logs in. `refused_with_429` gives such a
+refusal its HTTP status. Only failures count, so people who log in correctly are never slowed
+down. Without the cache (Redis down) log-ins are not limited, and each says so in the log.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import math
@@ -23,6 +25,8 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.forms.forms import NON_FIELD_ERRORS
 from django.http import HttpRequest, HttpResponse
+
+log = logging.getLogger(__name__)
 
 # The code of the form error that refuses a log-in: how `refused_with_429` recognises it.
 LOCKED_OUT = "too_many_attempts"
@@ -58,33 +62,52 @@ def failure_keys(username: str, address: str) -> tuple[str, str]:
     return f"login-failures:user:{name}", f"login-failures:address:{address}"
 
 
-def seconds_locked_out(username: str, address: str) -> int:
-    """How long log-ins for this username, or from this address, stay refused; 0 if they are not."""
+def count_attempt(username: str, address: str) -> int:
+    """Count one log-in attempt against the username and the address, before any password is
+    checked; how long log-ins stay refused if this attempt is past either limit, else 0.
+
+    Counting first, atomically (the count Redis returns), is what bounds the passwords checked:
+    of any number of attempts sent at once, only those the count admits reach a password check.
+    An attempt that is refused, or that turns out not to be a failure, is taken back afterwards
+    (`take_back`), so the counts hold failures only.
+    """
     user_key, address_key = failure_keys(username, address)
-    found = cache.get_many([user_key, address_key, f"{user_key}:ends", f"{address_key}:ends"])
+    limits = {
+        user_key: settings.LOGIN_MAX_FAILURES,
+        address_key: settings.LOGIN_MAX_FAILURES_PER_ADDRESS,
+    }
     ends = []
-    if found.get(user_key, 0) >= settings.LOGIN_MAX_FAILURES:
-        ends.append(found.get(f"{user_key}:ends", 0))
-    if found.get(address_key, 0) >= settings.LOGIN_MAX_FAILURES_PER_ADDRESS:
-        ends.append(found.get(f"{address_key}:ends", 0))
+    for key, limit in limits.items():
+        if _count(key) > limit:
+            ends.append(cache.get(f"{key}:ends", 0))
+    if getattr(cache, "unavailable", False):
+        log.warning("Log-in attempts are not limited: the cache is unavailable")
     if not ends:
         return 0
     # A count whose end time was lost still stands for a whole window, the longest it can last.
     return max(1, math.ceil(max(ends) - time.time())) if all(ends) else _window()
 
 
-def record_failure(username: str, address: str) -> None:
-    """Count one failed log-in against the username and the address."""
+def _count(key: str) -> int:
+    """Add one to a count that lapses at the end of its window; the count after it."""
     window = _window()
+    # The window opens with the first attempt and does not move: the count lapses at its end.
+    if cache.add(key, 0, window):
+        cache.set(f"{key}:ends", time.time() + window, window)
+    try:
+        return cache.incr(key)
+    except ValueError:  # the window ended between the two calls, or the cache is unavailable
+        cache.set(key, 1, window)
+        cache.set(f"{key}:ends", time.time() + window, window)
+        return 1
+
+
+def take_back(username: str, address: str) -> None:
+    """Take back an attempt counted by `count_attempt` that was not a failure."""
     for key in failure_keys(username, address):
-        # The window opens with the first failure and does not move: the count lapses at its end.
-        if cache.add(key, 0, window):
-            cache.set(f"{key}:ends", time.time() + window, window)
-        try:
-            cache.incr(key)
-        except ValueError:  # the window ended between the two calls
-            cache.set(key, 1, window)
-            cache.set(f"{key}:ends", time.time() + window, window)
+        # A count whose window ended meanwhile has nothing left to take back.
+        with contextlib.suppress(ValueError):
+            cache.decr(key)
 
 
 def forget_failures(username: str) -> None:
@@ -108,7 +131,7 @@ def lockout_message(seconds: int) -> str:
 
 
 class _LimitedLogin:
-    """Refuse a locked-out log-in before any password is checked; count the failures."""
+    """Count each log-in attempt first; refuse those past the limit before any password check."""
 
     request: HttpRequest | None
     cleaned_data: dict
@@ -117,8 +140,11 @@ class _LimitedLogin:
     def clean(self) -> dict:
         username = self.cleaned_data.get("username") or ""
         address = client_address(self.request) if self.request is not None else "unknown"
-        seconds = seconds_locked_out(username, address)
+        if not username:
+            return super().clean()
+        seconds = count_attempt(username, address)
         if seconds:
+            take_back(username, address)
             self.lockout_seconds = seconds
             raise ValidationError(lockout_message(seconds), code=LOCKED_OUT)
         try:
@@ -126,11 +152,11 @@ class _LimitedLogin:
         except ValidationError:
             # Only a wrong username or password counts; a right password for an account that
             # may not log in here (inactive, or not staff on the admin page) does not.
-            if self.user_cache is None and username:
-                record_failure(username, address)
+            if self.user_cache is not None:
+                take_back(username, address)
             raise
-        if self.user_cache is not None:
-            forget_failures(username)
+        take_back(username, address)
+        forget_failures(username)
         return cleaned
 
 

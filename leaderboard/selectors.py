@@ -8,9 +8,11 @@ import hashlib
 import io
 import json
 import math
+import pickle
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import ClassVar, TypeVar
 
 import numpy as np
@@ -108,8 +110,10 @@ class Cell:
     interval: list[float] | None = None
     significant_rank: int | None = None
     rank_low: int | None = None
-    # The submission's run that this score comes from ("default", or a target's key).
+    # The submission's run that this score comes from ("default", or a target's key), and that
+    # run's correct and incorrect counts.
     run: str | None = None
+    answered: tuple[int, int] | None = None
 
     @property
     def tied(self) -> str:
@@ -581,21 +585,43 @@ def board_for(benchmark: Benchmark, user, *, stale_ok: bool = False) -> Board:
     change commits. Should it be missing, with ``stale_ok`` (the busy public reads) a visitor
     who comes while another process computes it is given the one before (``cached_results``);
     without, the board is never older than the last change.
+
+    A viewer who may see private submissions (their own, or all of them for staff) is given the
+    public board with those rows merged in (``_merged_board``), never older than the last change.
     """
-    if not _sees_more_than_public(benchmark, user):
-        return cached_results(
-            benchmark,
-            "board",
-            lambda: _build_board(benchmark, AnonymousUser(), public=True),
-            stale_ok=stale_ok,
-        )
-    return _build_board(benchmark, user, public=False)
+    return _board_adding(benchmark, _private_submissions(benchmark, user), stale_ok=stale_ok)
+
+
+def _board_adding(benchmark: Benchmark, more: list[Submission], *, stale_ok: bool) -> Board:
+    """The public board, with these private submissions merged in if there are any."""
+    if not more:
+        return _public_board(benchmark, stale_ok=stale_ok)
+    return cached_results(
+        benchmark,
+        f"board-with-{_digest([submission.pk for submission in more])}",
+        lambda: _merged_board(benchmark, _public_board(benchmark), more),
+    )
+
+
+def _public_board(benchmark: Benchmark, *, stale_ok: bool = False) -> Board:
+    def build() -> Board:
+        board, samples = _board_with_samples(benchmark, AnonymousUser(), public=True)
+        # Kept for the boards that add private rows to this one (``_public_samples``).
+        cache.set(benchmark.results_cache_key("samples"), samples, BOARD_CACHE_SECONDS)
+        return board
+
+    return cached_results(benchmark, "board", build, stale_ok=stale_ok)
 
 
 def board_json(benchmark: Benchmark, user, *, stale_ok: bool = False) -> bytes:
     """The board as ``leaderboard.json`` sends it; the public one cached like the board."""
-    if _sees_more_than_public(benchmark, user):
-        return _json_bytes(_build_board(benchmark, user, public=False), user)
+    more = _private_submissions(benchmark, user)
+    if more:
+        return cached_results(
+            benchmark,
+            f"json-with-{_digest([submission.pk for submission in more])}",
+            lambda: _json_bytes(_board_adding(benchmark, more, stale_ok=False), user),
+        )
     return cached_results(
         benchmark,
         "json",
@@ -658,18 +684,20 @@ def _benchmark_json_gzip(benchmark: Benchmark) -> bytes:
 
 
 def cache_public_results(benchmark: Benchmark) -> None:
-    """Compute the public board, its figures and its JSON for the current results, and cache them.
+    """Compute the public board, its figures, its JSON and its resampled scores for the current
+    results, and cache them.
 
     The writer of a change of results calls this before the change commits
     (``services.benchmark_results_changed``), so that readers find them ready the moment they
     see the change.
     """
     # Anything already under these keys was computed by a transaction that then rolled back.
-    kinds = ("board", "charts-top", "json", "being-rescored")
+    kinds = ("board", "json", "samples", "being-rescored")
     cache.delete_many([benchmark.results_cache_key(kind) for kind in kinds])
     board = board_for(benchmark, AnonymousUser())
     charts_for(board, show_all=False)
     board_json(benchmark, AnonymousUser())
+    _public_samples(benchmark, board)
     being_rescored(benchmark, AnonymousUser())
 
 
@@ -679,7 +707,7 @@ def being_rescored(benchmark: Benchmark, user) -> list[dict]:
 
     Each as {"id", "model", "url"}; the public list is cached with the board.
     """
-    if not _sees_more_than_public(benchmark, user):
+    if not user.is_authenticated:
         return cached_results(
             benchmark, "being-rescored", lambda: _being_rescored(benchmark, AnonymousUser())
         )
@@ -697,29 +725,172 @@ def _being_rescored(benchmark: Benchmark, user) -> list[dict]:
     ]
 
 
-def _sees_more_than_public(benchmark: Benchmark, user) -> bool:
-    if user.is_staff:
-        return True
+# The fields a board row is made of.
+ROW_FIELDS = ("id", "model_name", "organisation", "url", "self_graded", "summary", "visibility")
+
+
+def _private_submissions(benchmark: Benchmark, user) -> list[Submission]:
+    """The private submissions on the board this user sees: their own, or every one for staff."""
     if not user.is_authenticated:
-        return False
-    return (
-        Submission.objects.filter(benchmark=benchmark, owner=user)
-        .on_board(user)
+        return []
+    return list(
+        _on_board(benchmark, user)
         .filter(visibility=Submission.Visibility.PRIVATE)
-        .exists()
+        .only(*ROW_FIELDS)
     )
+
+
+def _on_board(benchmark: Benchmark, user):
+    # Newest first, in a fixed order: rows of equal rank are listed in this order.
+    return (
+        Submission.objects.filter(benchmark=benchmark).on_board(user).order_by("-created_at", "-pk")
+    )
+
+
+def _digest(ids: list[int]) -> str:
+    """A short name for a set of submissions, for the cache keys of the boards that add them."""
+    text = ",".join(str(pk) for pk in sorted(ids))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _rubrics(benchmark: Benchmark) -> list[Rubric]:
+    return [Rubric(key=scoring.target_key(t), target=t) for t in benchmark.config().rubrics]
 
 
 def _build_board(benchmark: Benchmark, user, *, public: bool) -> Board:
-    rubrics = [Rubric(key=scoring.target_key(t), target=t) for t in benchmark.config().rubrics]
-    baselines, baseline_notes = baselines_of(benchmark, rubrics)
-    keys = [rubric.key for rubric in rubrics]
-    submissions = list(
-        Submission.objects.filter(benchmark=benchmark)
-        .on_board(user)
-        .only("id", "model_name", "organisation", "url", "self_graded", "summary", "visibility")
+    """The board of every submission this user sees, computed from the database."""
+    return _board_with_samples(benchmark, user, public=public)[0]
+
+
+def _board_with_samples(
+    benchmark: Benchmark, user, *, public: bool
+) -> tuple[Board, dict[str, np.ndarray]]:
+    """The board of every submission this user sees, and its rows' resampled scores
+    (``_sample_matrices``, in the order of ``Board.positions``)."""
+    rubrics = _rubrics(benchmark)
+    submissions = list(_on_board(benchmark, user).only(*ROW_FIELDS))
+    rows = [_unranked_row(submission) for submission in submissions]
+    samples = _sample_matrices(benchmark, rows, rubrics)
+    min_items = benchmark.config().min_items_per_figure
+    significant = {
+        key: scoring.statistics.significance_ranks(
+            matrix, comparable=_far_enough_apart(rows, key, min_items)
+        ).beats
+        >= scoring.statistics.BEATS_SHARE
+        for key, matrix in samples.items()
+        if matrix.shape[1]
+    }
+    return _ranked_board(benchmark, rubrics, rows, significant, public=public), samples
+
+
+def _merged_board(benchmark: Benchmark, board: Board, more: list[Submission]) -> Board:
+    """The public board with more submissions on it, as ``_build_board`` would compute it.
+
+    The public rows keep everything but their ranks; ranks, rank shifts and Kendall's tau are
+    computed again over all rows (cheap), and the significance-aware ranks from the public
+    board's paired comparisons plus those of the added rows with all the others, on the public
+    rows' resampled scores cached with it (``_public_samples``).
+    """
+    rubrics = board.rubrics
+    more = [submission for submission in more if submission.pk not in board.positions]
+    public = sorted(board.rows, key=lambda row: board.positions[row.id])
+    added = [_unranked_row(submission) for submission in more]
+    # Every row in the order the database lists them (``_on_board``): newest first.
+    created = dict(
+        Submission.objects.filter(pk__in=[row.id for row in [*public, *added]]).values_list(
+            "pk", "created_at"
+        )
     )
-    if not submissions:
+    # (A row deleted since the public board was computed goes last, until the next change.)
+    oldest = datetime.min.replace(tzinfo=UTC)
+    rows = sorted(
+        [*public, *added], key=lambda row: (created.get(row.id, oldest), row.id), reverse=True
+    )
+    public_samples = _public_samples(benchmark, board)
+    added_samples = _sample_matrices(benchmark, added, rubrics)
+    min_items = benchmark.config().min_items_per_figure
+    # From the public rows then the added ones to the order of `rows`.
+    order = {row.id: at for at, row in enumerate([*public, *added])}
+    index = np.array([order[row.id] for row in rows])
+    significant = {}
+    for rubric in rubrics:
+        key = rubric.key
+        known, extra = public_samples.get(key), added_samples.get(key)
+        if known is None or extra is None:
+            continue  # a run without its bootstrap: no significance-aware ranks, as in a rebuild
+        widths = {matrix.shape[1] for matrix in (known, extra) if matrix.shape[1]}
+        if len(widths) != 1:
+            continue
+        width = widths.pop()
+        if not extra.shape[1]:
+            extra = np.full((len(added), width), np.nan)
+        comparable = _far_enough_apart([*public, *added], key, min_items)
+        if known.shape[1]:
+            grown = scoring.statistics.significant_with_more(
+                board.beats[key], known, extra, comparable=comparable
+            )
+        else:
+            # No public row has a score here: the added rows are all there is to compare.
+            known = np.full((len(public), width), np.nan)
+            grown = scoring.statistics.significance_ranks(
+                np.vstack([known, extra]), comparable=comparable
+            ).beats
+            grown = grown >= scoring.statistics.BEATS_SHARE
+        significant[key] = grown[np.ix_(index, index)]
+    return _ranked_board(benchmark, rubrics, rows, significant, public=False)
+
+
+def _unranked_row(submission: Submission) -> Row:
+    """A submission's row, with its scores but no ranks yet (``_ranked_board`` gives them)."""
+    summary = submission.summary or {}
+    rubric_info = summary.get("rubrics", {})
+    runs = summary.get("runs", [])
+    counts = {run["key"]: run["counts"] for run in runs}
+    cells = {}
+    for key, info in rubric_info.items():
+        run_counts = counts.get(info.get("run"))
+        cells[key] = Cell(
+            score=_number(info.get("score")),
+            rank=None,
+            rank_shift=None,
+            prompted=bool(info.get("prompted", False)),
+            interval=info.get("interval"),
+            run=info.get("run"),
+            answered=(
+                None if run_counts is None else (run_counts["correct"], run_counts["incorrect"])
+            ),
+        )
+    primary = next((run for run in runs if run["key"] == summary.get("primary_run")), {})
+    return Row(
+        id=submission.pk,
+        model=submission.model_name,
+        organisation=submission.organisation,
+        url=submission.url,
+        self_graded=submission.self_graded,
+        private=submission.visibility == Submission.Visibility.PRIVATE,
+        metrics={name: summary.get(name) for name in METRICS},
+        counts=summary.get("counts", {"correct": 0, "incorrect": 0, "abstained": 0}),
+        cells=cells,
+        intervals=primary.get("intervals") or {},
+        behaviour=behaviour_of(runs),
+    )
+
+
+def _ranked_board(
+    benchmark: Benchmark,
+    rubrics: list[Rubric],
+    rows: list[Row],
+    significant: dict[str, np.ndarray],
+    *,
+    public: bool,
+) -> Board:
+    """The board of these rows (in the order the database lists them), ranked under each rubric.
+
+    `significant[key][i, j]` is true where row j beats row i under that rubric in at least
+    97.5% of the paired resamples; a rubric without it has no significance-aware ranks.
+    """
+    baselines, baseline_notes = baselines_of(benchmark, rubrics)
+    if not rows:
         return Board(
             benchmark=benchmark,
             rubrics=rubrics,
@@ -729,66 +900,70 @@ def _build_board(benchmark: Benchmark, user, *, public: bool) -> Board:
             baselines=baselines,
             baseline_notes=baseline_notes,
         )
-
+    keys = [rubric.key for rubric in rubrics]
     scores = pd.DataFrame(
-        [[_rubric_score(submission, key) for key in keys] for submission in submissions],
-        index=[submission.pk for submission in submissions],
+        [[_cell_score(row, key) for key in keys] for row in rows],
+        index=[row.id for row in rows],
         columns=keys,
         dtype=float,
     )
     table, taus = scoring.rank_table(scores, keys)
-    significance = _significance(benchmark, submissions, rubrics)
-    position = {submission.pk: index for index, submission in enumerate(submissions)}
-    by_id = {submission.pk: submission for submission in submissions}
-    rows = []
-    for submission_id, ranks in table.iterrows():
-        submission = by_id[submission_id]
-        summary = submission.summary or {}
-        rubric_info = summary.get("rubrics", {})
+    position = {row.id: index for index, row in enumerate(rows)}
+    by_id = {row.id: row for row in rows}
+    present = {key: ~scores[key].isna().to_numpy() for key in significant}
+    ranked = {
+        key: scoring.statistics.ranks_from_significant(matrix, present[key])
+        for key, matrix in significant.items()
+    }
+    out = []
+    for row_id, ranks in table.iterrows():
+        row = by_id[row_id]
+        at = position[row_id]
         cells = {}
         for key in keys:
-            ranked = significance.get(key)
-            at = position[submission_id]
-            cells[key] = Cell(
+            cell = row.cells.get(key) or Cell(
+                score=None, rank=None, rank_shift=None, prompted=False
+            )
+            significance = ranked.get(key)
+            cells[key] = replace(
+                cell,
                 score=_number(ranks[key]),
                 rank=_integer(ranks[f"rank_{key}"]),
                 rank_shift=0 if key == "0" else _integer(ranks.get(f"rank_shift_{key}")),
-                prompted=bool(rubric_info.get(key, {}).get("prompted", False)),
-                interval=rubric_info.get(key, {}).get("interval"),
-                significant_rank=_integer(ranked.rank[at]) if ranked else None,
-                rank_low=_integer(ranked.low[at]) if ranked else None,
-                run=rubric_info.get(key, {}).get("run"),
+                significant_rank=_integer(significance[0][at]) if significance else None,
+                rank_low=_integer(significance[1][at]) if significance else None,
             )
-        runs = summary.get("runs", [])
-        primary = next((run for run in runs if run["key"] == summary.get("primary_run")), {})
-        rows.append(
-            Row(
-                id=submission.pk,
-                model=submission.model_name,
-                organisation=submission.organisation,
-                url=submission.url,
-                self_graded=submission.self_graded,
-                private=submission.visibility == Submission.Visibility.PRIVATE,
-                metrics={name: summary.get(name) for name in METRICS},
-                counts=summary.get("counts", {"correct": 0, "incorrect": 0, "abstained": 0}),
-                cells=cells,
-                intervals=primary.get("intervals") or {},
-                behaviour=behaviour_of(runs),
-            )
-        )
+        out.append(replace(row, cells=cells))
     return Board(
         benchmark=benchmark,
         rubrics=rubrics,
-        rows=rows,
+        rows=out,
         taus={key: _number(tau) for key, tau in taus.items()},
         public=public,
-        beats={
-            key: ranked.beats >= scoring.statistics.BEATS_SHARE
-            for key, ranked in significance.items()
-        },
+        beats=significant,
         positions=position,
         baselines=baselines,
         baseline_notes=baseline_notes,
+    )
+
+
+def _cell_score(row: Row, key: str) -> float:
+    cell = row.cells.get(key)
+    return math.nan if cell is None or cell.score is None else float(cell.score)
+
+
+def _public_samples(benchmark: Benchmark, board: Board) -> dict[str, np.ndarray]:
+    """Per rubric key, the public rows' scores on the benchmark's resamples (rows in the order
+    of ``board.positions``), cached with the public board when it is computed; a key is missing
+    where a run lacks its bootstrap."""
+    return cached_results(
+        benchmark,
+        "samples",
+        lambda: _sample_matrices(
+            benchmark,
+            sorted(board.rows, key=lambda row: board.positions[row.id]),
+            board.rubrics,
+        ),
     )
 
 
@@ -823,50 +998,52 @@ def _bootstraps(submission_ids: list[int]) -> dict:
     }
 
 
-def _significance(
-    benchmark: Benchmark, submissions: list[Submission], rubrics: list[Rubric]
-) -> dict[str, scoring.statistics.SignificanceRanks]:
-    """Per rubric, the significance-aware ranks of these submissions (in their order).
+def _sample_matrices(
+    benchmark: Benchmark, rows: list[Row], rubrics: list[Rubric]
+) -> dict[str, np.ndarray]:
+    """Per rubric key, the rows' scores on the benchmark's resamples (rows × B, in their order).
 
-    Each submission's score under a rubric comes from the run that scores it; a rubric is left
-    out when any submission lacks a bootstrap.
+    Each row's score under a rubric comes from the run that scores it; a row without a score
+    has NaN. A rubric is left out when a run lacks its bootstrap (or the runs' resamples differ
+    in number); where no row has a score, its matrix has no columns.
     """
-    stored = _bootstraps([submission.pk for submission in submissions])
-    min_items = benchmark.config().min_items_per_figure
+    stored = _bootstraps([row.id for row in rows])
     out = {}
     for rubric in rubrics:
         runs = []
-        for submission in submissions:
-            info = submission.rubric_scores().get(rubric.key, {})
-            runs.append((submission.pk, info.get("run") if info.get("score") is not None else None))
+        for row in rows:
+            cell = row.cells.get(rubric.key)
+            runs.append((row.id, cell.run if cell and cell.score is not None else None))
         samples = _resampled_scores(stored, benchmark.n_items, runs, rubric)
-        widths = {len(sample) for sample in samples or [] if sample is not None}
+        if samples is None:
+            continue
+        widths = {len(sample) for sample in samples if sample is not None}
+        if not widths:
+            out[rubric.key] = np.zeros((len(rows), 0))
+            continue
         if len(widths) != 1:
             continue
         width = widths.pop()
-        matrix = np.stack(
+        out[rubric.key] = np.stack(
             [np.full(width, np.nan) if sample is None else sample for sample in samples]
-        )
-        comparable = _far_enough_apart(submissions, runs, min_items) if min_items else None
-        out[rubric.key] = scoring.statistics.significance_ranks(matrix, comparable=comparable)
+        ).reshape(len(rows), width)
     return out
 
 
-def _far_enough_apart(
-    submissions: list[Submission], runs: list[tuple[int, str | None]], min_items: int
-) -> np.ndarray:
-    """[i, j] true where the runs scoring i and j differ by at least `min_items` correct or
-    wrong answers: on a benchmark whose gold is hidden only such pairs may be told apart, so
-    that no verdict turns on which of a few items are right. Counts are public: the choice
-    itself tells nothing."""
-    counts = np.full((len(submissions), 2), np.nan)
-    for index, (submission, (_, run_key)) in enumerate(zip(submissions, runs, strict=True)):
-        run = next(
-            (run for run in (submission.summary or {}).get("runs", []) if run["key"] == run_key),
-            None,
-        )
-        if run is not None:
-            counts[index] = run["counts"]["correct"], run["counts"]["incorrect"]
+def _far_enough_apart(rows: list[Row], key: str, min_items: int) -> np.ndarray | None:
+    """[i, j] true where the runs scoring rows i and j under rubric `key` differ by at least
+    `min_items` correct or wrong answers; None (every pair) when `min_items` is 0.
+
+    On a benchmark whose gold is hidden only such pairs may be told apart, so that no verdict
+    turns on which of a few items are right. Counts are public: the choice itself tells nothing.
+    """
+    if not min_items:
+        return None
+    counts = np.full((len(rows), 2), np.nan)
+    for index, row in enumerate(rows):
+        cell = row.cells.get(key)
+        if cell is not None and cell.answered is not None:
+            counts[index] = cell.answered
     apart = np.abs(counts[:, None, :] - counts[None, :, :]) >= min_items
     return apart.any(axis=2)
 
@@ -921,11 +1098,6 @@ def behaviour_of(runs: list[dict]) -> list[dict]:
     return sorted(out, key=lambda run: run["target"])
 
 
-def _rubric_score(submission: Submission, key: str) -> float:
-    score = submission.rubric_scores().get(key, {}).get("score")
-    return math.nan if score is None else float(score)
-
-
 def _number(value) -> float | None:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
@@ -949,7 +1121,7 @@ CHART_TOP = 15
 
 
 def charts_for(board: Board, *, show_all: bool) -> dict[str, str]:
-    """The board's figures as JSON text, cached with the public board."""
+    """The board's figures as JSON text, cached."""
     from leaderboard import charts
 
     rows = board.rows if show_all else board.rows[:CHART_TOP]
@@ -978,10 +1150,37 @@ def charts_for(board: Board, *, show_all: bool) -> dict[str, str]:
             figures["behaviour"] = charts.behaviour_chart(prompted)
         return figures
 
-    if not board.public:
-        return build()
-    # Never a stale figure: the figures must show the board they are drawn from.
-    return cached_results(board.benchmark, f"charts-{'all' if show_all else 'top'}", build)
+    # Cached under what they are drawn from, never stale: boards whose charted rows are the same
+    # (the public board and most boards with private rows added below its top, or the boards
+    # before and after a change further down) share their figures instead of drawing them again.
+    key = charts_cache_key(board, show_all=show_all)
+    figures = cache.get(key)
+    if figures is None:
+        figures = build()
+        cache.set(key, figures, BOARD_CACHE_SECONDS)
+    return figures
+
+
+def charts_cache_key(board: Board, *, show_all: bool) -> str:
+    """Where the board's figures are cached: a digest of what they show (the same digest, the
+    same figures)."""
+    rows = board.rows if show_all else board.rows[:CHART_TOP]
+    shown = [
+        (
+            row.id,
+            row.model,
+            row.metrics,
+            row.counts,
+            row.intervals,
+            row.behaviour,
+            # Not the significance-aware ranks, which no figure shows.
+            [replace(cell, significant_rank=None, rank_low=None) for cell in row.cells.values()],
+        )
+        for row in rows
+    ]
+    benchmark = board.benchmark
+    drawn = (benchmark.n_items, benchmark.updated_at, board.rubrics, board.baselines, shown)
+    return f"charts:{benchmark.pk}:{hashlib.sha256(pickle.dumps(drawn, protocol=5)).hexdigest()}"
 
 
 def category_figure(submission: Submission, categories: list[tuple[str, dict]]) -> str:

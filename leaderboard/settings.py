@@ -31,6 +31,14 @@ def envint(name: str, default: str) -> int:
         raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}") from None
 
 
+def envfloat(name: str, default: str) -> float:
+    value = os.getenv(name, default)
+    try:
+        return float(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, not {value!r}") from None
+
+
 def envlist(name: str, default: str) -> list[str]:
     return [part.strip() for part in os.getenv(name, default).split(",") if part.strip()]
 
@@ -119,10 +127,22 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # CACHE_URL (Redis) the web processes and the workers share one cache, and the worker that scores
 # a submission computes the new board once for all of them.
 # https://docs.djangoproject.com/en/5.2/topics/cache/#redis
+# Redis down is a cache miss, not an error (leaderboard.cache_backend): pages are computed without
+# it. A Redis that does not answer costs a request at most CACHE_CONNECT_TIMEOUT to connect (or
+# CACHE_READ_TIMEOUT to answer), and then nothing for a while.
 CACHE_URL = os.getenv("CACHE_URL", "")
+CACHE_CONNECT_TIMEOUT = envfloat("CACHE_CONNECT_TIMEOUT", "0.25")
+CACHE_READ_TIMEOUT = envfloat("CACHE_READ_TIMEOUT", "2")
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        {
+            "BACKEND": "leaderboard.cache_backend.DegradingRedisCache",
+            "LOCATION": CACHE_URL,
+            "OPTIONS": {
+                "socket_connect_timeout": CACHE_CONNECT_TIMEOUT,
+                "socket_timeout": CACHE_READ_TIMEOUT,
+            },
+        }
         if CACHE_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )

@@ -95,10 +95,15 @@ def benchmark(request: HttpRequest, slug: str) -> HttpResponse:
         # Always from the current board: a cached page must never hold an older one.
         board = board_for(benchmark, request.user)
         sort = board.rubric(sort_key)
+        # The board's part of the page is the same for every viewer of the same board: it is
+        # rendered once per change of results and set of private rows shown, not per request.
+        private = ",".join(str(pk) for pk in sorted(row.id for row in board.rows if row.private))
+        content_key = f"{benchmark.results_cache_key('content')}:{sort.key}:{show_all}:{private}"
         return render(
             request,
             "benchmark.html",
             {
+                "content_key": content_key,
                 "benchmark": benchmark,
                 "board": board,
                 "sort": sort,

@@ -218,10 +218,64 @@ def significance_ranks(
         beats[np.ix_(kept, kept)] = shares
     if comparable is not None:
         beats = np.where(np.asarray(comparable, dtype=bool), beats, np.nan)
-    significant = beats >= share  # NaN compares False
-    rank = np.where(present, 1 + significant.sum(axis=1), np.nan)
-    low_rank = np.where(present, len(kept) - significant.sum(axis=0), np.nan)
+    rank, low_rank = ranks_from_significant(beats >= share, present)  # NaN compares False
     return SignificanceRanks(rank=rank, low=low_rank, beats=beats)
+
+
+def ranks_from_significant(
+    significant: np.ndarray, present: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Significance-aware ranks from `significant[i, j]`, true where j beats i: 1 + how many beat
+    each submission, and the worst rank it could have (how many have a score, minus those it
+    beats). NaN where `present` is false (no score)."""
+    kept = int(np.count_nonzero(present))
+    rank = np.where(present, 1 + significant.sum(axis=1), np.nan)
+    low = np.where(present, kept - significant.sum(axis=0), np.nan)
+    return rank, low
+
+
+def significant_with_more(
+    significant: np.ndarray,
+    samples: np.ndarray,
+    more: np.ndarray,
+    share: float = BEATS_SHARE,
+    *,
+    comparable: np.ndarray | None = None,
+) -> np.ndarray:
+    """`significant` (n × n, [i, j] true where j beats i) grown by `more` submissions.
+
+    `samples` are the per-resample scores (n × B, NaN rows for no score) of the n submissions
+    `significant` was computed from; `more` those of the k added ones (k × B). Only the pairs an
+    added submission takes part in are counted, O(k·(n+k)·B) instead of O((n+k)²·B), and each
+    exactly as `significance_ranks` counts it: the result is what it gives for all n + k,
+    `comparable` ((n + k) × (n + k)) included.
+    """
+    scores = np.vstack([samples, more]) if len(more) else samples
+    total, n_resamples = scores.shape
+    n = len(samples)
+    grown = np.zeros((total, total), dtype=bool)
+    grown[:n, :n] = significant
+    present = ~np.isnan(scores).any(axis=1)
+    kept = np.flatnonzero(present)
+    low, high = scores[kept].min(axis=1), scores[kept].max(axis=1)
+    for a in range(n, total):
+        if not present[a]:
+            continue
+        at = np.searchsorted(kept, a)
+        # As `significance_ranks`: pairs whose resampled scores do not overlap need no count.
+        above = low > high[at]  # higher than a in every resample
+        below = high < low[at]
+        close = ~above & ~below
+        higher = np.where(above, n_resamples, 0)
+        lower = np.where(below, n_resamples, 0)
+        near = scores[kept[close]]
+        higher[close] = np.count_nonzero(near > scores[a], axis=1)
+        lower[close] = np.count_nonzero(near < scores[a], axis=1)
+        grown[a, kept] = higher / n_resamples >= share
+        grown[kept, a] = lower / n_resamples >= share
+    if comparable is not None:
+        grown &= np.asarray(comparable, dtype=bool)
+    return grown
 
 
 # --- stated confidences --------------------------------------------------------------------

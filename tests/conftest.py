@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import io
 import os
+import subprocess
 import uuid
 from pathlib import Path
 
 import pytest
 
-from tests.processes import start_worker, stop
+from tests.processes import BIN, start_worker, stop
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "demo"
@@ -153,6 +154,19 @@ def rescore_in_process():
             services.submission_score(submission_id=submission_id)
 
     return rescore
+
+
+@pytest.fixture(scope="session")
+def collected_static(tmp_path_factory) -> Path:
+    static = tmp_path_factory.mktemp("collected")
+    subprocess.run(
+        [str(BIN / "python"), "manage.py", "collectstatic", "--noinput"],
+        cwd=ROOT,
+        env={**os.environ, "STATIC_ROOT": str(static)},
+        check=True,
+        capture_output=True,
+    )
+    return static
 
 
 CHROMIUM = "/usr/bin/chromium"

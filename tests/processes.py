@@ -1,4 +1,5 @@
-"""Real processes for the tests: Celery workers, gunicorn, a Redis server of a test's own.
+"""Real processes for the tests: Celery workers, gunicorn, a Redis server of a test's own, and
+a browser's form posts.
 
 Each runs in its own session (process group) with its output in a log file, so a test can stop,
 kill or freeze it as the fault it stands for, and read its log when something goes wrong.
@@ -7,11 +8,16 @@ kill or freeze it as the fault it stands for, and read its log when something go
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
 from pathlib import Path
 
 import pytest
@@ -115,3 +121,104 @@ def manage_shell(
         text=True,
         timeout=timeout,
     )
+
+
+class Redis:
+    """A Redis server of the test's own, to stop and start again as a broker or a cache that
+    goes down."""
+
+    def __init__(self, directory: Path) -> None:
+        self.port = free_port()
+        self.directory = directory
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return self.database(0)
+
+    def database(self, number: int) -> str:
+        return f"redis://127.0.0.1:{self.port}/{number}"
+
+    def start(self) -> None:
+        self.process = start(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.directory),
+            ],
+            dict(os.environ),
+            self.directory / "redis.log",
+            b"Ready to accept connections",
+        )
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+            self.process = None
+
+
+class Browser:
+    """Just enough of a browser for a form post: the session and CSRF cookies, multipart bodies."""
+
+    def __init__(self, base: str, session_key: str = "") -> None:
+        self.base = base
+        self.cookies = {"sessionid": session_key} if session_key else {}
+        self.opener = urllib.request.build_opener(_NoRedirect())
+
+    def request(self, path: str, body: bytes | None = None, headers: dict | None = None):
+        cookie = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
+        request = urllib.request.Request(
+            self.base + path, data=body, headers={**(headers or {}), "Cookie": cookie}
+        )
+        try:
+            response = self.opener.open(request, timeout=30)
+        except urllib.error.HTTPError as error:
+            response = error  # a redirect or an error page: both are answers to look at
+        with response:
+            for header in response.headers.get_all("Set-Cookie") or []:
+                name, value = header.split(";", 1)[0].split("=", 1)
+                self.cookies[name] = value
+            return response.status, response.headers, response.read().decode()
+
+    def form_token(self, path: str) -> str:
+        """The CSRF token of the form on a page, fetched as a browser does before posting it."""
+        status, _, page = self.request(path)
+        assert status == 200, page
+        return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+
+    def post_form(self, path: str, fields: dict[str, str]):
+        body = urllib.parse.urlencode({**fields, "csrfmiddlewaretoken": self.form_token(path)})
+        content_type = "application/x-www-form-urlencoded"
+        headers = {"Content-Type": content_type, "Referer": self.base + path}
+        return self.request(path, body.encode(), headers)
+
+    def post_file(self, path: str, fields: dict[str, str], name: str, content: bytes):
+        token = self.form_token(path)
+        boundary = uuid.uuid4().hex
+        parts = [
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'
+            for key, value in {**fields, "csrfmiddlewaretoken": token}.items()
+        ]
+        body = (
+            "".join(parts).encode()
+            + f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+            f'filename="{name}"\r\nContent-Type: text/csv\r\n\r\n'.encode()
+            + content
+            + f"\r\n--{boundary}--\r\n".encode()
+        )
+        content_type = f"multipart/form-data; boundary={boundary}"
+        return self.request(path, body, {"Content-Type": content_type, "Referer": self.base + path})
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None

@@ -157,6 +157,25 @@ def test_it_ranks_as_a_pairwise_loop_does():
         assert ranks.low[i] == 15 - beats
 
 
+def test_it_grows_the_significance_of_a_board_by_more_submissions_as_if_all_were_ranked_at_once():
+    rng = np.random.default_rng(7)
+    # Close submissions (many within noise of each other), scores on a grid so that resamples
+    # tie, and rows without a score among both the known and the added ones.
+    samples = np.round(
+        rng.normal(loc=rng.normal(size=(14, 1)) * 0.03, scale=0.02, size=(14, 400)), 2
+    )
+    samples[[3, 11]] = np.nan
+    known, more = samples[:10], samples[10:]
+    significant = statistics.significance_ranks(known).beats >= statistics.BEATS_SHARE
+    grown = statistics.significant_with_more(significant, known, more)
+    whole = statistics.significance_ranks(samples)
+    np.testing.assert_array_equal(grown, whole.beats >= statistics.BEATS_SHARE)
+    present = ~np.isnan(samples).any(axis=1)
+    rank, low = statistics.ranks_from_significant(grown, present)
+    np.testing.assert_array_equal(rank, whole.rank)
+    np.testing.assert_array_equal(low, whole.low)
+
+
 def test_it_computes_reliability_ece_brier_and_aurc_by_hand():
     outcomes = np.array([C, W, W, C, A, M, C])
     confidence = np.array([0.95, 0.95, 0.15, 0.55, 0.99, np.nan, np.nan])

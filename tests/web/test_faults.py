@@ -13,8 +13,6 @@ import re
 import signal
 import subprocess
 import time
-import urllib.error
-import urllib.request
 import uuid
 from pathlib import Path
 
@@ -22,11 +20,9 @@ import pytest
 
 from leaderboard.models import Run, Submission
 from tests.processes import (
-    BIN,
-    ROOT,
+    Browser,
+    Redis,
     children,
-    free_port,
-    start,
     start_gunicorn,
     start_worker,
     stop,
@@ -225,64 +221,12 @@ def test_it_scores_once_when_two_workers_get_the_same_submission_at_once(
 # --- the broker down while a file is uploaded --------------------------------------------------
 
 
-class Redis:
-    """A Redis server of the test's own, to stop and start again as a broker that goes down."""
-
-    def __init__(self, directory: Path) -> None:
-        self.port = free_port()
-        self.directory = directory
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = start(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.directory),
-            ],
-            dict(os.environ),
-            self.directory / "redis.log",
-            b"Ready to accept connections",
-        )
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait(timeout=10)
-            self.process = None
-
-
 @pytest.fixture
 def broker(tmp_path):
     redis = Redis(tmp_path)
     redis.start()
     yield redis
     redis.stop()
-
-
-@pytest.fixture(scope="session")
-def collected_static(tmp_path_factory) -> Path:
-    static = tmp_path_factory.mktemp("collected")
-    subprocess.run(
-        [str(BIN / "python"), "manage.py", "collectstatic", "--noinput"],
-        cwd=ROOT,
-        env={**os.environ, "STATIC_ROOT": str(static)},
-        check=True,
-        capture_output=True,
-    )
-    return static
 
 
 @pytest.fixture
@@ -297,54 +241,6 @@ def web(worker_env, broker, queue, collected_static, tmp_path):
     process, url = start_gunicorn(env, tmp_path / "web.log")
     yield url
     stop(process)
-
-
-class Browser:
-    """Just enough of a browser for a form post: the session and CSRF cookies, multipart bodies."""
-
-    def __init__(self, base: str, session_key: str) -> None:
-        self.base = base
-        self.cookies = {"sessionid": session_key}
-        self.opener = urllib.request.build_opener(_NoRedirect())
-
-    def request(self, path: str, body: bytes | None = None, headers: dict | None = None):
-        cookie = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
-        request = urllib.request.Request(
-            self.base + path, data=body, headers={**(headers or {}), "Cookie": cookie}
-        )
-        try:
-            response = self.opener.open(request, timeout=30)
-        except urllib.error.HTTPError as error:
-            response = error  # a redirect or an error page: both are answers to look at
-        with response:
-            for header in response.headers.get_all("Set-Cookie") or []:
-                name, value = header.split(";", 1)[0].split("=", 1)
-                self.cookies[name] = value
-            return response.status, response.headers, response.read().decode()
-
-    def post_file(self, path: str, fields: dict[str, str], name: str, content: bytes):
-        status, _, page = self.request(path)
-        assert status == 200, page
-        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
-        boundary = uuid.uuid4().hex
-        parts = [
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'
-            for key, value in {**fields, "csrfmiddlewaretoken": token}.items()
-        ]
-        body = (
-            "".join(parts).encode()
-            + f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
-            f'filename="{name}"\r\nContent-Type: text/csv\r\n\r\n'.encode()
-            + content
-            + f"\r\n--{boundary}--\r\n".encode()
-        )
-        content_type = f"multipart/form-data; boundary={boundary}"
-        return self.request(path, body, {"Content-Type": content_type, "Referer": self.base + path})
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None
 
 
 def test_it_keeps_an_upload_made_while_the_broker_is_down_and_scores_it_later(

@@ -14,7 +14,9 @@ import re
 import secrets
 import subprocess
 import sys
+import threading
 import time
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -27,7 +29,7 @@ from django.urls import URLPattern, get_resolver
 
 from leaderboard import ratelimit, services
 from leaderboard.models import Benchmark, Submission
-from tests.processes import manage_shell
+from tests.processes import Browser, manage_shell
 
 pytestmark = pytest.mark.django_db
 
@@ -443,6 +445,46 @@ def test_it_locks_a_username_out_after_five_failures(attempts, people):
         assert "_auth_user_id" not in response.client.session
     # Someone else, from another address, logs in as usual.
     assert attempts("bob-lock", "bob-lock-passphrase-77", "198.51.100.3").status_code == 302
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_checks_no_more_passwords_than_the_limit_when_attempts_come_at_once(
+    live_server, people, settings
+):
+    settings.LOGIN_MAX_FAILURES = 5
+    settings.LOGIN_MAX_FAILURES_PER_ADDRESS = 20
+    settings.BEHIND_PROXY = False
+    people("ivan-burst")
+    browsers = [Browser(live_server.url) for _ in range(16)]
+    tokens = [browser.form_token("/accounts/login/") for browser in browsers]
+    start = threading.Barrier(len(browsers))
+    answers = []
+
+    def guess(browser: Browser, token: str) -> None:
+        fields = {"username": "ivan-burst", "password": "wrong", "csrfmiddlewaretoken": token}
+        body = urllib.parse.urlencode(fields).encode()
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        start.wait()
+        answers.append(browser.request("/accounts/login/", body, headers))
+
+    threads = [
+        threading.Thread(target=guess, args=pair) for pair in zip(browsers, tokens, strict=True)
+    ]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        # A password was checked (and found wrong) for five of the sixteen; the others were
+        # refused before any check.
+        checked = [body for status, _, body in answers if status == 200]
+        refused = [body for status, _, body in answers if status == 429]
+        assert len(checked) == 5 and len(refused) == 11, [status for status, _, _ in answers]
+        assert all("Please enter a correct username and password" in body for body in checked)
+        assert all("Too many failed log-in attempts" in body for body in refused)
+    finally:
+        for key in ratelimit.failure_keys("ivan-burst", "127.0.0.1"):
+            cache.delete_many([key, f"{key}:ends"])
 
 
 def test_it_opens_the_account_again_once_the_window_has_passed(attempts, people, settings):
