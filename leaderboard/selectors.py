@@ -1063,8 +1063,8 @@ def paired_shares(benchmark: Benchmark, first: Row, second: Row, rubrics: list[R
             continue
         if len(pair[0]) == len(pair[1]):
             shares[rubric.key] = (
-                float(np.mean(pair[0] > pair[1])),
-                float(np.mean(pair[1] > pair[0])),
+                float(np.mean(scoring.statistics.higher(pair[0], pair[1]))),
+                float(np.mean(scoring.statistics.higher(pair[1], pair[0]))),
             )
     return shares
 

@@ -174,6 +174,13 @@ def behaviourally_calibrated(accuracy_given_attempted: float, target: float | No
 # --- ranks ---------------------------------------------------------------------------------
 
 
+def higher(first: ArrayLike, second: ArrayLike) -> np.ndarray:
+    """Where `first` scores above `second` by more than rounding: as ranks do
+    (`metrics.SCORE_TIE_TOLERANCE`), scores equal in exact arithmetic are a tie, though
+    t/(1 − t) in floating point may leave one a hair above the other."""
+    return np.subtract(first, second) > metrics.SCORE_TIE_TOLERANCE
+
+
 @dataclass(frozen=True)
 class SignificanceRanks:
     """Per submission: 1 + how many beat it (`rank`), and the worst rank it could have (`low`).
@@ -208,13 +215,13 @@ def significance_ranks(
         # Two submissions whose resampled scores do not overlap need no comparison: one is
         # higher in every resample. Only the overlapping pairs, the close ones, are counted.
         low, high = scored.min(axis=1), scored.max(axis=1)
-        above = low[None, :] > high[:, None]  # [i, j]: j above i in every resample
-        overlap = ~above & ~(high[None, :] < low[:, None])
+        above = higher(low[None, :], high[:, None])  # [i, j]: j above i in every resample
+        overlap = ~above & ~higher(low[:, None], high[None, :])
         shares = above.astype(float)
         for i in range(len(kept)):
             close = np.flatnonzero(overlap[i])
-            higher = np.count_nonzero(scored[close] > scored[i], axis=1)
-            shares[i, close] = higher / n_resamples
+            count = np.count_nonzero(higher(scored[close], scored[i]), axis=1)
+            shares[i, close] = count / n_resamples
         beats[np.ix_(kept, kept)] = shares
     if comparable is not None:
         beats = np.where(np.asarray(comparable, dtype=bool), beats, np.nan)
@@ -263,16 +270,16 @@ def significant_with_more(
             continue
         at = np.searchsorted(kept, a)
         # As `significance_ranks`: pairs whose resampled scores do not overlap need no count.
-        above = low > high[at]  # higher than a in every resample
-        below = high < low[at]
+        above = higher(low, high[at])  # higher than a in every resample
+        below = higher(low[at], high)
         close = ~above & ~below
-        higher = np.where(above, n_resamples, 0)
-        lower = np.where(below, n_resamples, 0)
+        more = np.where(above, n_resamples, 0)
+        less = np.where(below, n_resamples, 0)
         near = scores[kept[close]]
-        higher[close] = np.count_nonzero(near > scores[a], axis=1)
-        lower[close] = np.count_nonzero(near < scores[a], axis=1)
-        grown[a, kept] = higher / n_resamples >= share
-        grown[kept, a] = lower / n_resamples >= share
+        more[close] = np.count_nonzero(higher(near, scores[a]), axis=1)
+        less[close] = np.count_nonzero(higher(scores[a], near), axis=1)
+        grown[a, kept] = more / n_resamples >= share
+        grown[kept, a] = less / n_resamples >= share
     if comparable is not None:
         grown &= np.asarray(comparable, dtype=bool)
     return grown

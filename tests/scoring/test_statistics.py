@@ -6,7 +6,14 @@ from itertools import permutations, product
 import numpy as np
 import pytest
 
-from scoring import BenchmarkConfig, read_gold, read_predictions, score_predictions, statistics
+from scoring import (
+    BenchmarkConfig,
+    metrics,
+    read_gold,
+    read_predictions,
+    score_predictions,
+    statistics,
+)
 from scoring.grading import (
     OUTCOME_ABSTAINED,
     OUTCOME_CORRECT,
@@ -174,6 +181,22 @@ def test_it_grows_the_significance_of_a_board_by_more_submissions_as_if_all_were
     rank, low = statistics.ranks_from_significant(grown, present)
     np.testing.assert_array_equal(rank, whole.rank)
     np.testing.assert_array_equal(low, whole.low)
+
+
+def test_it_counts_scores_equal_but_for_rounding_as_ties():
+    # At t = 0.9 a wrong answer costs 9 points: 10 right and 1 wrong equal 19 right and 2 wrong,
+    # though 0.9 / 0.1 in floating point leaves one a hair above the other in most resamples.
+    right = np.random.default_rng(3).integers(0, 40, size=300)
+    first = metrics.score_at_target(right + 10, 1, 100, 0.9)
+    second = metrics.score_at_target(right + 19, 2, 100, 0.9)
+    assert (first > second).mean() > 0.5
+    ranks = statistics.significance_ranks(np.vstack([first, second]))
+    assert np.nan_to_num(ranks.beats).max() == 0
+    assert list(ranks.rank) == [1, 1] and list(ranks.low) == [2, 2]
+    grown = statistics.significant_with_more(
+        np.zeros((1, 1), dtype=bool), first[None], second[None]
+    )
+    assert not grown.any()
 
 
 def test_it_computes_reliability_ece_brier_and_aurc_by_hand():
