@@ -191,7 +191,7 @@ def refused_with_429(view: Callable[..., HttpResponse]) -> Callable[..., HttpRes
 # which lets a count lapse with its key and never be extended by a late increment.
 
 
-def _count(key: str, window: int) -> tuple[int, int]:
+def _count_in_slice(key: str, window: int) -> tuple[int, int]:
     """Count one more request under `key` in the current window: (count so far, seconds left)."""
     now = time.time()
     bucket = f"{key}:{int(now // window)}"
@@ -208,7 +208,7 @@ def _count(key: str, window: int) -> tuple[int, int]:
 
 def signup_refused(address: str) -> int:
     """Count a sign-up from this address; past the limit, the seconds until it may try again."""
-    count, seconds_left = _count(f"signups:address:{address}", settings.SIGNUP_WINDOW)
+    count, seconds_left = _count_in_slice(f"signups:address:{address}", settings.SIGNUP_WINDOW)
     return seconds_left if count > settings.SIGNUP_MAX_PER_ADDRESS else 0
 
 
@@ -221,7 +221,7 @@ def email_request_refused(address: str, recipient: str) -> int:
     recipient_key = hashlib.sha256(recipient.strip().casefold().encode()).hexdigest()[:32]
     refused = 0
     for key in (f"emails:address:{address}", f"emails:recipient:{recipient_key}"):
-        count, seconds_left = _count(key, window)
+        count, seconds_left = _count_in_slice(key, window)
         if count > settings.EMAIL_REQUESTS_PER_ADDRESS:
             refused = seconds_left
     return refused
