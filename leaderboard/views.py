@@ -17,7 +17,7 @@ from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 import scoring
 from leaderboard import charts, confirmation, ratelimit, services, uploads
@@ -50,7 +50,7 @@ def _get_submission_for_user(request: HttpRequest, submission_id: int) -> Submis
     )
 
 
-@require_GET
+@require_safe
 def home(request: HttpRequest) -> HttpResponse:
     benchmarks = Benchmark.objects.visible_to(request.user).exclude(
         visibility=Benchmark.Visibility.ARCHIVED
@@ -83,7 +83,7 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "home.html", {"cards": cards, "archived": archived})
 
 
-@require_GET
+@require_safe
 def benchmark(request: HttpRequest, slug: str) -> HttpResponse:
     benchmark = _get_benchmark_for_user(request, slug)
     show_all = request.GET.get("all") == "1"
@@ -128,7 +128,7 @@ def benchmark(request: HttpRequest, slug: str) -> HttpResponse:
     return HttpResponse(content)
 
 
-@require_GET
+@require_safe
 def methods(request: HttpRequest) -> HttpResponse:
     """How scores are computed: every formula behind the boards, linked from each of them."""
     return render(
@@ -136,7 +136,7 @@ def methods(request: HttpRequest) -> HttpResponse:
     )
 
 
-@require_GET
+@require_safe
 def leaderboard_json(request: HttpRequest, slug: str) -> HttpResponse:
     benchmark = _get_benchmark_for_user(request, slug)
     return HttpResponse(
@@ -144,7 +144,7 @@ def leaderboard_json(request: HttpRequest, slug: str) -> HttpResponse:
     )
 
 
-@require_GET
+@require_safe
 def leaderboard_csv(request: HttpRequest, slug: str) -> HttpResponse:
     benchmark = _get_benchmark_for_user(request, slug)
     response = HttpResponse(
@@ -155,7 +155,7 @@ def leaderboard_csv(request: HttpRequest, slug: str) -> HttpResponse:
     return response
 
 
-@require_GET
+@require_safe
 def benchmark_json(request: HttpRequest, slug: str) -> HttpResponse:
     """The benchmark's settings and items for `python -m scoring --benchmark` (SPEC §6)."""
     benchmark = _get_benchmark_for_user(request, slug)
@@ -175,7 +175,7 @@ def benchmark_json(request: HttpRequest, slug: str) -> HttpResponse:
 COMPARE_MAX = 8
 
 
-@require_GET
+@require_safe
 def compare(request: HttpRequest, slug: str) -> HttpResponse:
     benchmark = _get_benchmark_for_user(request, slug)
     board = board_for(benchmark, request.user)
@@ -315,7 +315,7 @@ def submit(request: HttpRequest, slug: str) -> HttpResponse:
     )
 
 
-@require_GET
+@require_safe
 def submission(request: HttpRequest, submission_id: int) -> HttpResponse:
     submission = _get_submission_for_user(request, submission_id)
     runs = list(submission.runs.all())
@@ -368,7 +368,7 @@ def submission(request: HttpRequest, submission_id: int) -> HttpResponse:
     )
 
 
-@require_GET
+@require_safe
 def submission_json(request: HttpRequest, submission_id: int) -> JsonResponse:
     submission = _get_submission_for_user(request, submission_id)
     return JsonResponse(submission_status(submission))
@@ -453,7 +453,7 @@ def signup(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@require_GET
+@require_safe
 def my_submissions(request: HttpRequest) -> HttpResponse:
     submissions = request.user.submissions.select_related("benchmark").order_by("-created_at")
     return render(request, "my_submissions.html", {"submissions": submissions})
@@ -583,7 +583,7 @@ class PasswordResetView(auth_views.PasswordResetView):
         return super().form_valid(form)
 
 
-@require_GET
+@require_safe
 def favicon(request: HttpRequest) -> HttpResponse:
     """Browsers ask for /favicon.ico on pages that link no icon of their own (the admin's)."""
     return redirect(static("favicon.svg"), permanent=True)

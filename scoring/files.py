@@ -1186,21 +1186,9 @@ def _gold_aliases(
     split = ~as_json & text.ne("").to_numpy()
     lists = [column[given], text[split].str.split(r"\s*\|\s*", regex=True)]
     if as_json.any():
-        rows = np.flatnonzero(as_json)
-        # Newlines are whitespace in JSON; flattening them keeps one value per line.
-        values = text[as_json].str.replace("\n", " ", regex=False).tolist()
-        try:
-            arrays = _json_loads("[" + ",\n".join(values) + "]")
-        except (json.JSONDecodeError, _JsonBeyondLimits):
-            arrays = None
-        if arrays is None or len(arrays) != len(rows):
-            broken = np.zeros(n, dtype=bool)
-            broken[rows[[index for index, _ in _json_line_errors(values)]]] = True
-            problems.add_rows(
-                broken, lambda i: f"aliases of item {_quote(ids[i])} are not a valid JSON array"
-            )
-        else:
-            lists.append(pd.Series(arrays, index=rows, dtype=object))
+        arrays = _json_cells(text, as_json, ids, problems, "aliases")
+        if arrays is not None:
+            lists.append(pd.Series(arrays, index=np.flatnonzero(as_json), dtype=object))
     lists = pd.concat(lists)
     if lists.empty:
         return pd.Series(aliases, dtype=object)
@@ -1292,6 +1280,28 @@ def _gold_options(
     return pd.Series(counts, dtype="Float64").round().astype("Int64")
 
 
+def _json_cells(
+    text: pd.Series, as_json: np.ndarray, ids: pd.Series, problems: _Problems, what: str
+) -> list | None:
+    """The JSON values of the cells of `text` marked `as_json`, in their order, parsed at once;
+    None, each cell that does not parse reported as `what` of its item, if any does not."""
+    rows = np.flatnonzero(as_json)
+    # Newlines are whitespace in JSON; flattening them keeps one value per line.
+    values = text[as_json].str.replace("\n", " ", regex=False).tolist()
+    try:
+        arrays = _json_loads("[" + ",\n".join(values) + "]")
+    except (json.JSONDecodeError, _JsonBeyondLimits):
+        arrays = None
+    if arrays is None or len(arrays) != len(rows):
+        broken = np.zeros(len(as_json), dtype=bool)
+        broken[rows[[index for index, _ in _json_line_errors(values)]]] = True
+        problems.add_rows(
+            broken, lambda i: f"{what} of item {_quote(ids[i])} are not a valid JSON array"
+        )
+        return None
+    return arrays
+
+
 def _option_counts(table: _Table, position: int, ids: pd.Series, problems: _Problems) -> np.ndarray:
     """The number of entries of each item's options list (NaN where the cell is empty)."""
     n = len(table.frame)
@@ -1307,28 +1317,14 @@ def _option_counts(table: _Table, position: int, ids: pd.Series, problems: _Prob
     problems.add_rows(
         filled & ~as_json, lambda i: f"options of item {_quote(ids[i])} are not a JSON array"
     )
-    if as_json.any():
+    arrays = _json_cells(text, as_json, ids, problems, "options") if as_json.any() else None
+    if arrays is not None:
         rows = np.flatnonzero(as_json)
-        # Newlines are whitespace in JSON; flattening them keeps one value per line.
-        values = text[as_json].str.replace("\n", " ", regex=False).tolist()
-        try:
-            arrays = _json_loads("[" + ",\n".join(values) + "]")
-        except (json.JSONDecodeError, _JsonBeyondLimits):
-            arrays = None
-        if arrays is None or len(arrays) != len(rows):
-            broken = np.zeros(n, dtype=bool)
-            broken[rows[[index for index, _ in _json_line_errors(values)]]] = True
-            problems.add_rows(
-                broken, lambda i: f"options of item {_quote(ids[i])} are not a valid JSON array"
-            )
-        else:
-            is_list = np.array([isinstance(array, list) for array in arrays], dtype=bool)
-            wrong = np.zeros(n, dtype=bool)
-            wrong[rows[~is_list]] = True
-            problems.add_rows(
-                wrong, lambda i: f"options of item {_quote(ids[i])} are not a JSON array"
-            )
-            counts[rows[is_list]] = [len(arrays[index]) for index in np.flatnonzero(is_list)]
+        is_list = np.array([isinstance(array, list) for array in arrays], dtype=bool)
+        wrong = np.zeros(n, dtype=bool)
+        wrong[rows[~is_list]] = True
+        problems.add_rows(wrong, lambda i: f"options of item {_quote(ids[i])} are not a JSON array")
+        counts[rows[is_list]] = [len(arrays[index]) for index in np.flatnonzero(is_list)]
     with np.errstate(invalid="ignore"):
         few = counts < 2
     problems.add_rows(few, lambda i: f"item {_quote(ids[i])} lists fewer than 2 options")

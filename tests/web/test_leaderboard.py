@@ -323,3 +323,16 @@ def test_it_never_caches_a_page_drawn_from_the_board_before(client, seeded_simpl
     # The page was drawn from the new board, not the one before, or it would stay cached so.
     assert "gpt-4o-mini-2024-07-18" not in page
     assert client.get("/benchmarks/simpleqa-cs/").content.decode() == page
+
+
+def test_it_answers_the_head_requests_that_monitors_send(client, seeded_simpleqa_cs):
+    for path in (
+        "/",
+        "/benchmarks/simpleqa-cs/",
+        "/benchmarks/simpleqa-cs/leaderboard.json",
+        "/benchmarks/simpleqa-cs/benchmark.json",
+        "/how-scores-are-computed/",
+    ):
+        response = client.head(path)
+        assert response.status_code == 200, (path, response.status_code)
+    assert client.post("/benchmarks/simpleqa-cs/leaderboard.json").status_code == 405
