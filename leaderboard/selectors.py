@@ -363,7 +363,7 @@ class Board:
         cell = row.cells[key]
         if cell.score is None or cell.score <= scoring.SCORE_TIE_TOLERANCE:
             return False
-        return not cell.interval or cell.interval[0] > 0
+        return not cell.interval or cell.interval[0] > scoring.SCORE_TIE_TOLERANCE
 
     def against_abstaining(self, row: Row, key: str) -> str:
         """How the row's score at this rubric stands against abstaining on everything, in words;
@@ -396,7 +396,10 @@ class Board:
         none_above = [
             rubric
             for rubric in unbeaten
-            if all((row.cells[rubric.key].score or 0) <= 0 for row in self.rows)
+            if all(
+                (row.cells[rubric.key].score or 0) <= scoring.SCORE_TIE_TOLERANCE
+                for row in self.rows
+            )
         ]
         sentences = []
         if none_above:

@@ -184,3 +184,25 @@ def test_it_draws_uniform_guessing_from_each_items_number_of_options(
 def test_it_asks_new_benchmarks_for_most_of_the_items(db):
     benchmark = Benchmark.objects.create(slug="new", name="New")
     assert benchmark.min_coverage == 0.8
+
+
+def test_it_names_a_score_level_with_abstaining_but_for_rounding_as_level(
+    client, make_benchmark, user, save_submission
+):
+    # 3 right and 2 wrong at t = 0.6 (a wrong answer costs 1.5) score 0 exactly, though
+    # 0.6 / 0.4 in floating point leaves the score a hair above it.
+    gold = "id,answer\n" + "".join(f"q{i},a{i}\n" for i in range(100))
+    benchmark = make_benchmark(slug="level", gold=gold, targets=[0.6])
+    lines = [f"q{i},a{i}" for i in range(3)] + ["q3,x", "q4,x"]
+    submission = save_submission(benchmark, user, ("id,answer\n" + "\n".join(lines)).encode())
+    services.submission_score(submission_id=submission.pk)
+    row = client.get("/benchmarks/level/leaderboard.json").json()["rows"][0]
+    assert 0 <= row["scores"]["0.6"]["score"] < 1e-15
+
+    page = text(client.get("/benchmarks/level/"))
+    headline = page.split('id="headline">')[1].split("</p>")[0]
+    assert (
+        "At t = 0.6 no model here does better than answering “I don't know” to everything, "
+        "which scores 0."
+    ) in headline
+    assert client.get("/").status_code == 200
