@@ -617,29 +617,33 @@ def _public_board(benchmark: Benchmark, *, stale_ok: bool = False) -> Board:
 
 
 def board_json(benchmark: Benchmark, user, *, stale_ok: bool = False) -> bytes:
-    """The board as ``leaderboard.json`` sends it; the public one cached like the board."""
+    """The board as ``leaderboard.json`` sends it; the public one cached like the board.
+
+    A viewer who sees private rows, or private submissions being rescored, gets a JSON of their
+    own, cached under exactly those: no viewer is ever given another's private names.
+    """
     more = _private_submissions(benchmark, user)
-    if more:
+    waiting = being_rescored(benchmark, user)
+    if more or waiting != being_rescored(benchmark, AnonymousUser()):
+        shown = _digest([submission.pk for submission in more])
+        listed = _digest([submission["id"] for submission in waiting])
         return cached_results(
             benchmark,
-            f"json-with-{_digest([submission.pk for submission in more])}",
-            lambda: _json_bytes(_board_adding(benchmark, more, stale_ok=False), user),
+            f"json-with-{shown}-{listed}",
+            lambda: _json_bytes(_board_adding(benchmark, more, stale_ok=False), waiting),
         )
     return cached_results(
         benchmark,
         "json",
-        lambda: _json_bytes(board_for(benchmark, AnonymousUser()), AnonymousUser()),
+        lambda: _json_bytes(board_for(benchmark, AnonymousUser()), waiting),
         stale_ok=stale_ok,
     )
 
 
-def _json_bytes(board: Board, user) -> bytes:
+def _json_bytes(board: Board, waiting: list[dict]) -> bytes:
     data = board.to_json()
     # Listed apart from the rows: their results are under earlier settings.
-    data["being_rescored"] = [
-        {"id": waiting["id"], "model": waiting["model"]}
-        for waiting in being_rescored(board.benchmark, user)
-    ]
+    data["being_rescored"] = [{"id": each["id"], "model": each["model"]} for each in waiting]
     return json.dumps(data, cls=DjangoJSONEncoder).encode()
 
 

@@ -97,8 +97,14 @@ def benchmark(request: HttpRequest, slug: str) -> HttpResponse:
         sort = board.rubric(sort_key)
         # The board's part of the page is the same for every viewer of the same board: it is
         # rendered once per change of results and set of private rows shown, not per request.
+        # Keyed by the private rows and the submissions being rescored that this viewer sees, so
+        # that no viewer is given a part of the page that names another's private submissions.
         private = ",".join(str(pk) for pk in sorted(row.id for row in board.rows if row.private))
-        content_key = f"{benchmark.results_cache_key('content')}:{sort.key}:{show_all}:{private}"
+        waiting = being_rescored(benchmark, request.user)
+        listed = ",".join(str(submission["id"]) for submission in waiting)
+        content_key = (
+            f"{benchmark.results_cache_key('content')}:{sort.key}:{show_all}:{private}:{listed}"
+        )
         return render(
             request,
             "benchmark.html",
@@ -113,7 +119,7 @@ def benchmark(request: HttpRequest, slug: str) -> HttpResponse:
                 "show_all": show_all,
                 "chart_top": CHART_TOP,
                 "behaviour_rows": [row for row in board.rows if row.behaviour],
-                "being_rescored": being_rescored(benchmark, request.user),
+                "being_rescored": waiting,
             },
         )
 

@@ -150,3 +150,33 @@ def test_it_stamps_a_result_with_the_gold_it_was_computed_with(
     services.benchmark_set_items(benchmark=benchmark, gold=gold)
     assert benchmark.settings_fingerprint != stamp
     assert not Submission.objects.filter(benchmark=benchmark).on_board(user).exists()
+
+
+@pytest.mark.django_db
+def test_it_never_names_a_private_submission_being_rescored_to_another_viewer(
+    client, admin_client, make_benchmark, user, other_user, save_submission
+):
+    benchmark = make_benchmark()
+    public = save_submission(benchmark, other_user, b"id,answer\nq1,Paris\n", model_name="open")
+    private = save_submission(
+        benchmark, user, b"id,answer\nq1,Lyon\n", model_name="secret-model", visibility="private"
+    )
+    for submission in (public, private):
+        services.submission_score(submission_id=submission.pk)
+    benchmark.targets = [0.6]
+    benchmark.save()  # both results are now under earlier settings, waiting for their rescoring
+
+    # The owner and staff are told, each first to render the board's part of the page.
+    client.force_login(user)
+    assert "secret-model" in client.get("/benchmarks/capitals/").content.decode()
+    assert "secret-model" in admin_client.get("/benchmarks/capitals/").content.decode()
+    owners = client.get("/benchmarks/capitals/leaderboard.json").json()["being_rescored"]
+    assert [each["model"] for each in owners] == ["open", "secret-model"]
+    # Nobody else is, from the page, its JSON or any cached part of either.
+    client.force_login(other_user)
+    for reader in (client, admin_client.__class__()):
+        page = reader.get("/benchmarks/capitals/").content.decode()
+        assert "Being rescored" in page and "open" in page
+        assert "secret-model" not in page
+        board = reader.get("/benchmarks/capitals/leaderboard.json").json()
+        assert [each["model"] for each in board["being_rescored"]] == ["open"]
