@@ -781,7 +781,7 @@ def _board_with_samples(
     min_items = benchmark.config().min_items_per_figure
     significant = {
         key: scoring.statistics.significance_ranks(
-            matrix, comparable=_far_enough_apart(rows, key, min_items)
+            matrix, comparable=far_enough_apart(rows, key, min_items)
         ).beats
         >= scoring.statistics.BEATS_SHARE
         for key, matrix in samples.items()
@@ -831,7 +831,7 @@ def _merged_board(benchmark: Benchmark, board: Board, more: list[Submission]) ->
         width = widths.pop()
         if not extra.shape[1]:
             extra = np.full((len(added), width), np.nan)
-        comparable = _far_enough_apart([*public, *added], key, min_items)
+        comparable = far_enough_apart([*public, *added], key, min_items)
         if known.shape[1]:
             grown = scoring.statistics.significant_with_more(
                 board.beats[key], known, extra, comparable=comparable
@@ -1037,7 +1037,7 @@ def _sample_matrices(
     return out
 
 
-def _far_enough_apart(rows: list[Row], key: str, min_items: int) -> np.ndarray | None:
+def far_enough_apart(rows: list[Row], key: str, min_items: int) -> np.ndarray | None:
     """[i, j] true where the runs scoring rows i and j under rubric `key` differ by at least
     `min_items` correct or wrong answers; None (every pair) when `min_items` is 0.
 

@@ -33,6 +33,7 @@ from leaderboard.selectors import (
     cached_results,
     category_figure,
     charts_for,
+    far_enough_apart,
     paired_shares,
 )
 
@@ -229,13 +230,15 @@ def compare(request: HttpRequest, slug: str) -> HttpResponse:
             return scoring.agreement_disclosed(*runs, min_items=min_items)
 
         # On a benchmark whose gold is hidden, both the matrix and the paired resamples are
-        # shown only when no count among the items where the two differ covers fewer than K.
+        # shown only when no count among the items where the two differ covers fewer than K;
+        # the resamples, besides, only for two runs the board may tell apart (counts K apart).
         every_share = paired_shares(benchmark, rows[0], rows[1], board.rubrics)
         shares = {
             key: share
             for key, share in every_share.items()
             if (runs := pair((rows[0].cells[key].run, rows[1].cells[key].run))) is not None
             and disclosed(runs)
+            and ((apart := far_enough_apart(rows, key, min_items)) is None or apart[0, 1])
         }
         primary_keys = {
             submission.pk: submission.primary_run_key

@@ -235,9 +235,12 @@ def test_categories_with_few_answers_are_left_out_and_said_so(client, user, hidd
     assert "ethics" not in html and "folklore" not in html and "drama" not in html
 
 
-def test_compare_differencing_learns_nothing_beyond_the_two_runs_counts(client, user, hidden):
+def test_compare_differencing_learns_nothing_beyond_the_two_runs_counts(
+    client, user, hidden, settings
+):
     """Two submissions that differ in one item: the compare page shows neither the agreement
     matrix nor the paired resamples, whose cells would say how that item was graded."""
+    settings.SUBMISSION_DAILY_QUOTA = 7
     client.force_login(user)
     everything = [(i, "A", None, None) for i in range(N)]
     one_less = [(0, "I don't know", None, None)] + everything[1:]
@@ -257,12 +260,14 @@ def test_compare_differencing_learns_nothing_beyond_the_two_runs_counts(client, 
     last_two = Submission.objects.order_by("-pk").values_list("pk", flat=True)[:2]
     page = client.get(f"/benchmarks/{hidden.slug}/compare/?ids={last_two[1]},{last_two[0]}")
     assert page.context["agreement"] is None and page.context["shares"] == {}
-    # Two models right on about half the items each, independently, are still set side by
-    # side: every cell holds dozens of items.
+    # Two models right on about 40% and 70% of the items, independently, are still set side by
+    # side: every cell holds dozens of items, and their counts are far more than K apart.
     rng = np.random.default_rng(5)
-    for number in range(2):
+    for number, share in enumerate((0.4, 0.7)):
         wrong = {letter: next(x for x in LETTERS if x != letter) for letter in LETTERS}
-        rows = [(i, KEY[i] if rng.random() < 0.5 else wrong[KEY[i]], None, None) for i in range(N)]
+        rows = [
+            (i, KEY[i] if rng.random() < share else wrong[KEY[i]], None, None) for i in range(N)
+        ]
         upload(client, hidden, csv(rows), model=f"model-{number}")
     last_two = Submission.objects.order_by("-pk").values_list("pk", flat=True)[:2]
     page = client.get(f"/benchmarks/{hidden.slug}/compare/?ids={last_two[1]},{last_two[0]}")
@@ -270,6 +275,16 @@ def test_compare_differencing_learns_nothing_beyond_the_two_runs_counts(client, 
     assert agreement is not None and agreement["n"] == N
     assert page.context["shares"]
     assert "not shown" not in page.content.decode()
+    # Counts fewer than K apart, on dozens of items each way: the matrix is shown, but not which
+    # scores higher in the resamples, as the board never tells such a pair apart either.
+    wrong = {letter: next(x for x in LETTERS if x != letter) for letter in LETTERS}
+    for model, right in (("first-150", range(0, 150)), ("from-30", range(30, 190))):
+        rows = [(i, KEY[i] if i in right else wrong[KEY[i]], None, None) for i in range(N)]
+        upload(client, hidden, csv(rows), model=model)
+    last_two = Submission.objects.order_by("-pk").values_list("pk", flat=True)[:2]
+    page = client.get(f"/benchmarks/{hidden.slug}/compare/?ids={last_two[1]},{last_two[0]}")
+    assert page.context["agreement"] is not None
+    assert page.context["shares"] == {}
 
 
 def test_nothing_on_the_pages_of_a_hidden_benchmark_covers_fewer_than_k(client, user, hidden):
