@@ -52,12 +52,15 @@ GRADING_FIELDS = (
 
 def settings_fingerprint(grading: dict, gold_digest: str) -> str:
     """A SHA-256 of a benchmark's grading settings and gold: what its results are stamped with."""
-    settings = {name: grading[name] for name in GRADING_FIELDS}
-    settings["targets"] = sorted(float(t) for t in settings["targets"])
-    settings["min_coverage"] = float(settings["min_coverage"])
-    settings["numeric_tolerance"] = float(settings["numeric_tolerance"])
-    settings["gold"] = gold_digest
-    text = json.dumps(settings, sort_keys=True, ensure_ascii=False)
+    stamped = {name: grading[name] for name in GRADING_FIELDS}
+    stamped["targets"] = sorted(float(t) for t in stamped["targets"])
+    stamped["min_coverage"] = float(stamped["min_coverage"])
+    stamped["numeric_tolerance"] = float(stamped["numeric_tolerance"])
+    stamped["gold"] = gold_digest
+    if not stamped["gold_public"]:
+        # Hidden gold: every figure covers at least K items, so a new K changes the results.
+        stamped["hidden_gold_min_items"] = settings.HIDDEN_GOLD_MIN_ITEMS
+    text = json.dumps(stamped, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()
 
 

@@ -534,6 +534,11 @@ def submissions_requeue_stale(*, stale_after: timedelta, max_attempts: int) -> d
             )
             _enqueue_on_commit(submission.pk)
             requeued += 1
+        # A benchmark whose settings changed without a save (HIDDEN_GOLD_MIN_ITEMS, read from
+        # the environment) takes its new fingerprint, so that its results are scored again.
+        for benchmark in Benchmark.objects.select_for_update(skip_locked=True):
+            if benchmark.settings_fingerprint != benchmark.current_fingerprint():
+                benchmark.save(update_fields=["settings_fingerprint"])
         # Results stamped with settings the benchmark no longer has, whose rescoring was never
         # queued (settings changed outside the admin, say): not listed on any board until then.
         outdated = list(

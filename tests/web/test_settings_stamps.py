@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+from datetime import timedelta
 
 import pytest
 
@@ -180,3 +181,19 @@ def test_it_never_names_a_private_submission_being_rescored_to_another_viewer(
         assert "secret-model" not in page
         board = reader.get("/benchmarks/capitals/leaderboard.json").json()
         assert [each["model"] for each in board["being_rescored"]] == ["open"]
+
+
+@pytest.mark.django_db
+def test_it_scores_hidden_gold_results_again_when_k_changes(
+    make_benchmark, user, save_submission, settings
+):
+    gold = "id,answer\n" + "".join(f"q{i},a{i}\n" for i in range(40))
+    benchmark = make_benchmark(slug="secret", gold=gold, gold_public=False)
+    answers = "id,answer\n" + "".join(f"q{i},a{i}\n" for i in range(30))
+    submission = save_submission(benchmark, user, answers.encode())
+    services.submission_score(submission_id=submission.pk)
+    settings.HIDDEN_GOLD_MIN_ITEMS = 10  # set in the environment, with no save of the benchmark
+    services.submissions_requeue_stale(stale_after=timedelta(minutes=10), max_attempts=3)
+    assert Submission.objects.get(pk=submission.pk).status == Submission.Status.QUEUED
+    benchmark.refresh_from_db()
+    assert benchmark.settings_fingerprint == benchmark.current_fingerprint()
