@@ -453,7 +453,17 @@ def signup(request: HttpRequest) -> HttpResponse:
         user = form.save()
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         messages.success(request, f"Welcome, {user.username}. You can now submit predictions.")
-        _send_confirmation(request, user)
+        # The link goes to whatever address was typed: it counts against that recipient's limit,
+        # so that sign-ups from many addresses cannot flood someone else's mailbox.
+        wait = ratelimit.email_request_refused(ratelimit.client_address(request), user.email)
+        if wait:
+            messages.error(
+                request,
+                f"{_too_many_emails(wait)} No confirmation link was sent to {user.email}; ask for "
+                "one then from the confirmation page.",
+            )
+        else:
+            _send_confirmation(request, user)
         next_url = request.GET.get("next", "")
         if url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
             return redirect(next_url)

@@ -91,6 +91,19 @@ def test_it_throttles_signups_per_address(client, settings):
     assert response.status_code == 302
 
 
+def test_it_sends_one_mailbox_no_more_links_than_its_limit_whoever_signs_up(
+    client, settings, mailoutbox
+):
+    settings.EMAIL_REQUESTS_PER_ADDRESS = 2
+    for number in range(3):
+        form = {**signup_form(f"prank{number}"), "email": "victim@example.org"}
+        response = client.post("/accounts/signup/", form, REMOTE_ADDR=f"192.0.2.{60 + number}")
+        assert response.status_code == 302
+        client.post("/accounts/logout/")
+    assert [mail.to for mail in mailoutbox] == [["victim@example.org"]] * 2
+    assert get_user_model().objects.filter(username="prank2").exists()
+
+
 def test_it_counts_concurrent_signups_before_letting_any_through(settings):
     from concurrent.futures import ThreadPoolExecutor
 
