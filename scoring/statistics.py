@@ -316,7 +316,9 @@ def confidence_calibration(
     conf = confidence[answered]
     right = (outcomes[answered] == OUTCOME_CORRECT).astype(float)
     if min_items:
-        edges = confidence_parts(outcomes, confidence, min_items=min_items, targets=targets)
+        edges = confidence_parts(
+            outcomes, confidence, min_items=min_items, targets=targets, n_bins=n_bins
+        )
         if edges is None:
             return None
         part = np.searchsorted(edges, conf, side="right")
