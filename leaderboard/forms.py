@@ -54,6 +54,27 @@ class ConfirmationRequestForm(forms.Form):
     email = forms.EmailField(
         label="E-mail address", help_text="Correct it here if it was mistyped at sign-up."
     )
+    password = forms.CharField(
+        label="Your password",
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+        help_text="Needed only to change the address.",
+    )
+
+    def __init__(self, *args, user, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean(self) -> dict:
+        # The address is where password resets go: whoever holds a session but not the password
+        # (a borrowed computer, a stolen cookie) must not be able to move it to a mailbox of theirs.
+        cleaned = super().clean()
+        email = cleaned.get("email")
+        changed = email and email.casefold() != self.user.email.casefold()
+        if changed and not self.user.check_password(cleaned.get("password") or ""):
+            self.add_error("password", "Give your password to change the address.")
+        return cleaned
 
 
 class SubmissionForm(forms.ModelForm):

@@ -511,7 +511,9 @@ def confirm_email_send(request: HttpRequest) -> HttpResponse:
     """Whether the address is confirmed; if not, (re)send the link, to a corrected address."""
     confirmed = ConfirmedEmail.objects.filter(user=request.user).first()
     form = ConfirmationRequestForm(
-        None if confirmed else request.POST or None, initial={"email": request.user.email}
+        None if confirmed else request.POST or None,
+        initial={"email": request.user.email},
+        user=request.user,
     )
     wait = 0
     if request.method == "POST" and form.is_valid():

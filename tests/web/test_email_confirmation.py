@@ -97,8 +97,14 @@ def test_it_refuses_an_expired_link(client, mailoutbox, settings):
 def test_it_refuses_a_link_sent_to_an_address_since_replaced(client, mailoutbox):
     sign_up(client, email="ada@exmaple.org")
     old_link = confirmation_link(mailoutbox[0])
-    # The address was mistyped: the confirmation page sends a new link to the corrected one.
+    # The address was mistyped: the confirmation page sends a new link to the corrected one,
+    # once it is given the account's password.
     response = client.post("/accounts/confirm/", {"email": "ada@example.org"})
+    assert response.status_code == 200
+    assert "Give your password to change the address." in response.content.decode()
+    assert len(mailoutbox) == 1
+    form = {"email": "ada@example.org", "password": PASSWORD}
+    response = client.post("/accounts/confirm/", form)
     assert response.status_code == 302
     assert mailoutbox[1].to == ["ada@example.org"]
     response = client.post(old_link)
