@@ -50,6 +50,15 @@ class BenchmarkAdmin(admin.ModelAdmin):
         ("History", {"fields": ("created_at", "updated_at")}),
     )
 
+    def get_object(self, request, object_id, from_field=None):
+        benchmark = super().get_object(request, object_id, from_field)
+        if benchmark is not None and request.method == "POST":
+            # Read again under a lock held until the request's transaction ends, as a gold
+            # worker or a scoring takes it: the save writes every column, and must not put back
+            # what they changed after it was first read.
+            benchmark = Benchmark.objects.select_for_update().get(pk=benchmark.pk)
+        return benchmark
+
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
         form.upload_refusal = getattr(request, uploads.REFUSAL, "")
