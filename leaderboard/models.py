@@ -267,15 +267,18 @@ class SubmissionQuerySet(models.QuerySet):
         Only results stamped with the benchmark's current settings: a board never mixes
         results of two settings (those waiting for their rescoring are ``being_rescored``).
         """
-        listed = self.filter(
+        return self.filter(
             status=Submission.Status.SCORED,
             hidden=False,
             settings_fingerprint=F("benchmark__settings_fingerprint"),
-        )
+        ).listed_for(user)
+
+    def listed_for(self, user) -> SubmissionQuerySet:
+        """Those a board may list for this user: public ones, their own, and all for staff."""
         if user.is_staff:
-            return listed
+            return self
         mine = Q(owner=user) if user.is_authenticated else Q(pk__in=[])
-        return listed.filter(Q(visibility=Submission.Visibility.PUBLIC) | mine)
+        return self.filter(Q(visibility=Submission.Visibility.PUBLIC) | mine)
 
     def being_rescored(self) -> SubmissionQuerySet:
         """Submissions with results under earlier settings, waiting to be scored under these."""

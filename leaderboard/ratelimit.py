@@ -31,8 +31,6 @@ log = logging.getLogger(__name__)
 # The code of the form error that refuses a log-in: how `refused_with_429` recognises it.
 LOCKED_OUT = "too_many_attempts"
 
-log = logging.getLogger(__name__)
-
 
 def client_address(request: HttpRequest) -> str:
     """The address the request came from, as this site can trust it.

@@ -20,7 +20,7 @@ import pandas as pd
 from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Max
 
 import scoring
 from leaderboard.models import METRICS, Benchmark, Item, Run, Submission
@@ -624,7 +624,7 @@ def board_json(benchmark: Benchmark, user, *, stale_ok: bool = False) -> bytes:
     """
     more = _private_submissions(benchmark, user)
     waiting = being_rescored(benchmark, user)
-    if more or waiting != being_rescored(benchmark, AnonymousUser()):
+    if user.is_authenticated and (more or waiting != being_rescored(benchmark, AnonymousUser())):
         shown = _digest([submission.pk for submission in more])
         listed = _digest([submission["id"] for submission in waiting])
         return cached_results(
@@ -701,11 +701,10 @@ def cache_public_results(benchmark: Benchmark) -> None:
     # Anything already under these keys was computed by a transaction that then rolled back.
     kinds = ("board", "json", "samples", "being-rescored")
     cache.delete_many([benchmark.results_cache_key(kind) for kind in kinds])
+    # The board caches its resampled scores as it is built, and its JSON the being-rescored list.
     board = board_for(benchmark, AnonymousUser())
     charts_for(board, show_all=False)
     board_json(benchmark, AnonymousUser())
-    _public_samples(benchmark, board)
-    being_rescored(benchmark, AnonymousUser())
 
 
 def being_rescored(benchmark: Benchmark, user) -> list[dict]:
@@ -722,10 +721,11 @@ def being_rescored(benchmark: Benchmark, user) -> list[dict]:
 
 
 def _being_rescored(benchmark: Benchmark, user) -> list[dict]:
-    waiting = Submission.objects.filter(benchmark=benchmark, hidden=False).being_rescored()
-    if not user.is_staff:
-        mine = Q(owner=user) if user.is_authenticated else Q(pk__in=[])
-        waiting = waiting.filter(Q(visibility=Submission.Visibility.PUBLIC) | mine)
+    waiting = (
+        Submission.objects.filter(benchmark=benchmark, hidden=False)
+        .being_rescored()
+        .listed_for(user)
+    )
     return [
         {"id": submission.pk, "model": submission.model_name, "url": submission.get_absolute_url()}
         for submission in waiting.only("id", "model_name").order_by("model_name", "pk")
