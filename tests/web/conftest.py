@@ -40,3 +40,15 @@ def save_submission():
         )
 
     return save
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    """A Redis server of the test's own, on a free port: the test may stop it (as an outage)
+    and start it again; the shared one is never stopped."""
+    from tests.processes import Redis
+
+    server = Redis(tmp_path)
+    server.start()
+    yield server
+    server.stop()

@@ -21,7 +21,6 @@ import pytest
 from leaderboard.models import Run, Submission
 from tests.processes import (
     Browser,
-    Redis,
     children,
     start_gunicorn,
     start_worker,
@@ -222,19 +221,11 @@ def test_it_scores_once_when_two_workers_get_the_same_submission_at_once(
 
 
 @pytest.fixture
-def broker(tmp_path):
-    redis = Redis(tmp_path)
-    redis.start()
-    yield redis
-    redis.stop()
-
-
-@pytest.fixture
-def web(worker_env, broker, queue, collected_static, tmp_path):
-    """The site under gunicorn, with the production settings, sending tasks to `broker`."""
+def web(worker_env, own_redis, queue, collected_static, tmp_path):
+    """The site under gunicorn, with the production settings, sending tasks to `own_redis`."""
     env = {
         **worker_env,
-        "CELERY_BROKER_URL": broker.url,
+        "CELERY_BROKER_URL": own_redis.url,
         "CELERY_QUEUE": queue,
         "STATIC_ROOT": str(collected_static),
     }
@@ -244,21 +235,21 @@ def web(worker_env, broker, queue, collected_static, tmp_path):
 
 
 def test_it_keeps_an_upload_made_while_the_broker_is_down_and_scores_it_later(
-    web, broker, workers, queue, make_benchmark, user, client, tmp_path
+    web, own_redis, workers, queue, make_benchmark, user, client, tmp_path
 ):
     make_benchmark()
     # The worker runs the sweep beside it, as `celery beat` does in production.
     worker = workers(
         "patient",
         beat=True,
-        CELERY_BROKER_URL=broker.url,
+        CELERY_BROKER_URL=own_redis.url,
         SCORING_STALE_AFTER="2",
         SCORING_SWEEP_EVERY="1",
     )
     client.force_login(user)
     browser = Browser(web, client.cookies["sessionid"].value)
 
-    broker.stop()
+    own_redis.stop()
     status, headers, body = browser.post_file(
         "/benchmarks/capitals/submit/",
         {"model_name": "patient-model", "visibility": "public"},
@@ -277,7 +268,7 @@ def test_it_keeps_an_upload_made_while_the_broker_is_down_and_scores_it_later(
     assert state(submission_id) == ("queued", 0)
     assert worker.poll() is None
 
-    broker.start()
+    own_redis.start()
     # Nobody does anything: the sweep queues it again and the worker scores it.
     wait_for(lambda: state(submission_id)[0] == "scored", "the submission to be scored", every=0.2)
     data = client.get(f"/submissions/{submission_id}.json").json()

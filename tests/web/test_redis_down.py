@@ -15,7 +15,7 @@ import pytest
 from django.test import Client
 
 from leaderboard.models import Submission
-from tests.processes import ROOT, Browser, Redis, start_gunicorn, stop
+from tests.processes import ROOT, Browser, start_gunicorn, stop
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -25,20 +25,12 @@ PREDICTIONS = ROOT / "demo" / SLUG / "predictions"
 
 
 @pytest.fixture
-def redis(tmp_path):
-    server = Redis(tmp_path)
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def web(worker_env, redis, collected_static, tmp_path):
-    """The site under gunicorn with its cache and its broker on `redis`, as compose runs it."""
+def web(worker_env, own_redis, collected_static, tmp_path):
+    """The site under gunicorn with its cache and its broker on `own_redis`, as compose runs it."""
     env = {
         **worker_env,
-        "CACHE_URL": redis.database(0),
-        "CELERY_BROKER_URL": redis.database(1),
+        "CACHE_URL": own_redis.database(0),
+        "CELERY_BROKER_URL": own_redis.database(1),
         "CELERY_QUEUE": f"redis-down-{uuid.uuid4().hex[:10]}",
         "STATIC_ROOT": str(collected_static),
     }
@@ -67,7 +59,7 @@ def pages(benchmark, ids: list[int], private: int | None = None) -> list[str]:
 
 
 def test_it_serves_every_page_logs_in_and_takes_uploads_with_redis_down(
-    web, redis, seeded_simpleqa_cs, django_user_model, tmp_path
+    web, own_redis, seeded_simpleqa_cs, django_user_model, tmp_path
 ):
     benchmark = seeded_simpleqa_cs
     ada = django_user_model.objects.create_user(username="ada", password=PASSWORD)
@@ -89,7 +81,7 @@ def test_it_serves_every_page_logs_in_and_takes_uploads_with_redis_down(
             status, _, body = reader.request(path)
             assert status == 200, (path, body[:2000])
 
-    redis.stop()
+    own_redis.stop()
     for name, reader in readers.items():
         for path in pages(benchmark, ids, private[name]):
             started = time.monotonic()
