@@ -133,14 +133,16 @@ def score_curves(board: Board, rows: list[Row]) -> str:
 
     At each rubric of the board a marker shows the model's score there with its 95% interval.
     """
-    figure = go.Figure()
+    # Traces handed to plotly at once: added one by one, each is validated again with all the
+    # others, which grows with the square of the rows shown.
+    traces = []
     for index, row in enumerate(rows):
         colour = PALETTE[index % len(PALETTE)]
         counts = row.counts
         scores = scoring.score_at_target(
             counts["correct"], counts["incorrect"], board.benchmark.n_items, CURVE_TARGETS
         )
-        figure.add_trace(
+        traces.append(
             go.Scatter(
                 x=CURVE_TARGETS,
                 y=scores,
@@ -160,7 +162,7 @@ def score_curves(board: Board, rows: list[Row]) -> str:
         if not marked:
             continue
         # A prompted run's score need not lie on the line of the default run's answers.
-        figure.add_trace(
+        traces.append(
             go.Scatter(
                 x=[rubric.target for rubric, _ in marked],
                 y=[cell.score for _, cell in marked],
@@ -183,7 +185,7 @@ def score_curves(board: Board, rows: list[Row]) -> str:
         )
     for baseline in board.baselines:
         # Reference lines, never ranked: a model below one does worse than a trivial strategy.
-        figure.add_trace(
+        traces.append(
             go.Scatter(
                 x=CURVE_TARGETS,
                 y=baseline.score_at(CURVE_TARGETS),
@@ -194,6 +196,8 @@ def score_curves(board: Board, rows: list[Row]) -> str:
                 "score %{y:.3f}<extra></extra>",
             )
         )
+    figure = go.Figure(data=traces)
+    for baseline in board.baselines:
         figure.add_annotation(
             x=0,
             y=float(baseline.score_at(0.0)),
