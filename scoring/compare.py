@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from scoring.grading import (
+from scoring.outcomes import (
     OUTCOME_ABSTAINED,
     OUTCOME_CORRECT,
     OUTCOME_INCORRECT,

@@ -12,9 +12,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from scoring.benchmark import BINARY_KEY
 from scoring.metrics import kendall_tau_b, rank_with_ties
-
-BINARY_KEY = "0"
 
 
 def rank_table(
