@@ -16,6 +16,10 @@ before it:
 - `ranking`: ranking submissions under every rubric;
 - `compare`: two submissions side by side, item by item.
 
+Policies each live in one function: missing items count as abstained
+(`outcomes.counted_abstained`), which run scores a rubric (`scores.rubric_run`) and the rank
+shift (`ranking.rank_shift`).
+
 `python -m scoring` scores one file locally.
 """
 

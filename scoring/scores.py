@@ -30,6 +30,7 @@ from scoring.outcomes import (
     OUTCOME_CORRECT,
     OUTCOME_INCORRECT,
     OUTCOME_MISSING,
+    counted_abstained,
 )
 from scoring.reading.gold import read_gold
 from scoring.reading.predictions import Predictions, read_predictions
@@ -198,14 +199,10 @@ def score_predictions(
     rubrics: dict[str, RubricScore] = {}
     for t in config.rubrics:
         key = target_key(t)
-        prompted = _prompted_run(runs, t)
-        if prompted is not None:
+        run, prompted = rubric_run(runs, t)
+        if run is not None:
             rubrics[key] = RubricScore(
-                t, key, prompted.score_at(t), True, prompted.key, _score_interval(prompted, key)
-            )
-        elif default is not None:
-            rubrics[key] = RubricScore(
-                t, key, default.score_at(t), False, default.key, _score_interval(default, key)
+                t, key, run.score_at(t), prompted, run.key, _score_interval(run, key)
             )
         else:
             rubrics[key] = RubricScore(t, key, None, False, None)
@@ -257,6 +254,20 @@ def _score_interval(run: RunScore, key: str) -> list[float] | None:
     return run.intervals.get("scores", {}).get(key) if run.intervals else None
 
 
+def rubric_run(runs: list[RunScore], t: float) -> tuple[RunScore | None, bool]:
+    """The policy "which run scores a rubric": the run prompted at t when there is one, else the
+    default run ("same answers"), else none; and whether the run was prompted at t.
+
+    `runs` is a submission's runs as `score_predictions` makes them, the default run (if any)
+    first.
+    """
+    prompted = _prompted_run(runs, t)
+    if prompted is not None:
+        return prompted, True
+    default = runs[0] if runs and runs[0].target is None else None
+    return default, False
+
+
 def _prompted_run(runs: list[RunScore], t: float) -> RunScore | None:
     for run in runs:
         if run.target is not None and abs(run.target - t) <= TARGET_EQUAL_TOLERANCE:
@@ -273,7 +284,7 @@ def _score_run(
     missing, correct, incorrect, abstained = (
         int(count) for count in np.bincount(outcomes, minlength=4)[:4]
     )
-    abstained += missing
+    abstained = counted_abstained(abstained, missing)
     accuracy = metrics.accuracy(correct, n)
     given_attempted = metrics.accuracy_given_attempted(correct, incorrect)
 
@@ -373,7 +384,7 @@ def _categories(
     n_items = table.sum(axis=1)
     correct = table[:, OUTCOME_CORRECT]
     incorrect = table[:, OUTCOME_INCORRECT]
-    abstained = table[:, OUTCOME_ABSTAINED] + table[:, OUTCOME_MISSING]
+    abstained = counted_abstained(table[:, OUTCOME_ABSTAINED], table[:, OUTCOME_MISSING])
     accuracy = metrics.accuracy(correct, n_items)
     error_rate = metrics.error_rate(incorrect, n_items)
     abstention_rate = metrics.abstention_rate(abstained, n_items)
