@@ -34,7 +34,7 @@ from scoring import (  # noqa: E402
     score_predictions,
     statistics,
 )
-from scoring.grading import OUTCOME_CORRECT, OUTCOME_INCORRECT  # noqa: E402
+from scoring.outcomes import OUTCOME_CORRECT, OUTCOME_INCORRECT  # noqa: E402
 
 DEMO = REPO / "demo" / "mmlu-pro"
 TARGET_SECONDS = 1.0

@@ -221,7 +221,7 @@ class Benchmark(models.Model):
         frame["aliases"] = frame["aliases"].map(tuple)
         frame["question"] = frame["question"].replace("", None)
         frame["category"] = frame["category"].replace("", None)
-        return scoring.Gold.from_frame(frame, grader=self.grader)
+        return scoring.gold_from_frame(frame, grader=self.grader)
 
 
 class Item(models.Model):

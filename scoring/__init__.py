@@ -1,57 +1,72 @@
 """Scoring prediction files under binary grading and under explicit confidence targets.
 
-Plain Python over pandas and NumPy, with no Django: `files` reads and validates uploads, `grading`
-turns answers into outcomes, `metrics` holds every formula, `runs` scores a submission's runs and
-rubrics, `statistics` gives their bootstrap intervals, significance-aware ranks and calibration,
-`leaderboard` ranks submissions, and `compare` sets two of them side by side item by item.
+Plain Python over pandas and NumPy, with no Django. Its rooms, each importing only rooms listed
+before it:
+
+- `outcomes`: the outcome codes (correct, incorrect, abstained, missing) and their stored form;
+- `benchmark`: a benchmark's vocabulary: BenchmarkConfig, Gold, ColumnReport, the graders,
+  default targets and abstention phrases, and rubric keys (`target_key`, BINARY_KEY);
+- `answers`: normalising answer text, choice letters and numbers;
+- `metrics`: every formula of SPEC §5;
+- `grading`: answers into an outcome per item;
+- `reading/`: reading and validating uploaded files (`errors`, `raw`, `tables`, `cells`, `gold`,
+  `predictions`);
+- `statistics`: bootstrap intervals, significance-aware ranks and calibration;
+- `scores`: scoring a submission's runs and rubrics;
+- `ranking`: ranking submissions under every rubric;
+- `compare`: two submissions side by side, item by item.
+
+Policies each live in one function: missing items count as abstained
+(`outcomes.counted_abstained`), which run scores a rubric (`scores.rubric_run`) and the rank
+shift (`ranking.rank_shift`).
+
 `python -m scoring` scores one file locally.
 """
 
-from scoring.compare import AGREEMENT_OUTCOMES, agreement_disclosed, agreement_matrix
-from scoring.files import (
-    MAX_CATEGORY_CHARS,
-    MAX_ID_CHARS,
-    ColumnReport,
-    FileRejected,
-    Gold,
-    Predictions,
-    read_gold,
-    read_predictions,
-)
-from scoring.grading import (
+from scoring.benchmark import (
+    BINARY_KEY,
     DEFAULT_ABSTENTION_PHRASES,
+    DEFAULT_TARGETS,
     GRADERS,
+    TARGET_EQUAL_TOLERANCE,
+    BenchmarkConfig,
+    ColumnReport,
+    Gold,
+    target_key,
+)
+from scoring.compare import AGREEMENT_OUTCOMES, agreement_disclosed, agreement_matrix
+from scoring.grading import grade_outcomes
+from scoring.metrics import (
+    SCORE_TIE_TOLERANCE,
+    kendall_tau_b,
+    penalty,
+    rank_with_ties,
+    score_at_target,
+    uniform_guessing_score,
+)
+from scoring.outcomes import (
     OUTCOME_ABSTAINED,
     OUTCOME_CORRECT,
     OUTCOME_INCORRECT,
     OUTCOME_MISSING,
     decode_outcomes,
     encode_outcomes,
-    grade_outcomes,
 )
-from scoring.leaderboard import rank_table
-from scoring.metrics import (
-    SCORE_TIE_TOLERANCE,
-    TARGET_EQUAL_TOLERANCE,
-    kendall_tau_b,
-    penalty,
-    rank_with_ties,
-    score_at_target,
-    target_key,
-    uniform_guessing_score,
+from scoring.ranking import rank_table
+from scoring.reading.errors import FileRejected
+from scoring.reading.gold import (
+    MAX_CATEGORY_CHARS,
+    MAX_ID_CHARS,
+    gold_from_frame,
+    gold_from_records,
+    read_gold,
 )
-from scoring.runs import (
-    DEFAULT_TARGETS,
-    BenchmarkConfig,
-    RubricScore,
-    RunScore,
-    SubmissionScore,
-    score_file,
-    score_predictions,
-)
+from scoring.reading.predictions import Predictions, read_predictions
+from scoring.scores import RubricScore, RunScore, SubmissionScore, score_file, score_predictions
 
 __all__ = [
     "AGREEMENT_OUTCOMES",
+    "BINARY_KEY",
     "agreement_disclosed",
     "agreement_matrix",
     "DEFAULT_ABSTENTION_PHRASES",
@@ -75,6 +90,8 @@ __all__ = [
     "SubmissionScore",
     "decode_outcomes",
     "encode_outcomes",
+    "gold_from_frame",
+    "gold_from_records",
     "grade_outcomes",
     "kendall_tau_b",
     "penalty",

@@ -24,10 +24,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from scoring.files import FileRejected, Gold, read_gold, read_predictions
-from scoring.grading import DEFAULT_ABSTENTION_PHRASES, GRADERS
-from scoring.runs import DEFAULT_TARGETS, BenchmarkConfig, SubmissionScore, score_predictions
-from scoring.statistics import N_RESAMPLES
+from scoring.benchmark import (
+    DEFAULT_ABSTENTION_PHRASES,
+    DEFAULT_TARGETS,
+    GRADERS,
+    N_RESAMPLES,
+    BenchmarkConfig,
+    Gold,
+)
+from scoring.reading.errors import FileRejected
+from scoring.reading.gold import gold_from_frame, read_gold
+from scoring.reading.predictions import read_predictions
+from scoring.scores import SubmissionScore, score_predictions
 
 # Seconds to wait for the site before giving up on a benchmark.json URL.
 FETCH_TIMEOUT = 60
@@ -286,7 +294,7 @@ def _benchmark_gold(benchmark: _Benchmark) -> Gold:
         # A pregraded file carries its own grades: the grader never reads a gold answer, so each
         # item gets a stand-in.
         frame = pd.DataFrame({"id": benchmark.ids, "answer": "(not public)"})
-    return Gold.from_frame(frame, grader=config.grader)
+    return gold_from_frame(frame, grader=config.grader)
 
 
 def _in_item_order(gold: Gold, benchmark: _Benchmark) -> Gold:
@@ -307,7 +315,7 @@ def _in_item_order(gold: Gold, benchmark: _Benchmark) -> Gold:
         raise FileRejected(problems)
     if (positions == np.arange(len(positions))).all():
         return gold
-    return Gold.from_frame(
+    return gold_from_frame(
         gold.items.iloc[positions].reset_index(drop=True), grader=benchmark.config.grader
     )
 

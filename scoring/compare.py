@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from scoring.grading import (
+from scoring.outcomes import (
     OUTCOME_ABSTAINED,
     OUTCOME_CORRECT,
     OUTCOME_INCORRECT,
     OUTCOME_MISSING,
+    counted_outcome,
 )
 
 # Rows and columns of the agreement matrix, in this order.
 AGREEMENT_OUTCOMES = ("correct", "abstained", "incorrect")
-_INDEX = {OUTCOME_CORRECT: 0, OUTCOME_ABSTAINED: 1, OUTCOME_MISSING: 1, OUTCOME_INCORRECT: 2}
+_COLUMN = {OUTCOME_CORRECT: 0, OUTCOME_ABSTAINED: 1, OUTCOME_INCORRECT: 2}
+_INDEX = {
+    code: _COLUMN[counted_outcome(code)]
+    for code in (OUTCOME_CORRECT, OUTCOME_ABSTAINED, OUTCOME_MISSING, OUTCOME_INCORRECT)
+}
 
 
 def agreement_matrix(first: np.ndarray, second: np.ndarray) -> np.ndarray:

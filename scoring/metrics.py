@@ -11,11 +11,9 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from scoring.grading import OUTCOME_CORRECT, OUTCOME_INCORRECT
+from scoring.outcomes import OUTCOME_CORRECT, OUTCOME_INCORRECT
 
-TARGET_EQUAL_TOLERANCE = 1e-9
 SCORE_TIE_TOLERANCE = 1e-12
-
 _KENDALL_BLOCK = 1024
 
 
@@ -152,8 +150,3 @@ def kendall_tau_b(x: ArrayLike, y: ArrayLike) -> float:
     if denominator == 0:
         return float("nan")
     return float(concordance / 2 / denominator)
-
-
-def target_key(t: float) -> str:
-    """A target as the shortest decimal, as keyed in scores and URLs: 0.75 → "0.75", 0 → "0"."""
-    return format(float(t), ".15g")

@@ -26,14 +26,16 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from scoring import metrics
-from scoring.grading import OUTCOME_CORRECT, OUTCOME_INCORRECT
+from scoring.benchmark import N_RESAMPLES, target_key
+from scoring.outcomes import OUTCOME_CORRECT, OUTCOME_INCORRECT
 
-N_RESAMPLES = 1000
 INTERVAL_LEVEL = 0.95
+
 # j beats i when it scores higher in at least this share of the paired resamples: a one-sided
 # 2.5% error, the same as each end of the 95% interval.
 BEATS_SHARE = 0.975
 N_CONFIDENCE_BINS = 10
+
 # The risk–coverage curve is stored and drawn at this many coverage points at most.
 CURVE_POINTS = 101
 
@@ -154,8 +156,7 @@ def run_intervals(
         name: interval(samples).to_list() for name, samples in rate_samples(counts, n_items).items()
     }
     out["scores"] = {
-        metrics.target_key(t): interval(score_samples(counts, n_items, t)).to_list()
-        for t in rubrics
+        target_key(t): interval(score_samples(counts, n_items, t)).to_list() for t in rubrics
     }
     return out
 
@@ -169,9 +170,6 @@ def behaviourally_calibrated(accuracy_given_attempted: float, target: float | No
     if target is None:
         return None
     return bool(accuracy_given_attempted >= target)
-
-
-# --- ranks ---------------------------------------------------------------------------------
 
 
 def higher(first: ArrayLike, second: ArrayLike) -> np.ndarray:
@@ -283,9 +281,6 @@ def significant_with_more(
     if comparable is not None:
         grown &= np.asarray(comparable, dtype=bool)
     return grown
-
-
-# --- stated confidences --------------------------------------------------------------------
 
 
 def confidence_calibration(

@@ -13,6 +13,8 @@ from scoring import (
     ColumnReport,
     FileRejected,
     Gold,
+    gold_from_frame,
+    gold_from_records,
     read_gold,
     read_predictions,
     score_predictions,
@@ -183,15 +185,15 @@ def test_it_rebuilds_the_same_gold_from_stored_items():
         grader="exact",
     )
     records = loaded.items.to_dict("records")
-    again = Gold.from_records(records)
+    again = gold_from_records(records)
     pd.testing.assert_frame_equal(again.items, loaded.items)
-    pd.testing.assert_frame_equal(Gold.from_frame(loaded.items).items, loaded.items)
+    pd.testing.assert_frame_equal(gold_from_frame(loaded.items).items, loaded.items)
 
 
 def test_it_rebuilds_a_choice_gold_and_grades_the_same():
     config = BenchmarkConfig(grader="choice")
     loaded = read_gold(b"id,answer_index\n1,0\n2,3\n", filename="g.csv", grader="choice")
-    again = Gold.from_frame(loaded.items.copy())
+    again = gold_from_frame(loaded.items.copy())
     for each in (loaded, again):
         rows = read_predictions(
             b"id,answer\n1,A\n2,C\n", filename="p.csv", gold=each, config=config
@@ -201,10 +203,10 @@ def test_it_rebuilds_a_choice_gold_and_grades_the_same():
 
 def test_it_validates_stored_items_like_a_file():
     with pytest.raises(FileRejected) as rejected:
-        Gold.from_records([{"id": "1", "answer": "x"}, {"id": "1", "answer": "y"}])
+        gold_from_records([{"id": "1", "answer": "x"}, {"id": "1", "answer": "y"}])
     assert rejected.value.errors == ['item 2: duplicate id "1" (first seen at item 1)']
     with pytest.raises(FileRejected):
-        Gold.from_records([{"id": "1", "answer": "x"}], grader="numeric")
+        gold_from_records([{"id": "1", "answer": "x"}], grader="numeric")
 
 
 def test_it_keeps_each_row_with_its_run_and_item():

@@ -16,7 +16,7 @@ from scoring import (
     read_predictions,
     score_predictions,
 )
-from scoring.grading import choice_letters, normalise_text, parse_numbers
+from scoring.answers import choice_letters, normalise_text, parse_numbers
 
 
 def outcomes(grader: str, gold: bytes, predictions: bytes, **config) -> list[int]:

@@ -16,7 +16,7 @@ from scoring import (
     score_predictions,
     statistics,
 )
-from scoring.grading import OUTCOME_ABSTAINED, OUTCOME_CORRECT, OUTCOME_INCORRECT
+from scoring.outcomes import OUTCOME_ABSTAINED, OUTCOME_CORRECT, OUTCOME_INCORRECT
 
 C, W, A = OUTCOME_CORRECT, OUTCOME_INCORRECT, OUTCOME_ABSTAINED
 K = 25

@@ -16,7 +16,7 @@ from scoring import (
     score_at_target,
     score_predictions,
 )
-from scoring.files import PREDICTION_FIELDS
+from scoring.reading.predictions import PREDICTION_FIELDS
 
 ANSWERS = ["Paris", "Rome", "Oslo", "Bern", "Kyiv", "Riga", "Lima", "Quito"]
 GOLD = read_gold(

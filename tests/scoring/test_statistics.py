@@ -14,7 +14,7 @@ from scoring import (
     score_predictions,
     statistics,
 )
-from scoring.grading import (
+from scoring.outcomes import (
     OUTCOME_ABSTAINED,
     OUTCOME_CORRECT,
     OUTCOME_INCORRECT,

@@ -12,9 +12,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from scoring.benchmark import BINARY_KEY
 from scoring.metrics import kendall_tau_b, rank_with_ties
-
-BINARY_KEY = "0"
 
 
 def rank_table(
@@ -43,7 +42,7 @@ def rank_table(
         columns[key] = scores[key].astype(float)
         columns[f"rank_{key}"] = ranks[key]
         if key != BINARY_KEY:
-            columns[f"rank_shift_{key}"] = binary - ranks[key]
+            columns[f"rank_shift_{key}"] = rank_shift(binary, ranks[key])
     table = pd.DataFrame(columns, index=scores.index)
 
     stacked = np.column_stack([ranks[key] for key in keys])
@@ -52,3 +51,9 @@ def rank_table(
     order = np.lexsort((np.arange(len(table)), np.where(has_binary, binary, best), ~has_binary))
     taus = {key: kendall_tau_b(binary, ranks[key]) for key in keys if key != BINARY_KEY}
     return table.iloc[order], taus
+
+
+def rank_shift(binary_rank: np.ndarray, rank: np.ndarray) -> np.ndarray:
+    """The policy "rank shift": binary rank − rank at the target, so a positive shift means the
+    submission moved up when wrong answers cost points (NaN where either rank is missing)."""
+    return binary_rank - rank

@@ -17,135 +17,26 @@ import numpy as np
 import pandas as pd
 
 from scoring import metrics, statistics
-from scoring.files import ColumnReport, Gold, Predictions, Source, read_gold, read_predictions
-from scoring.grading import (
-    DEFAULT_ABSTENTION_PHRASES,
-    GRADERS,
+from scoring.benchmark import (
+    TARGET_EQUAL_TOLERANCE,
+    BenchmarkConfig,
+    ColumnReport,
+    Gold,
+    target_key,
+)
+from scoring.grading import grade_outcomes, item_positions
+from scoring.outcomes import (
     OUTCOME_ABSTAINED,
     OUTCOME_CORRECT,
     OUTCOME_INCORRECT,
     OUTCOME_MISSING,
-    grade_outcomes,
-    item_positions,
+    counted_abstained,
 )
+from scoring.reading.gold import read_gold
+from scoring.reading.predictions import Predictions, read_predictions
+from scoring.reading.raw import Source
 
-DEFAULT_TARGETS = (0.5, 0.75, 0.9)
 DEFAULT_RUN_KEY = "default"
-
-
-@dataclass(frozen=True)
-class BenchmarkConfig:
-    """How a benchmark grades and scores: grader, confidence targets and limits.
-
-    Targets are sorted and deduplicated (within 1e-9); binary (t = 0) is always scored besides.
-    """
-
-    grader: str
-    targets: tuple[float, ...] = DEFAULT_TARGETS
-    abstention_phrases: tuple[str, ...] = DEFAULT_ABSTENTION_PHRASES
-    min_coverage: float = 0.0
-    numeric_tolerance: float = 1e-6
-    max_bytes: int = 50 * 1024 * 1024
-    # The bootstrap: resamples of the items, drawn from this seed (one per benchmark, so that
-    # every submission of it is resampled alike); 0 resamples skips it.
-    seed: int = 0
-    n_resamples: int = statistics.N_RESAMPLES
-    # For a benchmark whose gold is not public: no figure (a run, a category row, a reliability
-    # bin, a step of the risk–coverage curve) covers fewer than this many answered items, and
-    # runs are limited to the targets and the default run; 0 (public gold) shows every figure.
-    min_items_per_figure: int = 0
-
-    def __post_init__(self) -> None:
-        if self.grader not in GRADERS:
-            raise ValueError(
-                f"unknown grader {self.grader!r}; expected one of {', '.join(GRADERS)}"
-            )
-        targets: list[float] = []
-        for t in sorted(float(t) for t in self.targets):
-            if not 0 < t < 1:
-                raise ValueError(f"target {t!r} is not between 0 and 1 (both excluded)")
-            if not targets or t - targets[-1] > metrics.TARGET_EQUAL_TOLERANCE:
-                targets.append(t)
-        object.__setattr__(self, "targets", tuple(targets))
-        object.__setattr__(self, "abstention_phrases", tuple(map(str, self.abstention_phrases)))
-        if not 0 <= self.min_coverage <= 1:
-            raise ValueError(f"min_coverage {self.min_coverage!r} is not in [0, 1]")
-        if not (math.isfinite(self.numeric_tolerance) and self.numeric_tolerance >= 0):
-            raise ValueError(f"numeric_tolerance {self.numeric_tolerance!r} is not a number ≥ 0")
-        if self.max_bytes <= 0:
-            raise ValueError(f"max_bytes {self.max_bytes!r} is not positive")
-        if self.n_resamples < 0:
-            raise ValueError(f"n_resamples {self.n_resamples!r} is negative")
-        if self.min_items_per_figure < 0:
-            raise ValueError(f"min_items_per_figure {self.min_items_per_figure!r} is negative")
-
-    @property
-    def rubrics(self) -> tuple[float, ...]:
-        """Binary first, then every target."""
-        return (0.0, *self.targets)
-
-    def to_dict(self) -> dict[str, object]:
-        """Every setting, as JSON values: what the site's benchmark.json carries (SPEC §6).
-
-        Each field travels by its own name, so a setting added to this class reaches the local
-        CLI with no other change; `from_dict` reads it back.
-        """
-        return {
-            setting.name: _json_setting(getattr(self, setting.name))
-            for setting in dataclasses.fields(self)
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, object]) -> BenchmarkConfig:
-        """The settings `to_dict` wrote. Keys that are not settings are ignored and missing ones
-        take their defaults (except the grader); ValueError names any unusable value."""
-        values: dict[str, object] = {}
-        for setting in dataclasses.fields(cls):
-            if setting.name not in data:
-                continue
-            value = data[setting.name]
-            default = setting.default
-            if setting.default_factory is not dataclasses.MISSING:
-                default = setting.default_factory()
-            if not _fits(value, default):
-                raise ValueError(f"{setting.name} {value!r} is not {_kind(default)}")
-            values[setting.name] = tuple(value) if isinstance(value, list) else value
-        if "grader" not in values:
-            raise ValueError("no grader")
-        try:
-            return cls(**values)
-        except TypeError as error:  # e.g. a target that is not a number
-            raise ValueError(str(error)) from None
-
-
-def _json_setting(value: object) -> object:
-    return list(value) if isinstance(value, tuple) else value
-
-
-def _fits(value: object, default: object) -> bool:
-    """Whether a JSON value can stand for a setting whose default is `default`."""
-    if default is dataclasses.MISSING or default is None:
-        return isinstance(value, str) if default is dataclasses.MISSING else True
-    if isinstance(default, bool) or isinstance(value, bool):
-        return isinstance(default, bool) and isinstance(value, bool)
-    if isinstance(default, tuple):
-        return isinstance(value, list)
-    if isinstance(default, float):
-        return isinstance(value, int | float)
-    if isinstance(default, int):
-        # Counts, sizes and seeds: none of them is ever negative.
-        return isinstance(value, int) and value >= 0
-    return isinstance(value, type(default))
-
-
-def _kind(default: object) -> str:
-    if default is dataclasses.MISSING:
-        return "a text"
-    if isinstance(default, tuple):
-        return "a list"
-    return {bool: "true or false", int: "a whole number ≥ 0", float: "a number", str: "a text"}.get(
-        type(default), f"a {type(default).__name__}"
-    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -307,15 +198,11 @@ def score_predictions(
     default = runs[0] if runs[0].target is None else None
     rubrics: dict[str, RubricScore] = {}
     for t in config.rubrics:
-        key = metrics.target_key(t)
-        prompted = _prompted_run(runs, t)
-        if prompted is not None:
+        key = target_key(t)
+        run, prompted = rubric_run(runs, t)
+        if run is not None:
             rubrics[key] = RubricScore(
-                t, key, prompted.score_at(t), True, prompted.key, _score_interval(prompted, key)
-            )
-        elif default is not None:
-            rubrics[key] = RubricScore(
-                t, key, default.score_at(t), False, default.key, _score_interval(default, key)
+                t, key, run.score_at(t), prompted, run.key, _score_interval(run, key)
             )
         else:
             rubrics[key] = RubricScore(t, key, None, False, None)
@@ -367,9 +254,23 @@ def _score_interval(run: RunScore, key: str) -> list[float] | None:
     return run.intervals.get("scores", {}).get(key) if run.intervals else None
 
 
+def rubric_run(runs: list[RunScore], t: float) -> tuple[RunScore | None, bool]:
+    """The policy "which run scores a rubric": the run prompted at t when there is one, else the
+    default run ("same answers"), else none; and whether the run was prompted at t.
+
+    `runs` is a submission's runs as `score_predictions` makes them, the default run (if any)
+    first.
+    """
+    prompted = _prompted_run(runs, t)
+    if prompted is not None:
+        return prompted, True
+    default = runs[0] if runs and runs[0].target is None else None
+    return default, False
+
+
 def _prompted_run(runs: list[RunScore], t: float) -> RunScore | None:
     for run in runs:
-        if run.target is not None and abs(run.target - t) <= metrics.TARGET_EQUAL_TOLERANCE:
+        if run.target is not None and abs(run.target - t) <= TARGET_EQUAL_TOLERANCE:
             return run
     return None
 
@@ -383,7 +284,7 @@ def _score_run(
     missing, correct, incorrect, abstained = (
         int(count) for count in np.bincount(outcomes, minlength=4)[:4]
     )
-    abstained += missing
+    abstained = counted_abstained(abstained, missing)
     accuracy = metrics.accuracy(correct, n)
     given_attempted = metrics.accuracy_given_attempted(correct, incorrect)
 
@@ -409,7 +310,7 @@ def _score_run(
             bins[stated] = np.searchsorted(parts, per_item[stated], side="right")
             bins[~stated] = len(parts) + 1
         below = {
-            metrics.target_key(t): (
+            target_key(t): (
                 metrics.score_abstaining_below(outcomes, per_item, t)
                 if not k or _drops_whole_parts(outcomes, per_item, t, parts)
                 else None
@@ -422,7 +323,7 @@ def _score_run(
     categories, categories_not_shown = _categories(gold, outcomes, k, bins)
     return RunScore(
         target=target,
-        key=DEFAULT_RUN_KEY if target is None else metrics.target_key(target),
+        key=DEFAULT_RUN_KEY if target is None else target_key(target),
         n_items=n,
         present=n - missing,
         correct=correct,
@@ -483,7 +384,7 @@ def _categories(
     n_items = table.sum(axis=1)
     correct = table[:, OUTCOME_CORRECT]
     incorrect = table[:, OUTCOME_INCORRECT]
-    abstained = table[:, OUTCOME_ABSTAINED] + table[:, OUTCOME_MISSING]
+    abstained = counted_abstained(table[:, OUTCOME_ABSTAINED], table[:, OUTCOME_MISSING])
     accuracy = metrics.accuracy(correct, n_items)
     error_rate = metrics.error_rate(incorrect, n_items)
     abstention_rate = metrics.abstention_rate(abstained, n_items)
