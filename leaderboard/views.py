@@ -21,19 +21,18 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 import scoring
 from leaderboard import charts, confirmation, ratelimit, services, uploads
+from leaderboard.boards import behaviour_of, far_enough_apart
+from leaderboard.exports import benchmark_json_gzip, board_csv
 from leaderboard.forms import ConfirmationRequestForm, SignupForm, SubmissionForm
 from leaderboard.models import Benchmark, ConfirmedEmail, Run, Submission
+from leaderboard.results_cache import cached_results
 from leaderboard.selectors import (
     CHART_TOP,
-    behaviour_of,
     being_rescored,
-    benchmark_json_gzip,
     board_for,
     board_json,
-    cached_results,
     category_figure,
     charts_for,
-    far_enough_apart,
     paired_shares,
 )
 
@@ -155,7 +154,7 @@ def leaderboard_json(request: HttpRequest, slug: str) -> HttpResponse:
 def leaderboard_csv(request: HttpRequest, slug: str) -> HttpResponse:
     benchmark = _get_benchmark_for_user(request, slug)
     response = HttpResponse(
-        board_for(benchmark, request.user, stale_ok=True).to_csv(),
+        board_csv(board_for(benchmark, request.user, stale_ok=True)),
         content_type="text/csv; charset=utf-8",
     )
     response["Content-Disposition"] = f'attachment; filename="{benchmark.slug}-leaderboard.csv"'
