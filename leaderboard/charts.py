@@ -12,7 +12,7 @@ import plotly.colors
 import plotly.graph_objects as go
 
 import scoring
-from leaderboard.selectors import Board, Row
+from leaderboard.boards import Board, Row
 
 # Targets drawn on the score-against-t chart: the closed form at 96 points from 0 to 0.95.
 CURVE_TARGETS = np.round(np.linspace(0.0, 0.95, 96), 4)

@@ -1,583 +1,34 @@
-"""Reads: the leaderboard of a benchmark as one user may see it, and its exports."""
+"""Reads: the leaderboard of a benchmark as one user may see it, computed from the database and
+cached, with its figures and JSON."""
 
 from __future__ import annotations
 
-import csv
-import gzip
 import hashlib
-import io
-import json
 import math
 import pickle
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import ClassVar, TypeVar
 
 import numpy as np
 import pandas as pd
 from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
-from django.core.serializers.json import DjangoJSONEncoder
-from django.db.models import Count, Max
+from django.db.models import Count
 
 import scoring
+from leaderboard import charts
+from leaderboard.boards import (
+    Board,
+    Cell,
+    Row,
+    Rubric,
+    baselines_of,
+    behaviour_of,
+    far_enough_apart,
+)
+from leaderboard.exports import board_json_bytes
 from leaderboard.models import METRICS, Benchmark, Item, Run, Submission
-
-BOARD_CACHE_SECONDS = 24 * 3600
-# A model named first whose file leaves out at least this share of the items is named with it.
-OMITTED_WORTH_SAYING = 0.01
-# The rates whose 95% intervals the board shows and exports.
-INTERVAL_METRICS = ("accuracy", "error_rate", "abstention_rate", "accuracy_given_attempted")
-# How long one process may hold the right to recompute a cached board, figure or page before
-# another may try: a process that dies while computing frees it by itself after this.
-RECOMPUTE_LOCK_SECONDS = 30
-
-T = TypeVar("T")
-
-
-@contextmanager
-def recomputing(benchmark: Benchmark, kind: str) -> Iterator[bool]:
-    """The right to compute one cached value of the benchmark's current results.
-
-    True when this process holds it (until the block ends); False while another process does.
-    """
-    lock_key = f"{benchmark.results_cache_key(kind)}:computing"
-    locked = cache.add(lock_key, 1, RECOMPUTE_LOCK_SECONDS)
-    try:
-        yield locked
-    finally:
-        if locked:
-            cache.delete(lock_key)
-
-
-def cached_results(
-    benchmark: Benchmark, kind: str, build: Callable[[], T], *, stale_ok: bool = False
-) -> T:
-    """A value computed from the benchmark's public results, cached under its results generation.
-
-    Every change of results bumps the generation, so each cached value misses once per change
-    (the board, its figures and its JSON not even once: ``cache_public_results`` computes them
-    with the change). On a miss one process computes the value while holding the right to
-    (``recomputing``); a reader that comes meanwhile with ``stale_ok`` is given the newest
-    value computed for an earlier generation instead of computing it too. Without that, every
-    web worker would compute the same page at once after each scoring while all readers wait.
-    Such a reader is at most one computation behind, and only while that computation runs;
-    without ``stale_ok`` (or before any value exists) a reader computes the value itself.
-    """
-    key = benchmark.results_cache_key(kind)
-    value = cache.get(key)
-    if value is not None:
-        return value
-    latest_key = f"{kind}:{benchmark.pk}:latest"
-    with recomputing(benchmark, kind) as mine:
-        if not mine and stale_ok:
-            value = cache.get(latest_key)
-            if value is not None:
-                return value
-        value = build()
-        cache.set_many({key: value, latest_key: value}, BOARD_CACHE_SECONDS)
-    return value
-
-
-@dataclass(frozen=True)
-class Rubric:
-    key: str
-    target: float
-
-    @property
-    def is_binary(self) -> bool:
-        return self.target == 0
-
-    @property
-    def penalty(self) -> float:
-        return float(scoring.penalty(self.target))
-
-    @property
-    def label(self) -> str:
-        return "binary" if self.is_binary else f"t = {self.key}"
-
-
-@dataclass(frozen=True)
-class Cell:
-    score: float | None
-    rank: int | None
-    rank_shift: int | None
-    prompted: bool
-    # The score's 95% bootstrap interval, and the ranks the paired bootstrap allows: from
-    # 1 + how many beat this one (`significant_rank`) to the worst it could be (`rank_low`).
-    interval: list[float] | None = None
-    significant_rank: int | None = None
-    rank_low: int | None = None
-    # The submission's run that this score comes from ("default", or a target's key), and that
-    # run's correct and incorrect counts.
-    run: str | None = None
-    answered: tuple[int, int] | None = None
-
-    @property
-    def tied(self) -> str:
-        """Text such as "tied 2–4" when the data cannot tell this rank from others, or ""."""
-        if self.significant_rank is None or self.rank_low is None:
-            return ""
-        if self.significant_rank == self.rank_low:
-            return ""
-        return f"tied {self.significant_rank}–{self.rank_low}"
-
-    def to_dict(self) -> dict:
-        return {
-            "score": self.score,
-            "rank": self.rank,
-            "rank_shift": self.rank_shift,
-            "prompted": self.prompted,
-            "interval": self.interval,
-            "rank_significant": self.significant_rank,
-            "rank_range": (
-                None if self.significant_rank is None else [self.significant_rank, self.rank_low]
-            ),
-        }
-
-
-@dataclass(frozen=True)
-class Row:
-    id: int
-    model: str
-    organisation: str
-    url: str
-    self_graded: bool
-    private: bool
-    metrics: dict[str, float]
-    counts: dict[str, int]
-    cells: dict[str, Cell]
-    # 95% intervals of the headline run's rates ({"accuracy": [low, high], …}).
-    intervals: dict[str, list[float]] = field(default_factory=dict)
-    # The runs prompted at a target: {"target", "accuracy_given_attempted", "interval",
-    # "error_rate", "abstention_rate", "score", "calibrated"} each, by target.
-    behaviour: list[dict] = field(default_factory=list)
-
-    is_baseline: ClassVar[bool] = False
-
-    @property
-    def n_items(self) -> int:
-        return sum(self.counts.get(name, 0) for name in ("correct", "incorrect", "abstained"))
-
-    @property
-    def omitted_rate(self) -> float:
-        """The share of the benchmark's items that the file leaves out: 1 − coverage."""
-        coverage = self.metrics.get("coverage")
-        return 0.0 if coverage is None else 1.0 - coverage
-
-    @property
-    def omitted(self) -> int:
-        """Items not in the file; the spec counts them among the abstentions."""
-        return round(self.n_items * self.omitted_rate)
-
-    @property
-    def stated_abstentions(self) -> int:
-        """Items the file holds and abstains on."""
-        return self.counts.get("abstained", 0) - self.omitted
-
-    def to_dict(self) -> dict:
-        return {
-            "id": self.id,
-            "model": self.model,
-            "organisation": self.organisation,
-            "self_graded": self.self_graded,
-            **{name: self.metrics.get(name) for name in METRICS},
-            "omitted_rate": self.omitted_rate,
-            "counts": {
-                "correct": self.counts.get("correct", 0),
-                "incorrect": self.counts.get("incorrect", 0),
-                "abstained": self.counts.get("abstained", 0),
-                "omitted": self.omitted,
-            },
-            "intervals": {name: self.intervals.get(name) for name in INTERVAL_METRICS},
-            "scores": {key: cell.to_dict() for key, cell in self.cells.items()},
-            "behavioural_calibration": self.behaviour,
-        }
-
-
-ABSTAIN_EVERYWHERE = "abstain on everything"
-UNIFORM_GUESSING = "uniform guessing"
-# What a board says of a score that does not beat abstaining on everything beyond noise.
-BELOW_ABSTAINING = "scores below abstaining on everything"
-LEVEL_WITH_ABSTAINING = "scores no better than abstaining on everything"
-ABOVE_ABSTAINING_WITHIN_NOISE = "scores above abstaining on everything only within noise"
-
-
-@dataclass(frozen=True)
-class Baseline:
-    """A reference line that the board draws and never ranks: what a trivial strategy scores.
-
-    Its rates are expected shares of the items, so its score at t is the same formula as a
-    model's (`score_at`).
-    """
-
-    name: str
-    description: str
-    # coverage, accuracy, error_rate and abstention_rate.
-    metrics: dict[str, float]
-    # By rubric key.
-    scores: dict[str, float]
-
-    is_baseline: ClassVar[bool] = True
-
-    def score_at(self, t: float | np.ndarray) -> float | np.ndarray:
-        """The expected score at target t (or at each of an array of targets)."""
-        return scoring.score_at_target(self.metrics["accuracy"], self.metrics["error_rate"], 1, t)
-
-    def to_dict(self) -> dict:
-        return {
-            "name": self.name,
-            "description": self.description,
-            "scores": self.scores,
-            **self.metrics,
-        }
-
-
-def baselines_of(benchmark: Benchmark, rubrics: list[Rubric]) -> tuple[list[Baseline], list[str]]:
-    """The benchmark's reference lines, and why a line it lacks is missing.
-
-    Abstaining on everything scores 0 under every rubric. On a `choice` benchmark, uniform
-    guessing scores what picking one of an item's options at random is expected to score
-    (scoring.uniform_guessing_score), from each item's number of options: the gold file's,
-    else the benchmark's.
-    """
-    baselines = [
-        Baseline(
-            name=ABSTAIN_EVERYWHERE,
-            description="answers “I don't know” to every item",
-            metrics={"coverage": 1.0, "accuracy": 0.0, "error_rate": 0.0, "abstention_rate": 1.0},
-            scores={rubric.key: 0.0 for rubric in rubrics},
-        )
-    ]
-    notes = []
-    if benchmark.grader != Benchmark.Grader.CHOICE or not benchmark.n_items:
-        return baselines, notes
-    # Items by number of options: a few groups, however many items.
-    groups = (
-        Item.objects.filter(benchmark=benchmark)
-        .values_list("n_options")
-        .annotate(items=Count("pk"))
-        .order_by()
-    )
-    options, counts = [], []
-    for n_options, items in groups:
-        options.append(n_options or benchmark.n_options)
-        counts.append(items)
-    unknown = sum(items for n, items in zip(options, counts, strict=True) if n is None)
-    if unknown:
-        notes.append(
-            f"No uniform-guessing line: {unknown:,} of {sum(counts):,} items have no number of "
-            "options (the gold file has no n_options or options column for them, and the "
-            "benchmark states none)."
-        )
-        return baselines, notes
-    per_item = np.repeat(np.array(options, dtype=float), counts)
-    chance = scoring.uniform_guessing_score(per_item, 0.0)
-    baselines.append(
-        Baseline(
-            name=UNIFORM_GUESSING,
-            description="picks one of each item's options at random (expected score)",
-            metrics={
-                "coverage": 1.0,
-                "accuracy": chance,
-                "error_rate": 1.0 - chance,
-                "abstention_rate": 0.0,
-            },
-            scores={
-                rubric.key: scoring.uniform_guessing_score(per_item, rubric.target)
-                for rubric in rubrics
-            },
-        )
-    )
-    return baselines, notes
-
-
-def _score_of(line: Row | Baseline, key: str) -> float | None:
-    return line.scores[key] if line.is_baseline else line.cells[key].score
-
-
-def _joined(words: list[str]) -> str:
-    """["0.5", "0.75", "0.9"] → "0.5, 0.75 and 0.9"."""
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
-
-
-@dataclass(frozen=True)
-class Board:
-    benchmark: Benchmark
-    rubrics: list[Rubric]
-    rows: list[Row]
-    taus: dict[str, float | None] = field(default_factory=dict)
-    # True for the board every visitor sees, which is cached; False for one that shows a
-    # viewer's own private rows, or everything to staff.
-    public: bool = True
-    # Per rubric key, [i, j] true where submission j beats submission i: it scores higher in at
-    # least 97.5% of the paired resamples. Rows and columns follow `positions` (submission id to
-    # index). Empty without bootstraps.
-    beats: dict[str, np.ndarray] = field(default_factory=dict)
-    positions: dict[int, int] = field(default_factory=dict)
-    # Reference lines, never ranked (`baselines_of`), and why one is missing.
-    baselines: list[Baseline] = field(default_factory=list)
-    baseline_notes: list[str] = field(default_factory=list)
-
-    @property
-    def targets(self) -> list[Rubric]:
-        return [rubric for rubric in self.rubrics if not rubric.is_binary]
-
-    @property
-    def strictest(self) -> Rubric | None:
-        """The highest target: the rubric that punishes a wrong answer most."""
-        return self.targets[-1] if self.targets else None
-
-    def leader(self, key: str) -> Row | None:
-        ranking = self.ranking(key)
-        return ranking[0] if ranking else None
-
-    def ranking(self, key: str) -> list[Row]:
-        """Rows in rank order under one rubric, those without a score left out."""
-        ranked = [row for row in self.rows if row.cells[key].rank is not None]
-        return sorted(ranked, key=lambda row: (row.cells[key].rank, row.model.lower()))
-
-    def rubric(self, key: str | None) -> Rubric:
-        """The rubric with this key, binary when there is none."""
-        return next((rubric for rubric in self.rubrics if rubric.key == key), self.rubrics[0])
-
-    def beats_beyond_noise(self, key: str, winner: Row, loser: Row) -> bool:
-        """Whether `winner` scores above `loser` in at least 97.5% of the paired resamples."""
-        matrix = self.beats.get(key)
-        if matrix is None:
-            return False
-        return bool(matrix[self.positions[loser.id], self.positions[winner.id]])
-
-    def moved_beyond_noise(self, row: Row, key: str) -> bool:
-        """Whether the ranks the bootstrap allows under binary and at `key` do not overlap."""
-        before, after = row.cells["0"], row.cells[key]
-        if None in (before.significant_rank, before.rank_low, after.significant_rank):
-            return False
-        return after.rank_low < before.significant_rank or after.significant_rank > before.rank_low
-
-    def beats_abstaining(self, row: Row, key: str) -> bool:
-        """Whether the row scores above abstaining on everything (0) at this rubric, beyond noise:
-        its 95% interval, where one is stored, lies above 0 too."""
-        cell = row.cells[key]
-        if cell.score is None or cell.score <= scoring.SCORE_TIE_TOLERANCE:
-            return False
-        return not cell.interval or cell.interval[0] > scoring.SCORE_TIE_TOLERANCE
-
-    def against_abstaining(self, row: Row, key: str) -> str:
-        """How the row's score at this rubric stands against abstaining on everything, in words;
-        "" when it beats it beyond noise (or has no score)."""
-        score = row.cells[key].score
-        if score is None or self.beats_abstaining(row, key):
-            return ""
-        if score < -scoring.SCORE_TIE_TOLERANCE:
-            return BELOW_ABSTAINING
-        if score <= scoring.SCORE_TIE_TOLERANCE:
-            return LEVEL_WITH_ABSTAINING
-        return ABOVE_ABSTAINING_WITHIN_NOISE
-
-    def unbeaten_by_models(self) -> list[Rubric]:
-        """The targets at which no model here beats abstaining on everything beyond noise."""
-        if not self.rows:
-            return []
-        return [
-            rubric
-            for rubric in self.targets
-            if not any(self.beats_abstaining(row, rubric.key) for row in self.rows)
-        ]
-
-    def abstaining_verdict(self) -> str:
-        """In words: the targets at which no model here does better than abstaining everywhere.
-
-        A model above 0 only within noise does not count as beating it, and is named as such.
-        """
-        unbeaten = self.unbeaten_by_models()
-        none_above = [
-            rubric
-            for rubric in unbeaten
-            if all(
-                (row.cells[rubric.key].score or 0) <= scoring.SCORE_TIE_TOLERANCE
-                for row in self.rows
-            )
-        ]
-        sentences = []
-        if none_above:
-            sentences.append(
-                f"At t = {_joined([rubric.key for rubric in none_above])} no model here does "
-                "better than answering “I don't know” to everything, which scores 0."
-            )
-        noisy = [rubric for rubric in unbeaten if rubric not in none_above]
-        if noisy:
-            above = [
-                row.model
-                for row in self.rows
-                if any(
-                    self.against_abstaining(row, rubric.key) == ABOVE_ABSTAINING_WITHIN_NOISE
-                    for rubric in noisy
-                )
-            ]
-            sentences.append(
-                f"At t = {_joined([rubric.key for rubric in noisy])} no model here does better "
-                "than answering “I don't know” to everything beyond noise: "
-                f"{_joined(above)} {'scores' if len(above) == 1 else 'score'} above 0, but "
-                f"{'its 95% interval reaches' if len(above) == 1 else 'their 95% intervals reach'}"
-                " 0."
-            )
-        return " ".join(sentences)
-
-    def leader_context(self, row: Row, key: str) -> str:
-        """What a reader must know of a model named first at a rubric: that it does not beat
-        abstaining on everything, and how much of the benchmark it omits; "" when neither."""
-        parts = [self.against_abstaining(row, key)]
-        if row.omitted_rate >= OMITTED_WORTH_SAYING:
-            parts.append(f"omits {row.omitted_rate:.1%} of the items")
-        return " and ".join(part for part in parts if part)
-
-    def headline(self) -> str:
-        """In words, computed from the board: how much rewarding abstention reorders it, and the
-        targets at which no model beats abstaining on everything (`abstaining_verdict`)."""
-        return " ".join(part for part in (self._reordering(), self.abstaining_verdict()) if part)
-
-    def _reordering(self) -> str:
-        """How much rewarding abstention reorders the board.
-
-        With the paired bootstrap at hand it claims no reordering that is within noise: a model
-        counts as moved beyond noise only when its possible ranks under binary and at the target
-        do not overlap, and a new leader is named only when it beats the binary leader in at
-        least 97.5% of the resamples. A model named first is named with `leader_context`.
-        """
-        if len(self.rows) < 2:
-            return ""
-        strictest = self.strictest
-        if strictest is None:
-            return ""
-        key = strictest.key
-        ranked = [row for row in self.rows if row.cells[key].rank is not None]
-        moved = [row for row in ranked if row.cells[key].rank_shift not in (0, None)]
-        if not moved:
-            return (
-                f"Rewarding abstention leaves this board's order as it is: at t = "
-                f"{key} every model keeps its binary rank."
-            )
-        known = key in self.beats and "0" in self.beats
-        sentence = (
-            f"Rewarding abstention reorders this board: at t = {key}, "
-            f"{len(moved)} of {len(ranked)} models change rank"
-        )
-        if known:
-            beyond = sum(self.moved_beyond_noise(row, key) for row in moved)
-            sentence += f", {beyond} beyond noise" if beyond else ", each within noise"
-        leader = self.leader("0")
-        new_leader = self.leader(key)
-        if leader is not None:
-            rank = leader.cells[key].rank
-            if rank is not None and rank > 1 and new_leader is not None:
-                context = self.leader_context(new_leader, key)
-                if known and not self.beats_beyond_noise(key, new_leader, leader):
-                    sentence += (
-                        f"; the binary leader {leader.model} and {new_leader.model}, first at "
-                        f"t = {key}{f' (where it {context})' if context else ''}, are within "
-                        "noise of each other"
-                    )
-                else:
-                    sentence += f"; the binary leader {leader.model} falls to #{rank}"
-                    was = new_leader.cells["0"].rank
-                    if was is not None:
-                        sentence += f" and {new_leader.model} climbs from #{was} to #1"
-                        if context:
-                            sentence += f" but {context}"
-            else:
-                sentence += f"; the binary leader {leader.model} stays first"
-                context = self.leader_context(leader, key)
-                if context:
-                    sentence += f" but {context} at t = {key}"
-        return sentence + "."
-
-    def sorted_by(self, key: str) -> list[Row]:
-        """Every row, by rank under one rubric; rows without a score there come last."""
-        return sorted(
-            self.rows,
-            key=lambda row: (
-                row.cells[key].rank is None,
-                row.cells[key].rank or 0,
-                row.model.lower(),
-            ),
-        )
-
-    def columns(self, limit: int | None = None) -> list[tuple[Rubric, list[Row | Baseline]]]:
-        """Each rubric with its ranking, the first `limit` rows of each when given, and the
-        baselines placed among them (`with_baselines`)."""
-        return [
-            (rubric, self.with_baselines(rubric.key, self.ranking(rubric.key)[:limit]))
-            for rubric in self.rubrics
-        ]
-
-    def with_baselines(self, key: str, rows: list[Row]) -> list[Row | Baseline]:
-        """Rows in rank order under one rubric with each baseline where its score falls: after
-        the rows scoring above it, before those level with or below it (or without a score)."""
-        lines: list[Row | Baseline] = list(rows)
-        for baseline in sorted(self.baselines, key=lambda line: -line.scores[key]):
-            score = baseline.scores[key]
-            at = next(
-                (
-                    index
-                    for index, line in enumerate(lines)
-                    if _score_of(line, key) is None
-                    or _score_of(line, key) <= score + scoring.SCORE_TIE_TOLERANCE
-                ),
-                len(lines),
-            )
-            lines.insert(at, baseline)
-        return lines
-
-    def to_json(self) -> dict:
-        return {
-            "benchmark": self.benchmark.slug,
-            "n_items": self.benchmark.n_items,
-            "targets": [rubric.target for rubric in self.targets],
-            "kendall_tau_b": self.taus,
-            "rows": [row.to_dict() for row in self.rows],
-            "baselines": [baseline.to_dict() for baseline in self.baselines],
-        }
-
-    def to_csv(self) -> str:
-        header = ["id", "model", "organisation", "self_graded", *METRICS, "omitted_rate"]
-        header += ["correct", "incorrect", "abstained", "omitted"]
-        for name in INTERVAL_METRICS:
-            header += [f"{name}_low", f"{name}_high"]
-        for rubric in self.rubrics:
-            header += [f"score_{rubric.key}", f"rank_{rubric.key}"]
-            if not rubric.is_binary:
-                header += [f"rank_shift_{rubric.key}", f"prompted_{rubric.key}"]
-            header += [
-                f"score_low_{rubric.key}",
-                f"score_high_{rubric.key}",
-                f"rank_significant_{rubric.key}",
-                f"rank_low_{rubric.key}",
-            ]
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(header)
-        for row in self.rows:
-            line = [
-                row.id,
-                _csv_text(row.model),
-                _csv_text(row.organisation),
-                row.self_graded,
-            ]
-            line += [row.metrics.get(name) for name in METRICS]
-            line += [row.omitted_rate, *row.to_dict()["counts"].values()]
-            for name in INTERVAL_METRICS:
-                line += row.intervals.get(name) or [None, None]
-            for rubric in self.rubrics:
-                cell = row.cells[rubric.key]
-                line += [cell.score, cell.rank]
-                if not rubric.is_binary:
-                    line += [cell.rank_shift, cell.prompted]
-                line += [*(cell.interval or [None, None]), cell.significant_rank, cell.rank_low]
-            writer.writerow(["" if value is None else value for value in line])
-        return out.getvalue()
+from leaderboard.results_cache import BOARD_CACHE_SECONDS, cached_results
 
 
 def board_for(benchmark: Benchmark, user, *, stale_ok: bool = False) -> Board:
@@ -630,63 +81,13 @@ def board_json(benchmark: Benchmark, user, *, stale_ok: bool = False) -> bytes:
         return cached_results(
             benchmark,
             f"json-with-{shown}-{listed}",
-            lambda: _json_bytes(_board_adding(benchmark, more, stale_ok=False), waiting),
+            lambda: board_json_bytes(_board_adding(benchmark, more, stale_ok=False), waiting),
         )
     return cached_results(
         benchmark,
         "json",
-        lambda: _json_bytes(board_for(benchmark, AnonymousUser()), waiting),
+        lambda: board_json_bytes(board_for(benchmark, AnonymousUser()), waiting),
         stale_ok=stale_ok,
-    )
-
-
-def _json_bytes(board: Board, waiting: list[dict]) -> bytes:
-    data = board.to_json()
-    # Listed apart from the rows: their results are under earlier settings.
-    data["being_rescored"] = [{"id": each["id"], "model": each["model"]} for each in waiting]
-    return json.dumps(data, cls=DjangoJSONEncoder).encode()
-
-
-def benchmark_json_gzip(benchmark: Benchmark) -> bytes:
-    """``benchmark.json``, gzip-compressed: what ``python -m scoring --benchmark`` needs to give
-    the board's numbers (SPEC §6). Cached until the benchmark's settings, results or items change.
-    """
-    # Keyed by what it holds, however that was changed (a save, or an update that leaves
-    # `updated_at` alone): the settings, whether the gold is public, and the items, which are
-    # replaced as a whole with new keys, so that the newest key marks the current gold.
-    newest_item = benchmark.items.aggregate(newest=Max("pk"))["newest"]
-    contents = json.dumps([benchmark.config().to_dict(), benchmark.gold_public, newest_item])
-    kind = f"benchmark-json-{hashlib.sha256(contents.encode()).hexdigest()[:24]}"
-    return cached_results(benchmark, kind, lambda: _benchmark_json_gzip(benchmark))
-
-
-def _benchmark_json_gzip(benchmark: Benchmark) -> bytes:
-    items = benchmark.items.order_by("position")
-    if benchmark.gold_public:
-        records = [
-            {
-                "id": item_id,
-                "answer": answer,
-                "aliases": aliases,
-                "question": question or None,
-                "category": category or None,
-            }
-            for item_id, answer, aliases, question, category in items.values_list(
-                "item_id", "answer", "aliases", "question", "category"
-            )
-        ]
-    else:
-        # Ids only: an answer, a question or even a category would give the gold away.
-        records = [{"id": item_id} for item_id in items.values_list("item_id", flat=True)]
-    document = {
-        "benchmark": benchmark.slug,
-        **benchmark.config().to_dict(),
-        "gold_public": benchmark.gold_public,
-        "n_items": len(records),
-        "items": records,
-    }
-    return gzip.compress(
-        json.dumps(document, ensure_ascii=False).encode(), compresslevel=6, mtime=0
     )
 
 
@@ -896,7 +297,7 @@ def _ranked_board(
     `significant[key][i, j]` is true where row j beats row i under that rubric in at least
     97.5% of the paired resamples; a rubric without it has no significance-aware ranks.
     """
-    baselines, baseline_notes = baselines_of(benchmark, rubrics)
+    baselines, baseline_notes = baselines_of(rubrics, _item_options(benchmark))
     if not rows:
         return Board(
             benchmark=benchmark,
@@ -952,6 +353,21 @@ def _ranked_board(
         baselines=baselines,
         baseline_notes=baseline_notes,
     )
+
+
+def _item_options(benchmark: Benchmark) -> list[tuple[int | None, int]] | None:
+    """The benchmark's items by number of options (the gold file's, else the benchmark's), for
+    its uniform-guessing line (``boards.baselines_of``); None where it has none to draw."""
+    if benchmark.grader != Benchmark.Grader.CHOICE or not benchmark.n_items:
+        return None
+    # Items by number of options: a few groups, however many items.
+    groups = (
+        Item.objects.filter(benchmark=benchmark)
+        .values_list("n_options")
+        .annotate(items=Count("pk"))
+        .order_by()
+    )
+    return [(n_options or benchmark.n_options, items) for n_options, items in groups]
 
 
 def _cell_score(row: Row, key: str) -> float:
@@ -1037,24 +453,6 @@ def _sample_matrices(
     return out
 
 
-def far_enough_apart(rows: list[Row], key: str, min_items: int) -> np.ndarray | None:
-    """[i, j] true where the runs scoring rows i and j under rubric `key` differ by at least
-    `min_items` correct or wrong answers; None (every pair) when `min_items` is 0.
-
-    On a benchmark whose gold is hidden only such pairs may be told apart, so that no verdict
-    turns on which of a few items are right. Counts are public: the choice itself tells nothing.
-    """
-    if not min_items:
-        return None
-    counts = np.full((len(rows), 2), np.nan)
-    for index, row in enumerate(rows):
-        cell = row.cells.get(key)
-        if cell is not None and cell.answered is not None:
-            counts[index] = cell.answered
-    apart = np.abs(counts[:, None, :] - counts[None, :, :]) >= min_items
-    return apart.any(axis=2)
-
-
 def paired_shares(benchmark: Benchmark, first: Row, second: Row, rubrics: list[Rubric]) -> dict:
     """Per rubric key, the shares of the paired resamples in which `first` scores above
     `second`, and in which `second` scores above `first` (ties count for neither).
@@ -1076,33 +474,118 @@ def paired_shares(benchmark: Benchmark, first: Row, second: Row, rubrics: list[R
     return shares
 
 
-def behaviour_of(runs: list[dict]) -> list[dict]:
-    """The runs prompted at a target above 0, for the behavioural calibration table and chart."""
-    out = []
-    for run in runs:
-        target = run.get("target")
-        if not target:
-            continue
-        counts = run["counts"]
-        out.append(
+def compared(benchmark: Benchmark, board: Board, rows: list[Row]) -> tuple[dict | None, dict, bool]:
+    """What the compare page shows of two rows of the board beyond the board itself: the
+    agreement matrix of their primary runs, the shares of the paired resamples in which each
+    scores above the other (by rubric key), and whether any of that is withheld. Nothing for
+    another number of rows.
+    """
+    min_items = benchmark.config().min_items_per_figure
+    agreement = None
+    shares = {}
+    withheld = False
+    if len(rows) == 2:
+        outcomes = {
+            (run.submission_id, run.key): scoring.decode_outcomes(run.outcomes)
+            for run in Run.objects.filter(submission_id__in=[r.id for r in rows]).only(
+                "submission_id", "key", "outcomes"
+            )
+        }
+
+        def pair(keys: tuple[str | None, str | None]) -> list | None:
+            found = [outcomes.get((row.id, key)) for row, key in zip(rows, keys, strict=True)]
+            return None if any(runs is None for runs in found) else found
+
+        def disclosed(runs: list) -> bool:
+            return scoring.agreement_disclosed(*runs, min_items=min_items)
+
+        # On a benchmark whose gold is hidden, both the matrix and the paired resamples are
+        # shown only when no count among the items where the two differ covers fewer than K;
+        # the resamples, besides, only for two runs the board may tell apart (counts K apart).
+        every_share = paired_shares(benchmark, rows[0], rows[1], board.rubrics)
+        shares = {
+            key: share
+            for key, share in every_share.items()
+            if (runs := pair((rows[0].cells[key].run, rows[1].cells[key].run))) is not None
+            and disclosed(runs)
+            and ((apart := far_enough_apart(rows, key, min_items)) is None or apart[0, 1])
+        }
+        primary_keys = {
+            submission.pk: submission.primary_run_key
+            for submission in Submission.objects.filter(pk__in=[r.id for r in rows]).only("summary")
+        }
+        primary = pair((primary_keys.get(rows[0].id), primary_keys.get(rows[1].id)))
+        if primary is not None and disclosed(primary):
+            matrix = scoring.agreement_matrix(*primary)
+            agreement = {
+                "labels": scoring.AGREEMENT_OUTCOMES,
+                "matrix": list(zip(scoring.AGREEMENT_OUTCOMES, matrix.tolist(), strict=True)),
+                "same": int(matrix.trace()),
+                "n": int(matrix.sum()),
+            }
+        withheld = (primary is not None and agreement is None) or len(shares) < len(every_share)
+    return agreement, shares, withheld
+
+
+def rubric_rows(submission: Submission, viewer) -> list[dict]:
+    """The scored submission's score, rank and rank shift under each rubric of its board, for
+    its page: [] until it is scored."""
+    if submission.status != Submission.Status.SCORED:
+        return []
+    # Ranked among what the owner sees, but only for the owner and staff: for anyone else the
+    # owner's private submissions would show through the ranks and their count.
+    sees_owners_board = viewer.is_staff or viewer.pk == submission.owner_id
+    board = board_for(submission.benchmark, submission.owner if sees_owners_board else viewer)
+    row = next((row for row in board.rows if row.id == submission.pk), None)
+    rubric_info = submission.rubric_scores()
+    runs = {run["key"]: run for run in (submission.summary or {}).get("runs", [])}
+    below = {
+        key: runs.get(info.get("run"), {}).get("scores_abstaining_below", {}).get(key)
+        for key, info in rubric_info.items()
+    }
+    rows = []
+    for rubric in board.rubrics:
+        info = rubric_info.get(rubric.key, {})
+        cell = row.cells[rubric.key] if row else None
+        rows.append(
             {
-                "target": target,
-                "key": run["key"],
-                "accuracy_given_attempted": run["accuracy_given_attempted"],
-                "interval": (run.get("intervals") or {}).get("accuracy_given_attempted"),
-                "error_rate": run["error_rate"],
-                "abstention_rate": run["abstention_rate"],
-                "score": float(
-                    scoring.score_at_target(
-                        counts["correct"], counts["incorrect"], run["n_items"], target
-                    )
-                ),
-                "calibrated": scoring.statistics.behaviourally_calibrated(
-                    run["accuracy_given_attempted"], target
-                ),
+                "rubric": rubric,
+                "score": info.get("score"),
+                "prompted": info.get("prompted", False),
+                "interval": info.get("interval"),
+                "rank": cell.rank if cell else None,
+                "tied": cell.tied if cell else "",
+                "rank_shift": cell.rank_shift if cell else None,
+                "of": len(board.ranking(rubric.key)),
+                # What the run's own confidences would have scored, abstaining below t.
+                "abstaining_below": below.get(rubric.key),
             }
         )
-    return sorted(out, key=lambda run: run["target"])
+    return rows
+
+
+def submission_runs(submission: Submission) -> tuple[list[Run], Run | None, list, int, list[dict]]:
+    """A submission's runs (binary first, then by target), its primary run, that run's outcomes
+    by category (sorted by name) and how many categories are left out, and its runs prompted at
+    a target (``behaviour_of``)."""
+    runs = list(submission.runs.all())
+    runs.sort(key=lambda run: (run.target is not None, run.target or 0))
+    primary = next(
+        (run for run in runs if run.key == submission.primary_run_key), runs[0] if runs else None
+    )
+    categories = sorted((primary.categories if primary else {}).items())
+    summary_runs = (submission.summary or {}).get("runs", [])
+    behaviour = behaviour_of(summary_runs)
+    # On a benchmark whose gold is hidden, categories with too few answers are left out.
+    categories_not_shown = next(
+        (
+            run.get("categories_not_shown", 0)
+            for run in summary_runs
+            if primary is not None and run.get("key") == primary.key
+        ),
+        0,
+    )
+    return runs, primary, categories, categories_not_shown, behaviour
 
 
 def _number(value) -> float | None:
@@ -1116,21 +599,12 @@ def _integer(value) -> int | None:
     return None if number is None else int(number)
 
 
-def _csv_text(value: str) -> str:
-    # A leading =, +, - or @ makes spreadsheets run the cell as a formula.
-    if value and value[0] in "=+-@\t\r":
-        return "'" + value
-    return value
-
-
 # Charts show the top models by binary rank unless the reader asks for all of them.
 CHART_TOP = 15
 
 
 def charts_for(board: Board, *, show_all: bool) -> dict[str, str]:
     """The board's figures as JSON text, cached."""
-    from leaderboard import charts
-
     rows = board.rows if show_all else board.rows[:CHART_TOP]
 
     def build() -> dict[str, str]:
@@ -1192,8 +666,6 @@ def charts_cache_key(board: Board, *, show_all: bool) -> str:
 
 def category_figure(submission: Submission, categories: list[tuple[str, dict]]) -> str:
     """Outcome bars per category of a scored submission, cached until it is scored again."""
-    from leaderboard import charts
-
     if len(categories) < 2 or submission.finished_at is None:
         return ""
     key = f"categories:{submission.pk}:{submission.finished_at.timestamp()}"

@@ -21,20 +21,20 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 import scoring
 from leaderboard import charts, confirmation, ratelimit, services, uploads
+from leaderboard.exports import benchmark_json_gzip, board_csv
 from leaderboard.forms import ConfirmationRequestForm, SignupForm, SubmissionForm
-from leaderboard.models import Benchmark, ConfirmedEmail, Run, Submission
+from leaderboard.models import Benchmark, ConfirmedEmail, Submission
+from leaderboard.results_cache import cached_results
 from leaderboard.selectors import (
     CHART_TOP,
-    behaviour_of,
     being_rescored,
-    benchmark_json_gzip,
     board_for,
     board_json,
-    cached_results,
     category_figure,
     charts_for,
-    far_enough_apart,
-    paired_shares,
+    compared,
+    rubric_rows,
+    submission_runs,
 )
 
 ACCEPTS_GZIP = re.compile(r"\bgzip\b")
@@ -155,7 +155,7 @@ def leaderboard_json(request: HttpRequest, slug: str) -> HttpResponse:
 def leaderboard_csv(request: HttpRequest, slug: str) -> HttpResponse:
     benchmark = _get_benchmark_for_user(request, slug)
     response = HttpResponse(
-        board_for(benchmark, request.user, stale_ok=True).to_csv(),
+        board_csv(board_for(benchmark, request.user, stale_ok=True)),
         content_type="text/csv; charset=utf-8",
     )
     response["Content-Disposition"] = f'attachment; filename="{benchmark.slug}-leaderboard.csv"'
@@ -210,50 +210,8 @@ def compare(request: HttpRequest, slug: str) -> HttpResponse:
         rows = rows[:COMPARE_MAX]
     if len(rows) < 2:
         problems.append("Pick two or more scored submissions of this benchmark to compare.")
-    agreement = None
-    shares = {}
-    withheld = False
     min_items = benchmark.config().min_items_per_figure
-    if len(rows) == 2:
-        outcomes = {
-            (run.submission_id, run.key): scoring.decode_outcomes(run.outcomes)
-            for run in Run.objects.filter(submission_id__in=[r.id for r in rows]).only(
-                "submission_id", "key", "outcomes"
-            )
-        }
-
-        def pair(keys: tuple[str | None, str | None]) -> list | None:
-            found = [outcomes.get((row.id, key)) for row, key in zip(rows, keys, strict=True)]
-            return None if any(runs is None for runs in found) else found
-
-        def disclosed(runs: list) -> bool:
-            return scoring.agreement_disclosed(*runs, min_items=min_items)
-
-        # On a benchmark whose gold is hidden, both the matrix and the paired resamples are
-        # shown only when no count among the items where the two differ covers fewer than K;
-        # the resamples, besides, only for two runs the board may tell apart (counts K apart).
-        every_share = paired_shares(benchmark, rows[0], rows[1], board.rubrics)
-        shares = {
-            key: share
-            for key, share in every_share.items()
-            if (runs := pair((rows[0].cells[key].run, rows[1].cells[key].run))) is not None
-            and disclosed(runs)
-            and ((apart := far_enough_apart(rows, key, min_items)) is None or apart[0, 1])
-        }
-        primary_keys = {
-            submission.pk: submission.primary_run_key
-            for submission in Submission.objects.filter(pk__in=[r.id for r in rows]).only("summary")
-        }
-        primary = pair((primary_keys.get(rows[0].id), primary_keys.get(rows[1].id)))
-        if primary is not None and disclosed(primary):
-            matrix = scoring.agreement_matrix(*primary)
-            agreement = {
-                "labels": scoring.AGREEMENT_OUTCOMES,
-                "matrix": list(zip(scoring.AGREEMENT_OUTCOMES, matrix.tolist(), strict=True)),
-                "same": int(matrix.trace()),
-                "n": int(matrix.sum()),
-            }
-        withheld = (primary is not None and agreement is None) or len(shares) < len(every_share)
+    agreement, shares, withheld = compared(benchmark, board, rows)
     return render(
         request,
         "compare.html",
@@ -327,23 +285,7 @@ def submit(request: HttpRequest, slug: str) -> HttpResponse:
 @require_safe
 def submission(request: HttpRequest, submission_id: int) -> HttpResponse:
     submission = _get_submission_for_user(request, submission_id)
-    runs = list(submission.runs.all())
-    runs.sort(key=lambda run: (run.target is not None, run.target or 0))
-    primary = next(
-        (run for run in runs if run.key == submission.primary_run_key), runs[0] if runs else None
-    )
-    categories = sorted((primary.categories if primary else {}).items())
-    summary_runs = (submission.summary or {}).get("runs", [])
-    behaviour = behaviour_of(summary_runs)
-    # On a benchmark whose gold is hidden, categories with too few answers are left out.
-    categories_not_shown = next(
-        (
-            run.get("categories_not_shown", 0)
-            for run in summary_runs
-            if primary is not None and run.get("key") == primary.key
-        ),
-        0,
-    )
+    runs, primary, categories, categories_not_shown, behaviour = submission_runs(submission)
     return render(
         request,
         "submission.html",
@@ -356,7 +298,7 @@ def submission(request: HttpRequest, submission_id: int) -> HttpResponse:
             "categories_not_shown": categories_not_shown,
             "min_items": submission.benchmark.config().min_items_per_figure,
             "category_figure": category_figure(submission, categories),
-            "rubrics": _rubric_rows(submission, request.user),
+            "rubrics": rubric_rows(submission, request.user),
             "status_url": reverse("submission_json", args=[submission.pk]),
             "behaviour": behaviour,
             "behaviour_figure": (
@@ -400,41 +342,6 @@ def submission_status(submission: Submission) -> dict:
     if submission.status == Submission.Status.SCORED and submission.summary:
         data["metrics"] = submission.summary
     return data
-
-
-def _rubric_rows(submission: Submission, viewer) -> list[dict]:
-    if submission.status != Submission.Status.SCORED:
-        return []
-    # Ranked among what the owner sees, but only for the owner and staff: for anyone else the
-    # owner's private submissions would show through the ranks and their count.
-    sees_owners_board = viewer.is_staff or viewer.pk == submission.owner_id
-    board = board_for(submission.benchmark, submission.owner if sees_owners_board else viewer)
-    row = next((row for row in board.rows if row.id == submission.pk), None)
-    rubric_info = submission.rubric_scores()
-    runs = {run["key"]: run for run in (submission.summary or {}).get("runs", [])}
-    below = {
-        key: runs.get(info.get("run"), {}).get("scores_abstaining_below", {}).get(key)
-        for key, info in rubric_info.items()
-    }
-    rows = []
-    for rubric in board.rubrics:
-        info = rubric_info.get(rubric.key, {})
-        cell = row.cells[rubric.key] if row else None
-        rows.append(
-            {
-                "rubric": rubric,
-                "score": info.get("score"),
-                "prompted": info.get("prompted", False),
-                "interval": info.get("interval"),
-                "rank": cell.rank if cell else None,
-                "tied": cell.tied if cell else "",
-                "rank_shift": cell.rank_shift if cell else None,
-                "of": len(board.ranking(rubric.key)),
-                # What the run's own confidences would have scored, abstaining below t.
-                "abstaining_below": below.get(rubric.key),
-            }
-        )
-    return rows
 
 
 @require_http_methods(["GET", "POST"])

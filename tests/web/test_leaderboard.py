@@ -289,7 +289,7 @@ def test_it_has_the_new_board_ready_when_a_scoring_ends(
 def test_it_serves_the_page_before_while_another_process_renders_the_new_one(
     client, seeded_simpleqa_cs, django_assert_max_num_queries
 ):
-    from leaderboard.selectors import recomputing
+    from leaderboard.results_cache import recomputing
 
     page_before = client.get("/benchmarks/simpleqa-cs/").content
     mini = Submission.objects.get(model_name="gpt-4o-mini-2024-07-18")
@@ -309,7 +309,7 @@ def test_it_serves_the_page_before_while_another_process_renders_the_new_one(
 def test_it_never_caches_a_page_drawn_from_the_board_before(client, seeded_simpleqa_cs):
     from django.core.cache import cache
 
-    from leaderboard.selectors import recomputing
+    from leaderboard.results_cache import recomputing
 
     client.get("/benchmarks/simpleqa-cs/leaderboard.json")
     mini = Submission.objects.get(model_name="gpt-4o-mini-2024-07-18")

@@ -1,0 +1,523 @@
+"""The board as pages, exports and figures read it: its rubrics, rows, cells and baselines, and
+what it says in words. Pure: built by ``selectors`` from the database, never querying it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import numpy as np
+
+import scoring
+from leaderboard.models import METRICS, Benchmark
+
+# A model named first whose file leaves out at least this share of the items is named with it.
+OMITTED_WORTH_SAYING = 0.01
+# The rates whose 95% intervals the board shows and exports.
+INTERVAL_METRICS = ("accuracy", "error_rate", "abstention_rate", "accuracy_given_attempted")
+
+
+@dataclass(frozen=True)
+class Rubric:
+    key: str
+    target: float
+
+    @property
+    def is_binary(self) -> bool:
+        return self.target == 0
+
+    @property
+    def penalty(self) -> float:
+        return float(scoring.penalty(self.target))
+
+    @property
+    def label(self) -> str:
+        return "binary" if self.is_binary else f"t = {self.key}"
+
+
+@dataclass(frozen=True)
+class Cell:
+    score: float | None
+    rank: int | None
+    rank_shift: int | None
+    prompted: bool
+    # The score's 95% bootstrap interval, and the ranks the paired bootstrap allows: from
+    # 1 + how many beat this one (`significant_rank`) to the worst it could be (`rank_low`).
+    interval: list[float] | None = None
+    significant_rank: int | None = None
+    rank_low: int | None = None
+    # The submission's run that this score comes from ("default", or a target's key), and that
+    # run's correct and incorrect counts.
+    run: str | None = None
+    answered: tuple[int, int] | None = None
+
+    @property
+    def tied(self) -> str:
+        """Text such as "tied 2–4" when the data cannot tell this rank from others, or ""."""
+        if self.significant_rank is None or self.rank_low is None:
+            return ""
+        if self.significant_rank == self.rank_low:
+            return ""
+        return f"tied {self.significant_rank}–{self.rank_low}"
+
+    def to_dict(self) -> dict:
+        return {
+            "score": self.score,
+            "rank": self.rank,
+            "rank_shift": self.rank_shift,
+            "prompted": self.prompted,
+            "interval": self.interval,
+            "rank_significant": self.significant_rank,
+            "rank_range": (
+                None if self.significant_rank is None else [self.significant_rank, self.rank_low]
+            ),
+        }
+
+
+@dataclass(frozen=True)
+class Row:
+    id: int
+    model: str
+    organisation: str
+    url: str
+    self_graded: bool
+    private: bool
+    metrics: dict[str, float]
+    counts: dict[str, int]
+    cells: dict[str, Cell]
+    # 95% intervals of the headline run's rates ({"accuracy": [low, high], …}).
+    intervals: dict[str, list[float]] = field(default_factory=dict)
+    # The runs prompted at a target: {"target", "accuracy_given_attempted", "interval",
+    # "error_rate", "abstention_rate", "score", "calibrated"} each, by target.
+    behaviour: list[dict] = field(default_factory=list)
+
+    is_baseline: ClassVar[bool] = False
+
+    @property
+    def n_items(self) -> int:
+        return sum(self.counts.get(name, 0) for name in ("correct", "incorrect", "abstained"))
+
+    @property
+    def omitted_rate(self) -> float:
+        """The share of the benchmark's items that the file leaves out: 1 − coverage."""
+        coverage = self.metrics.get("coverage")
+        return 0.0 if coverage is None else 1.0 - coverage
+
+    @property
+    def omitted(self) -> int:
+        """Items not in the file; the spec counts them among the abstentions."""
+        return round(self.n_items * self.omitted_rate)
+
+    @property
+    def stated_abstentions(self) -> int:
+        """Items the file holds and abstains on."""
+        return self.counts.get("abstained", 0) - self.omitted
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "model": self.model,
+            "organisation": self.organisation,
+            "self_graded": self.self_graded,
+            **{name: self.metrics.get(name) for name in METRICS},
+            "omitted_rate": self.omitted_rate,
+            "counts": {
+                "correct": self.counts.get("correct", 0),
+                "incorrect": self.counts.get("incorrect", 0),
+                "abstained": self.counts.get("abstained", 0),
+                "omitted": self.omitted,
+            },
+            "intervals": {name: self.intervals.get(name) for name in INTERVAL_METRICS},
+            "scores": {key: cell.to_dict() for key, cell in self.cells.items()},
+            "behavioural_calibration": self.behaviour,
+        }
+
+
+ABSTAIN_EVERYWHERE = "abstain on everything"
+UNIFORM_GUESSING = "uniform guessing"
+# What a board says of a score that does not beat abstaining on everything beyond noise.
+BELOW_ABSTAINING = "scores below abstaining on everything"
+LEVEL_WITH_ABSTAINING = "scores no better than abstaining on everything"
+ABOVE_ABSTAINING_WITHIN_NOISE = "scores above abstaining on everything only within noise"
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A reference line that the board draws and never ranks: what a trivial strategy scores.
+
+    Its rates are expected shares of the items, so its score at t is the same formula as a
+    model's (`score_at`).
+    """
+
+    name: str
+    description: str
+    # coverage, accuracy, error_rate and abstention_rate.
+    metrics: dict[str, float]
+    # By rubric key.
+    scores: dict[str, float]
+
+    is_baseline: ClassVar[bool] = True
+
+    def score_at(self, t: float | np.ndarray) -> float | np.ndarray:
+        """The expected score at target t (or at each of an array of targets)."""
+        return scoring.score_at_target(self.metrics["accuracy"], self.metrics["error_rate"], 1, t)
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "scores": self.scores,
+            **self.metrics,
+        }
+
+
+def baselines_of(
+    rubrics: list[Rubric], item_options: list[tuple[int | None, int]] | None
+) -> tuple[list[Baseline], list[str]]:
+    """The benchmark's reference lines, and why a line it lacks is missing.
+
+    Abstaining on everything scores 0 under every rubric. On a `choice` benchmark, uniform
+    guessing scores what picking one of an item's options at random is expected to score
+    (scoring.uniform_guessing_score), from each item's number of options: the gold file's,
+    else the benchmark's. `item_options` holds the items by number of options, as (options,
+    items) pairs, options None where neither states it; None when there is no uniform-guessing
+    line to draw (not a `choice` benchmark, or no items yet).
+    """
+    baselines = [
+        Baseline(
+            name=ABSTAIN_EVERYWHERE,
+            description="answers “I don't know” to every item",
+            metrics={"coverage": 1.0, "accuracy": 0.0, "error_rate": 0.0, "abstention_rate": 1.0},
+            scores={rubric.key: 0.0 for rubric in rubrics},
+        )
+    ]
+    notes = []
+    if item_options is None:
+        return baselines, notes
+    options, counts = [], []
+    for n_options, items in item_options:
+        options.append(n_options)
+        counts.append(items)
+    unknown = sum(items for n, items in zip(options, counts, strict=True) if n is None)
+    if unknown:
+        notes.append(
+            f"No uniform-guessing line: {unknown:,} of {sum(counts):,} items have no number of "
+            "options (the gold file has no n_options or options column for them, and the "
+            "benchmark states none)."
+        )
+        return baselines, notes
+    per_item = np.repeat(np.array(options, dtype=float), counts)
+    chance = scoring.uniform_guessing_score(per_item, 0.0)
+    baselines.append(
+        Baseline(
+            name=UNIFORM_GUESSING,
+            description="picks one of each item's options at random (expected score)",
+            metrics={
+                "coverage": 1.0,
+                "accuracy": chance,
+                "error_rate": 1.0 - chance,
+                "abstention_rate": 0.0,
+            },
+            scores={
+                rubric.key: scoring.uniform_guessing_score(per_item, rubric.target)
+                for rubric in rubrics
+            },
+        )
+    )
+    return baselines, notes
+
+
+def _score_of(line: Row | Baseline, key: str) -> float | None:
+    return line.scores[key] if line.is_baseline else line.cells[key].score
+
+
+def _joined(words: list[str]) -> str:
+    """["0.5", "0.75", "0.9"] → "0.5, 0.75 and 0.9"."""
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+@dataclass(frozen=True)
+class Board:
+    benchmark: Benchmark
+    rubrics: list[Rubric]
+    rows: list[Row]
+    taus: dict[str, float | None] = field(default_factory=dict)
+    # True for the board every visitor sees, which is cached; False for one that shows a
+    # viewer's own private rows, or everything to staff.
+    public: bool = True
+    # Per rubric key, [i, j] true where submission j beats submission i: it scores higher in at
+    # least 97.5% of the paired resamples. Rows and columns follow `positions` (submission id to
+    # index). Empty without bootstraps.
+    beats: dict[str, np.ndarray] = field(default_factory=dict)
+    positions: dict[int, int] = field(default_factory=dict)
+    # Reference lines, never ranked (`baselines_of`), and why one is missing.
+    baselines: list[Baseline] = field(default_factory=list)
+    baseline_notes: list[str] = field(default_factory=list)
+
+    @property
+    def targets(self) -> list[Rubric]:
+        return [rubric for rubric in self.rubrics if not rubric.is_binary]
+
+    @property
+    def strictest(self) -> Rubric | None:
+        """The highest target: the rubric that punishes a wrong answer most."""
+        return self.targets[-1] if self.targets else None
+
+    def leader(self, key: str) -> Row | None:
+        ranking = self.ranking(key)
+        return ranking[0] if ranking else None
+
+    def ranking(self, key: str) -> list[Row]:
+        """Rows in rank order under one rubric, those without a score left out."""
+        ranked = [row for row in self.rows if row.cells[key].rank is not None]
+        return sorted(ranked, key=lambda row: (row.cells[key].rank, row.model.lower()))
+
+    def rubric(self, key: str | None) -> Rubric:
+        """The rubric with this key, binary when there is none."""
+        return next((rubric for rubric in self.rubrics if rubric.key == key), self.rubrics[0])
+
+    def beats_beyond_noise(self, key: str, winner: Row, loser: Row) -> bool:
+        """Whether `winner` scores above `loser` in at least 97.5% of the paired resamples."""
+        matrix = self.beats.get(key)
+        if matrix is None:
+            return False
+        return bool(matrix[self.positions[loser.id], self.positions[winner.id]])
+
+    def moved_beyond_noise(self, row: Row, key: str) -> bool:
+        """Whether the ranks the bootstrap allows under binary and at `key` do not overlap."""
+        before, after = row.cells["0"], row.cells[key]
+        if None in (before.significant_rank, before.rank_low, after.significant_rank):
+            return False
+        return after.rank_low < before.significant_rank or after.significant_rank > before.rank_low
+
+    def beats_abstaining(self, row: Row, key: str) -> bool:
+        """Whether the row scores above abstaining on everything (0) at this rubric, beyond noise:
+        its 95% interval, where one is stored, lies above 0 too."""
+        cell = row.cells[key]
+        if cell.score is None or cell.score <= scoring.SCORE_TIE_TOLERANCE:
+            return False
+        return not cell.interval or cell.interval[0] > scoring.SCORE_TIE_TOLERANCE
+
+    def against_abstaining(self, row: Row, key: str) -> str:
+        """How the row's score at this rubric stands against abstaining on everything, in words;
+        "" when it beats it beyond noise (or has no score)."""
+        score = row.cells[key].score
+        if score is None or self.beats_abstaining(row, key):
+            return ""
+        if score < -scoring.SCORE_TIE_TOLERANCE:
+            return BELOW_ABSTAINING
+        if score <= scoring.SCORE_TIE_TOLERANCE:
+            return LEVEL_WITH_ABSTAINING
+        return ABOVE_ABSTAINING_WITHIN_NOISE
+
+    def unbeaten_by_models(self) -> list[Rubric]:
+        """The targets at which no model here beats abstaining on everything beyond noise."""
+        if not self.rows:
+            return []
+        return [
+            rubric
+            for rubric in self.targets
+            if not any(self.beats_abstaining(row, rubric.key) for row in self.rows)
+        ]
+
+    def abstaining_verdict(self) -> str:
+        """In words: the targets at which no model here does better than abstaining everywhere.
+
+        A model above 0 only within noise does not count as beating it, and is named as such.
+        """
+        unbeaten = self.unbeaten_by_models()
+        none_above = [
+            rubric
+            for rubric in unbeaten
+            if all(
+                (row.cells[rubric.key].score or 0) <= scoring.SCORE_TIE_TOLERANCE
+                for row in self.rows
+            )
+        ]
+        sentences = []
+        if none_above:
+            sentences.append(
+                f"At t = {_joined([rubric.key for rubric in none_above])} no model here does "
+                "better than answering “I don't know” to everything, which scores 0."
+            )
+        noisy = [rubric for rubric in unbeaten if rubric not in none_above]
+        if noisy:
+            above = [
+                row.model
+                for row in self.rows
+                if any(
+                    self.against_abstaining(row, rubric.key) == ABOVE_ABSTAINING_WITHIN_NOISE
+                    for rubric in noisy
+                )
+            ]
+            sentences.append(
+                f"At t = {_joined([rubric.key for rubric in noisy])} no model here does better "
+                "than answering “I don't know” to everything beyond noise: "
+                f"{_joined(above)} {'scores' if len(above) == 1 else 'score'} above 0, but "
+                f"{'its 95% interval reaches' if len(above) == 1 else 'their 95% intervals reach'}"
+                " 0."
+            )
+        return " ".join(sentences)
+
+    def leader_context(self, row: Row, key: str) -> str:
+        """What a reader must know of a model named first at a rubric: that it does not beat
+        abstaining on everything, and how much of the benchmark it omits; "" when neither."""
+        parts = [self.against_abstaining(row, key)]
+        if row.omitted_rate >= OMITTED_WORTH_SAYING:
+            parts.append(f"omits {row.omitted_rate:.1%} of the items")
+        return " and ".join(part for part in parts if part)
+
+    def headline(self) -> str:
+        """In words, computed from the board: how much rewarding abstention reorders it, and the
+        targets at which no model beats abstaining on everything (`abstaining_verdict`)."""
+        return " ".join(part for part in (self._reordering(), self.abstaining_verdict()) if part)
+
+    def _reordering(self) -> str:
+        """How much rewarding abstention reorders the board.
+
+        With the paired bootstrap at hand it claims no reordering that is within noise: a model
+        counts as moved beyond noise only when its possible ranks under binary and at the target
+        do not overlap, and a new leader is named only when it beats the binary leader in at
+        least 97.5% of the resamples. A model named first is named with `leader_context`.
+        """
+        if len(self.rows) < 2:
+            return ""
+        strictest = self.strictest
+        if strictest is None:
+            return ""
+        key = strictest.key
+        ranked = [row for row in self.rows if row.cells[key].rank is not None]
+        moved = [row for row in ranked if row.cells[key].rank_shift not in (0, None)]
+        if not moved:
+            return (
+                f"Rewarding abstention leaves this board's order as it is: at t = "
+                f"{key} every model keeps its binary rank."
+            )
+        known = key in self.beats and "0" in self.beats
+        sentence = (
+            f"Rewarding abstention reorders this board: at t = {key}, "
+            f"{len(moved)} of {len(ranked)} models change rank"
+        )
+        if known:
+            beyond = sum(self.moved_beyond_noise(row, key) for row in moved)
+            sentence += f", {beyond} beyond noise" if beyond else ", each within noise"
+        leader = self.leader("0")
+        new_leader = self.leader(key)
+        if leader is not None:
+            rank = leader.cells[key].rank
+            if rank is not None and rank > 1 and new_leader is not None:
+                context = self.leader_context(new_leader, key)
+                if known and not self.beats_beyond_noise(key, new_leader, leader):
+                    sentence += (
+                        f"; the binary leader {leader.model} and {new_leader.model}, first at "
+                        f"t = {key}{f' (where it {context})' if context else ''}, are within "
+                        "noise of each other"
+                    )
+                else:
+                    sentence += f"; the binary leader {leader.model} falls to #{rank}"
+                    was = new_leader.cells["0"].rank
+                    if was is not None:
+                        sentence += f" and {new_leader.model} climbs from #{was} to #1"
+                        if context:
+                            sentence += f" but {context}"
+            else:
+                sentence += f"; the binary leader {leader.model} stays first"
+                context = self.leader_context(leader, key)
+                if context:
+                    sentence += f" but {context} at t = {key}"
+        return sentence + "."
+
+    def sorted_by(self, key: str) -> list[Row]:
+        """Every row, by rank under one rubric; rows without a score there come last."""
+        return sorted(
+            self.rows,
+            key=lambda row: (
+                row.cells[key].rank is None,
+                row.cells[key].rank or 0,
+                row.model.lower(),
+            ),
+        )
+
+    def columns(self, limit: int | None = None) -> list[tuple[Rubric, list[Row | Baseline]]]:
+        """Each rubric with its ranking, the first `limit` rows of each when given, and the
+        baselines placed among them (`with_baselines`)."""
+        return [
+            (rubric, self.with_baselines(rubric.key, self.ranking(rubric.key)[:limit]))
+            for rubric in self.rubrics
+        ]
+
+    def with_baselines(self, key: str, rows: list[Row]) -> list[Row | Baseline]:
+        """Rows in rank order under one rubric with each baseline where its score falls: after
+        the rows scoring above it, before those level with or below it (or without a score)."""
+        lines: list[Row | Baseline] = list(rows)
+        for baseline in sorted(self.baselines, key=lambda line: -line.scores[key]):
+            score = baseline.scores[key]
+            at = next(
+                (
+                    index
+                    for index, line in enumerate(lines)
+                    if _score_of(line, key) is None
+                    or _score_of(line, key) <= score + scoring.SCORE_TIE_TOLERANCE
+                ),
+                len(lines),
+            )
+            lines.insert(at, baseline)
+        return lines
+
+    def to_json(self) -> dict:
+        return {
+            "benchmark": self.benchmark.slug,
+            "n_items": self.benchmark.n_items,
+            "targets": [rubric.target for rubric in self.targets],
+            "kendall_tau_b": self.taus,
+            "rows": [row.to_dict() for row in self.rows],
+            "baselines": [baseline.to_dict() for baseline in self.baselines],
+        }
+
+
+def far_enough_apart(rows: list[Row], key: str, min_items: int) -> np.ndarray | None:
+    """[i, j] true where the runs scoring rows i and j under rubric `key` differ by at least
+    `min_items` correct or wrong answers; None (every pair) when `min_items` is 0.
+
+    On a benchmark whose gold is hidden only such pairs may be told apart, so that no verdict
+    turns on which of a few items are right. Counts are public: the choice itself tells nothing.
+    """
+    if not min_items:
+        return None
+    counts = np.full((len(rows), 2), np.nan)
+    for index, row in enumerate(rows):
+        cell = row.cells.get(key)
+        if cell is not None and cell.answered is not None:
+            counts[index] = cell.answered
+    apart = np.abs(counts[:, None, :] - counts[None, :, :]) >= min_items
+    return apart.any(axis=2)
+
+
+def behaviour_of(runs: list[dict]) -> list[dict]:
+    """The runs prompted at a target above 0, for the behavioural calibration table and chart."""
+    out = []
+    for run in runs:
+        target = run.get("target")
+        if not target:
+            continue
+        counts = run["counts"]
+        out.append(
+            {
+                "target": target,
+                "key": run["key"],
+                "accuracy_given_attempted": run["accuracy_given_attempted"],
+                "interval": (run.get("intervals") or {}).get("accuracy_given_attempted"),
+                "error_rate": run["error_rate"],
+                "abstention_rate": run["abstention_rate"],
+                "score": float(
+                    scoring.score_at_target(
+                        counts["correct"], counts["incorrect"], run["n_items"], target
+                    )
+                ),
+                "calibrated": scoring.statistics.behaviourally_calibrated(
+                    run["accuracy_given_attempted"], target
+                ),
+            }
+        )
+    return sorted(out, key=lambda run: run["target"])

@@ -1,0 +1,115 @@
+"""The bytes the board's exports send: ``leaderboard.json``, ``leaderboard.csv`` and
+``benchmark.json``."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import json
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db.models import Max
+
+from leaderboard.boards import INTERVAL_METRICS, Board
+from leaderboard.models import METRICS, Benchmark
+from leaderboard.results_cache import cached_results
+
+
+def board_json_bytes(board: Board, waiting: list[dict]) -> bytes:
+    """The board as ``leaderboard.json`` sends it, with the submissions being rescored."""
+    data = board.to_json()
+    # Listed apart from the rows: their results are under earlier settings.
+    data["being_rescored"] = [{"id": each["id"], "model": each["model"]} for each in waiting]
+    return json.dumps(data, cls=DjangoJSONEncoder).encode()
+
+
+def board_csv(board: Board) -> str:
+    """The board as ``leaderboard.csv`` sends it."""
+    header = ["id", "model", "organisation", "self_graded", *METRICS, "omitted_rate"]
+    header += ["correct", "incorrect", "abstained", "omitted"]
+    for name in INTERVAL_METRICS:
+        header += [f"{name}_low", f"{name}_high"]
+    for rubric in board.rubrics:
+        header += [f"score_{rubric.key}", f"rank_{rubric.key}"]
+        if not rubric.is_binary:
+            header += [f"rank_shift_{rubric.key}", f"prompted_{rubric.key}"]
+        header += [
+            f"score_low_{rubric.key}",
+            f"score_high_{rubric.key}",
+            f"rank_significant_{rubric.key}",
+            f"rank_low_{rubric.key}",
+        ]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    for row in board.rows:
+        line = [
+            row.id,
+            _csv_text(row.model),
+            _csv_text(row.organisation),
+            row.self_graded,
+        ]
+        line += [row.metrics.get(name) for name in METRICS]
+        line += [row.omitted_rate, *row.to_dict()["counts"].values()]
+        for name in INTERVAL_METRICS:
+            line += row.intervals.get(name) or [None, None]
+        for rubric in board.rubrics:
+            cell = row.cells[rubric.key]
+            line += [cell.score, cell.rank]
+            if not rubric.is_binary:
+                line += [cell.rank_shift, cell.prompted]
+            line += [*(cell.interval or [None, None]), cell.significant_rank, cell.rank_low]
+        writer.writerow(["" if value is None else value for value in line])
+    return out.getvalue()
+
+
+def _csv_text(value: str) -> str:
+    # A leading =, +, - or @ makes spreadsheets run the cell as a formula.
+    if value and value[0] in "=+-@\t\r":
+        return "'" + value
+    return value
+
+
+def benchmark_json_gzip(benchmark: Benchmark) -> bytes:
+    """``benchmark.json``, gzip-compressed: what ``python -m scoring --benchmark`` needs to give
+    the board's numbers (SPEC §6). Cached until the benchmark's settings, results or items change.
+    """
+    # Keyed by what it holds, however that was changed (a save, or an update that leaves
+    # `updated_at` alone): the settings, whether the gold is public, and the items, which are
+    # replaced as a whole with new keys, so that the newest key marks the current gold.
+    newest_item = benchmark.items.aggregate(newest=Max("pk"))["newest"]
+    contents = json.dumps([benchmark.config().to_dict(), benchmark.gold_public, newest_item])
+    kind = f"benchmark-json-{hashlib.sha256(contents.encode()).hexdigest()[:24]}"
+    return cached_results(benchmark, kind, lambda: _benchmark_json_gzip(benchmark))
+
+
+def _benchmark_json_gzip(benchmark: Benchmark) -> bytes:
+    items = benchmark.items.order_by("position")
+    if benchmark.gold_public:
+        records = [
+            {
+                "id": item_id,
+                "answer": answer,
+                "aliases": aliases,
+                "question": question or None,
+                "category": category or None,
+            }
+            for item_id, answer, aliases, question, category in items.values_list(
+                "item_id", "answer", "aliases", "question", "category"
+            )
+        ]
+    else:
+        # Ids only: an answer, a question or even a category would give the gold away.
+        records = [{"id": item_id} for item_id in items.values_list("item_id", flat=True)]
+    document = {
+        "benchmark": benchmark.slug,
+        **benchmark.config().to_dict(),
+        "gold_public": benchmark.gold_public,
+        "n_items": len(records),
+        "items": records,
+    }
+    return gzip.compress(
+        json.dumps(document, ensure_ascii=False).encode(), compresslevel=6, mtime=0
+    )
