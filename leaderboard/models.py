@@ -345,11 +345,14 @@ class Submission(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
-    # The results, written in one transaction with the runs once scored.
+    # The results are the runs (Run rows) and these few facts of the whole file, written in one
+    # transaction once scored; `result()` reads them back as scoring's SubmissionScore.
     self_graded = models.BooleanField(default=False)
     # The benchmark's settings_fingerprint when these results were computed ("" before any).
     settings_fingerprint = models.CharField(max_length=64, blank=True, default="")
-    summary = models.JSONField(null=True, blank=True)
+    # The targets the results were scored under (besides binary): each is a rubric.
+    targets = models.JSONField(null=True, blank=True)
+    # Which column of the file was read for each field (scoring.ColumnReport).
     columns = models.JSONField(null=True, blank=True)
 
     objects = SubmissionQuerySet.as_manager()
@@ -367,14 +370,48 @@ class Submission(models.Model):
     def is_finished(self) -> bool:
         return self.status in self.FINISHED
 
-    @property
-    def primary_run_key(self) -> str:
-        """The run whose metrics are the headline ones (scoring's SubmissionScore.primary)."""
-        return (self.summary or {}).get("primary_run", "default")
+    def result(self, *, for_board: bool = False) -> scoring.SubmissionScore | None:
+        """The stored result (`results_of`), None before any."""
+        return results_of([self], for_board=for_board).get(self.pk)
 
-    def rubric_scores(self) -> dict[str, dict]:
-        """Rubric key → {"target", "score", "prompted", "run"}, from the stored summary."""
-        return (self.summary or {}).get("rubrics", {})
+    def result_of(self, runs: list[Run]) -> scoring.SubmissionScore | None:
+        """The result these runs of this submission make, None without any."""
+        if not runs:
+            return None
+        scores = sorted((run.to_score() for run in runs), key=_run_order)
+        return scoring.SubmissionScore.of_runs(
+            scores,
+            rubric_targets=(0.0, *(self.targets or ())),
+            self_graded=self.self_graded,
+            columns=scoring.ColumnReport(**(self.columns or {"used": {}, "ignored": []})),
+        )
+
+
+def results_of(
+    submissions: list[Submission], *, for_board: bool = False
+) -> dict[int, scoring.SubmissionScore]:
+    """The stored results of these submissions, by id, read in one query of their runs; those
+    without runs are left out.
+
+    Never with the runs' outcomes and bootstrap, which hold a value per item or per resample;
+    `for_board` leaves out their categories and confidence calibration too (see
+    scoring.RunScore). Each submission needs its `targets`, `self_graded` and `columns`.
+    """
+    left_out = Run.BOARD_LEAVES_OUT if for_board else Run.PER_ITEM
+    runs: dict[int, list[Run]] = {}
+    for run in Run.objects.filter(submission_id__in=[s.pk for s in submissions]).defer(*left_out):
+        runs.setdefault(run.submission_id, []).append(run)
+    out = {}
+    for submission in submissions:
+        result = submission.result_of(runs.get(submission.pk, []))
+        if result is not None:
+            out[submission.pk] = result
+    return out
+
+
+def _run_order(run: scoring.RunScore) -> tuple[bool, float]:
+    """The order scoring gives runs: the default run first, then by target."""
+    return (run.target is not None, run.target or 0.0)
 
 
 class Run(models.Model):
@@ -400,6 +437,9 @@ class Run(models.Model):
     scores_abstaining_below = models.JSONField(default=dict, blank=True)
     # 95% bootstrap intervals of every rate and rubric score (scoring.statistics.run_intervals).
     intervals = models.JSONField(default=dict, blank=True)
+    # Categories left out of `categories` on a benchmark whose gold is hidden (too few answers).
+    categories_not_shown = models.PositiveIntegerField(default=0)
+    has_confidence = models.BooleanField(default=False)
     # Reliability table, ECE, Brier score and risk-coverage curve of stated confidences.
     confidence_calibration = models.JSONField(null=True, blank=True)
     # Per resample of the benchmark's items, the count of correct then of incorrect items, as
@@ -426,10 +466,16 @@ class Run(models.Model):
         "abstained",
         *METRICS,
         "categories",
+        "categories_not_shown",
+        "has_confidence",
         "scores_abstaining_below",
         "intervals",
         "confidence_calibration",
     )
+    # The columns holding a value per item or per resample: never read with a result.
+    PER_ITEM = ("outcomes", "bootstrap")
+    # And those a board does not show: read for a submission's own page and JSON only.
+    BOARD_LEAVES_OUT = (*PER_ITEM, "categories", "confidence_calibration")
 
     @classmethod
     def from_score(cls, submission: Submission, run: scoring.RunScore) -> Run:
@@ -441,6 +487,18 @@ class Run(models.Model):
             outcomes=scoring.encode_outcomes(run.outcomes),
             bootstrap=bootstrap,
             **{name: getattr(run, name) for name in cls.SCORED_FIELDS},
+        )
+
+    def to_score(self) -> scoring.RunScore:
+        """This run as scoring computed it; fields left out of the query (deferred) are None."""
+        deferred = self.get_deferred_fields()
+        read = {
+            name: None if name in deferred else getattr(self, name) for name in self.SCORED_FIELDS
+        }
+        return scoring.RunScore(
+            **read,
+            outcomes=None if "outcomes" in deferred else scoring.decode_outcomes(self.outcomes),
+            bootstrap=None if "bootstrap" in deferred else self.bootstrap_counts(),
         )
 
     def bootstrap_counts(self) -> np.ndarray | None:
