@@ -29,6 +29,7 @@ from leaderboard.boards import (
 from leaderboard.exports import board_json_bytes
 from leaderboard.models import METRICS, Benchmark, Item, Run, Submission, results_of
 from leaderboard.results_cache import BOARD_CACHE_SECONDS, cached_results
+from scoring import BINARY_KEY
 
 
 def board_for(benchmark: Benchmark, user, *, stale_ok: bool = False) -> Board:
@@ -355,9 +356,7 @@ def _ranked_board(
                 cell,
                 score=_number(ranks[key]),
                 rank=_integer(ranks[f"rank_{key}"]),
-                rank_shift=0
-                if key == scoring.BINARY_KEY
-                else _integer(ranks.get(f"rank_shift_{key}")),
+                rank_shift=0 if key == BINARY_KEY else _integer(ranks.get(f"rank_shift_{key}")),
                 significant_rank=_integer(significance[0][at]) if significance else None,
                 rank_low=_integer(significance[1][at]) if significance else None,
             )
