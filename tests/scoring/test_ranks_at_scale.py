@@ -3,6 +3,7 @@ the paired test does not make, counted as a loop over every pair counts it, and 
 worked by hand. The loops here share no code with `scoring.statistics`."""
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -305,6 +306,25 @@ def test_it_counts_as_a_loop_over_every_pair_does(seed):
         np.testing.assert_array_equal(np.vstack([rank, worst]), np.vstack(expected))
 
 
+@pytest.mark.parametrize("budget", [0, 16_000_000])
+@pytest.mark.parametrize("seed", range(3))
+def test_it_counts_close_rows_one_by_one_and_by_table_alike(seed, budget, monkeypatch):
+    # Many rows with counts in a small range: within K of each other in a cell's neighbours,
+    # counted by table unless the table is not allowed (budget 0).
+    monkeypatch.setattr(statistics, "_TABLE_BUDGET", budget)
+    rng = np.random.default_rng(seed)
+    m = 400
+    lo = np.round(rng.uniform(0, 1, m), 2)
+    hi = lo + np.round(rng.uniform(0, 0.2, m), 2)
+    counts = rng.integers(0, 9, size=(m, 2)).astype(float)
+    counts[rng.random(m) < 0.03] = np.nan
+    lo[rng.random(m) < 0.03] = np.nan
+    for min_items in (1, 2, 3, 4):
+        rank, worst = statistics.ranks_from_bounds(lo, hi, answered=counts, min_items=min_items)
+        expected = reference_ranks(reference_separated(lo, hi, counts, min_items), lo)
+        np.testing.assert_array_equal(np.vstack([rank, worst]), np.vstack(expected))
+
+
 def test_it_counts_close_rows_in_blocks_as_in_one_piece(monkeypatch):
     rng = np.random.default_rng(9)
     m = 200
@@ -317,3 +337,18 @@ def test_it_counts_close_rows_in_blocks_as_in_one_piece(monkeypatch):
     np.testing.assert_array_equal(np.vstack(whole), np.vstack(blocks))
     expected = reference_ranks(reference_separated(lo, hi, counts, 4), lo)
     np.testing.assert_array_equal(np.vstack(blocks), np.vstack(expected))
+
+
+def test_it_states_where_boards_switch_and_which_resamples_the_bounds_leave_out():
+    repo = Path(__file__).resolve().parents[2]
+    depth = statistics.separation_depth(statistics.N_RESAMPLES)
+    for text in (
+        (repo / "README.md").read_text(),
+        (repo / "templates" / "methods.html").read_text(),
+    ):
+        words = " ".join(text.split())
+        assert f"more than {statistics.PAIRED_MAX_ROWS} ranked" in words or (
+            f"Above {statistics.PAIRED_MAX_ROWS} ranked" in words
+        )
+        assert f"{depth + 1}th" in words
+        assert f"{statistics.N_RESAMPLES - 2 * depth} of the" in words
