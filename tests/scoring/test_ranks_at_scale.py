@@ -295,7 +295,7 @@ def test_it_counts_as_a_loop_over_every_pair_does(seed):
     middle = np.round(rng.normal(size=m) * 0.1, 2)
     width = np.round(rng.uniform(0, 0.08, size=m), 2)
     lo, hi = middle - width, middle + width
-    lo[:10] = hi[10:20] + rng.choice([0, 5e-13, 2e-12], size=10)
+    lo[:10] = hi[10:20] + rng.choice([0, 5e-13, 1e-12, 2e-12], size=10)
     hi[:10] = np.maximum(hi[:10], lo[:10])
     lo[rng.random(m) < 0.05] = np.nan
     counts = rng.integers(0, 25, size=(m, 2)).astype(float)
