@@ -531,7 +531,7 @@ def _count_close(
     for block in np.split(np.arange(len(found)), cuts):
         owner = np.repeat(found[block], size[block])
         near = order[_ranges(first[block], size[block])]
-        # The rule of `leaderboard.selectors.far_enough_apart`, negated.
+        # The rule of `leaderboard.boards.far_enough_apart`, negated.
         too_close = (np.abs(counts[owner] - counts[near]) < min_items).all(axis=1)
         close += np.bincount(owner[too_close], minlength=len(counts))
     return close
