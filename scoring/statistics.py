@@ -290,8 +290,8 @@ def significant_with_more(
 
 # Boards with more scored submissions than this rank by each row's separation bounds
 # (`separation_bounds`, `ranks_from_bounds`), which cost n log n; up to it, by the paired test
-# (`significance_ranks`), which costs n² resample comparisons: about 0.07 s at 300 rows of 1,000
-# resamples, 0.6 s at 1,000 and, extrapolated, 30 s at 10,000 (bench/ranks.py).
+# (`significance_ranks`), which costs n² resample comparisons: 0.03–0.07 s at 300 rows of 1,000
+# resamples, 0.4–0.9 s at 1,000 and, by the fitted exponent, 15–40 s at 10,000 (bench/ranks.py).
 PAIRED_MAX_ROWS = 300
 
 
@@ -314,7 +314,9 @@ def separation_bounds(
     When j's `lo` is higher than i's `hi` (`higher`), j is at or above its `lo` in all but at
     most k resamples and i at or below its `hi` in all but at most k others, so j scores higher
     than i in at least B − 2k of the paired resamples, at least `share` of them: j beats i in
-    the paired test too. A row's bounds need no other row, so they can be kept with its scores.
+    the paired test too. Rounding cannot undo this: where S_j ≥ lo_j and S_i ≤ hi_i, S_j − S_i
+    rounds to no less than lo_j − hi_i does, so it is above the tie tolerance too. A row's bounds
+    need no other row, so they can be kept with its scores.
     NaN for a row with a NaN score (no score under the rubric) or no resamples.
     """
     scores = np.asarray(samples, dtype=float)
