@@ -352,3 +352,38 @@ def test_it_states_where_boards_switch_and_which_resamples_the_bounds_leave_out(
         )
         assert f"{depth + 1}th" in words
         assert f"{statistics.N_RESAMPLES - 2 * depth} of the" in words
+
+
+def test_it_keeps_apart_exactly_the_pairs_the_board_keeps_apart_on_a_hidden_gold_benchmark():
+    # The counts as the board passes them, and its own rule for which pairs may be told apart.
+    from leaderboard.boards import Cell, Row, far_enough_apart
+
+    rng = np.random.default_rng(4)
+    m, k = 60, 5
+    answered = [
+        None if rng.random() < 0.1 else (int(c), int(w)) for c, w in rng.integers(0, 15, (m, 2))
+    ]
+    rows = [
+        Row(
+            id=i,
+            model=f"m{i}",
+            organisation="",
+            url="",
+            self_graded=False,
+            private=False,
+            metrics={},
+            counts={},
+            cells={"0.5": Cell(score=0.0, rank=None, rank_shift=None, prompted=False, answered=a)},
+        )
+        for i, a in enumerate(answered)
+    ]
+    counts = np.array([(np.nan, np.nan) if a is None else a for a in answered], dtype=float)
+    lo = np.round(rng.uniform(0, 1, m), 1)
+    hi = lo + 0.05
+    apart = far_enough_apart(rows, "0.5", k)
+    separated = statistics.higher(lo[None, :], hi[:, None]) & apart
+    rank, worst = statistics.ranks_from_bounds(lo, hi, answered=counts, min_items=k)
+    expected_rank, expected_worst = statistics.ranks_from_significant(separated, np.ones(m, bool))
+    np.testing.assert_array_equal(rank, expected_rank)
+    np.testing.assert_array_equal(worst, expected_worst)
+    assert separated.any() and (~apart & statistics.higher(lo[None, :], hi[:, None])).any()
