@@ -68,8 +68,8 @@ from urllib.parse import urlencode, urlsplit
 import psycopg
 import redis
 from _site import (
+    ACCESS_LOG,
     ACCESS_LOG_LINE,
-    HOST,
     LOOPBACK,
     SLUG,
     BenchFailed,
@@ -77,7 +77,6 @@ from _site import (
     database_cpu_seconds,
     database_urls,
     drop_database,
-    free_port,
     get,
     machine_cpu_seconds,
     migrate_and_collect,
@@ -89,10 +88,9 @@ from _site import (
     seed_board,
     seed_in_child,
     site_env,
-    start_gunicorn,
-    start_worker,
-    stop,
 )
+
+from tests.processes import HOST, StartFailed, start_gunicorn, start_worker, stop
 
 PAGE = f"/benchmarks/{SLUG}/"
 BOARD_JSON = f"/benchmarks/{SLUG}/leaderboard.json"
@@ -192,11 +190,16 @@ def main() -> int:
             seeding_env = {**env, "LOAD_UPLOADER_PASSWORD": password}
             seed_in_child(__file__, args.submissions, args.seed, seeding_env)
             uploads = _upload_files(math.ceil(args.seconds / args.upload_every) + 1, args.seed + 1)
-            worker, worker_log = start_worker(temp, env, WORKER_CONCURRENCY)
+            worker_log, server_log = temp / "worker.log", temp / "gunicorn.log"
+            worker = start_worker(env, worker_log, concurrency=WORKER_CONCURRENCY)
             processes.append((worker, "celery"))
-            port = free_port()
-            server, server_log = start_gunicorn(temp, env, port, GUNICORN_WORKERS, access_log=True)
+            print(f"celery: one worker, concurrency {WORKER_CONCURRENCY}")
+            server, url = start_gunicorn(
+                env, server_log, workers=GUNICORN_WORKERS, options=ACCESS_LOG
+            )
             processes.append((server, "gunicorn"))
+            print(f"gunicorn: {GUNICORN_WORKERS} workers on {url}/")
+            port = urlsplit(url).port
             site = Site(port, server.pid, worker.pid, server_log, worker_log, name)
             try:
                 failed = _run(args, site, password, uploads, readers)
@@ -207,7 +210,13 @@ def main() -> int:
                     args.logs.mkdir(parents=True, exist_ok=True)
                     for log in (server_log, worker_log):
                         shutil.copy(log, args.logs / log.name)
-        except (BenchFailed, subprocess.TimeoutExpired, psycopg.Error, redis.RedisError) as error:
+        except (
+            BenchFailed,
+            StartFailed,
+            subprocess.TimeoutExpired,
+            psycopg.Error,
+            redis.RedisError,
+        ) as error:
             print(f"\nbench failed: {error}", file=sys.stderr)
             return 1
         except KeyboardInterrupt:
@@ -219,7 +228,8 @@ def main() -> int:
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
             _stop_readers(readers)
             for process, label in reversed(processes):
-                stop(process, label)
+                stop(process)
+                print(f"{label}: stopped")
             drop_database(admin_url, name)
             try:
                 _flush(args.broker_url, args.cache_url)

@@ -35,15 +35,14 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg
 from _site import (
-    HOST,
     SLUG,
     BenchFailed,
     database_urls,
     drop_database,
-    free_port,
     get,
     migrate_and_collect,
     percentile_ms,
@@ -51,9 +50,9 @@ from _site import (
     seed_board,
     seed_in_child,
     site_env,
-    start_gunicorn,
-    stop,
 )
+
+from tests.processes import HOST, StartFailed, start_gunicorn, stop
 
 PAGE_PATH = f"/benchmarks/{SLUG}/"
 TARGET_RATIO = 3.0
@@ -99,15 +98,16 @@ def main() -> int:
             recreate_database(admin_url, name)
             migrate_and_collect(env)
             seed_in_child(__file__, args.submissions, args.seed, env)
-            port = free_port()
-            server, _ = start_gunicorn(temp, env, port, args.workers)
-            failed = _measure(args, port)
-        except (BenchFailed, subprocess.TimeoutExpired, psycopg.Error) as failure:
+            server, url = start_gunicorn(env, temp / "gunicorn.log", workers=args.workers)
+            print(f"gunicorn: {args.workers} workers on {url}/")
+            failed = _measure(args, urlsplit(url).port)
+        except (BenchFailed, StartFailed, subprocess.TimeoutExpired, psycopg.Error) as failure:
             print(f"\nbench failed: {failure}", file=sys.stderr)
             return 1
         finally:
             if server is not None:
-                stop(server, "gunicorn")
+                stop(server)
+                print("gunicorn: stopped")
             drop_database(admin_url, name)
     return 1 if failed else 0
 
