@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import csv
 import gzip
-import http.client
 import io
 import os
 import random
@@ -323,20 +322,7 @@ def machine_cpu_seconds() -> tuple[float, float]:
     return (total - idle) / tick, total / tick
 
 
-# --- Requests and figures ---------------------------------------------------------------------
-
-
-def get(
-    connection: http.client.HTTPConnection, path: str, headers: dict[str, str] | None = None
-) -> tuple[int, bytes]:
-    """GET ``path``; the connection reopens by itself after a server that closed it."""
-    try:
-        connection.request("GET", path, headers={"Host": HOST, **(headers or {})})
-        response = connection.getresponse()
-        return response.status, response.read()
-    except (OSError, http.client.HTTPException):
-        connection.close()
-        raise
+# --- Figures ----------------------------------------------------------------------------------
 
 
 def percentile_ms(latencies: list[float], percentile: float) -> float:

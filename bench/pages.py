@@ -43,7 +43,6 @@ from _site import (
     BenchFailed,
     database_urls,
     drop_database,
-    get,
     migrate_and_collect,
     percentile_ms,
     recreate_database,
@@ -233,6 +232,21 @@ def _run(schedule: list[Series], concurrency: int, port: int) -> None:
         thread.start()
     for thread in threads:
         thread.join()
+
+
+def get(connection: http.client.HTTPConnection, path: str) -> tuple[int, bytes]:
+    """GET ``path``; the connection reopens by itself after a server that closed it.
+
+    The standard library's thin client: a static file takes about a millisecond, and a richer
+    client's own time per request would show in the page/static ratio.
+    """
+    try:
+        connection.request("GET", path, headers={"Host": HOST})
+        response = connection.getresponse()
+        return response.status, response.read()
+    except (OSError, http.client.HTTPException):
+        connection.close()
+        raise
 
 
 def _ms(series: Series, percentile: float) -> float:
