@@ -17,12 +17,11 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -191,27 +190,21 @@ class Redis:
 
 
 class Browser:
-    """Just enough of a browser for a form post: the session and CSRF cookies, multipart bodies."""
+    """Just enough of a browser for the site's forms: its cookies, the CSRF token of a form, form
+    posts and file uploads. A redirect is an answer to look at, not followed."""
 
     def __init__(self, base: str, session_key: str = "") -> None:
         self.base = base
-        self.cookies = {"sessionid": session_key} if session_key else {}
-        self.opener = urllib.request.build_opener(_NoRedirect())
+        self.client = httpx.Client(base_url=base, timeout=30)
+        if session_key:
+            # On the host the site's own cookie is set for, so that a new one replaces it.
+            self.client.cookies.set("sessionid", session_key, domain=urlsplit(base).hostname)
 
     def request(self, path: str, body: bytes | None = None, headers: dict | None = None):
-        cookie = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
-        request = urllib.request.Request(
-            self.base + path, data=body, headers={**(headers or {}), "Cookie": cookie}
-        )
-        try:
-            response = self.opener.open(request, timeout=30)
-        except urllib.error.HTTPError as error:
-            response = error  # a redirect or an error page: both are answers to look at
-        with response:
-            for header in response.headers.get_all("Set-Cookie") or []:
-                name, value = header.split(";", 1)[0].split("=", 1)
-                self.cookies[name] = value
-            return response.status, response.headers, response.read().decode()
+        """GET `path`, or POST `body` to it: the answer's status, headers and text."""
+        method = "GET" if body is None else "POST"
+        response = self.client.request(method, path, content=body, headers=headers)
+        return response.status_code, response.headers, response.text
 
     def form_token(self, path: str) -> str:
         """The CSRF token of the form on a page, fetched as a browser does before posting it."""
@@ -220,29 +213,13 @@ class Browser:
         return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
 
     def post_form(self, path: str, fields: dict[str, str]):
-        body = urllib.parse.urlencode({**fields, "csrfmiddlewaretoken": self.form_token(path)})
-        content_type = "application/x-www-form-urlencoded"
-        headers = {"Content-Type": content_type, "Referer": self.base + path}
-        return self.request(path, body.encode(), headers)
+        data = {**fields, "csrfmiddlewaretoken": self.form_token(path)}
+        return self._post(path, data=data)
 
     def post_file(self, path: str, fields: dict[str, str], name: str, content: bytes):
-        token = self.form_token(path)
-        boundary = uuid.uuid4().hex
-        parts = [
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'
-            for key, value in {**fields, "csrfmiddlewaretoken": token}.items()
-        ]
-        body = (
-            "".join(parts).encode()
-            + f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
-            f'filename="{name}"\r\nContent-Type: text/csv\r\n\r\n'.encode()
-            + content
-            + f"\r\n--{boundary}--\r\n".encode()
-        )
-        content_type = f"multipart/form-data; boundary={boundary}"
-        return self.request(path, body, {"Content-Type": content_type, "Referer": self.base + path})
+        data = {**fields, "csrfmiddlewaretoken": self.form_token(path)}
+        return self._post(path, data=data, files={"file": (name, content, "text/csv")})
 
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None
+    def _post(self, path: str, **parts):
+        response = self.client.post(path, headers={"Referer": self.base + path}, **parts)
+        return response.status_code, response.headers, response.text
