@@ -374,13 +374,12 @@ class Submission(models.Model):
         """The stored result (`results_of`), None before any."""
         return results_of([self], for_board=for_board).get(self.pk)
 
-    def result_of(self, runs: list[Run]) -> scoring.SubmissionScore | None:
+    def result_of(self, runs: list[scoring.RunScore]) -> scoring.SubmissionScore | None:
         """The result these runs of this submission make, None without any."""
         if not runs:
             return None
-        scores = sorted((run.to_score() for run in runs), key=_run_order)
         return scoring.SubmissionScore.of_runs(
-            scores,
+            sorted(runs, key=_run_order),
             rubric_targets=(0.0, *(self.targets or ())),
             self_graded=self.self_graded,
             columns=scoring.ColumnReport(**(self.columns or {"used": {}, "ignored": []})),
@@ -394,13 +393,21 @@ def results_of(
     without runs are left out.
 
     Never with the runs' outcomes and bootstrap, which hold a value per item or per resample;
-    `for_board` leaves out their categories and confidence calibration too (see
-    scoring.RunScore). Each submission needs its `targets`, `self_graded` and `columns`.
+    `for_board` leaves out what no board shows too (None: see scoring.RunScore). Each
+    submission needs its `targets`, `self_graded` and `columns`. Read as plain values, not as
+    Run objects: a board reads tens of thousands of runs.
     """
-    left_out = Run.BOARD_LEAVES_OUT if for_board else Run.PER_ITEM
-    runs: dict[int, list[Run]] = {}
-    for run in Run.objects.filter(submission_id__in=[s.pk for s in submissions]).defer(*left_out):
-        runs.setdefault(run.submission_id, []).append(run)
+    left_out = Run.BOARD_LEAVES_OUT if for_board else ()
+    fields = [name for name in Run.SCORED_FIELDS if name not in left_out]
+    runs: dict[int, list[scoring.RunScore]] = {}
+    stored = (
+        Run.objects.filter(submission_id__in=[submission.pk for submission in submissions])
+        .order_by()
+        .values_list("submission_id", *fields)
+    )
+    for submission_id, *values in stored.iterator(chunk_size=2000):
+        run = scoring.RunScore(**dict(zip(fields, values, strict=True)), **dict.fromkeys(left_out))
+        runs.setdefault(submission_id, []).append(run)
     out = {}
     for submission in submissions:
         result = submission.result_of(runs.get(submission.pk, []))
@@ -472,10 +479,9 @@ class Run(models.Model):
         "intervals",
         "confidence_calibration",
     )
-    # The columns holding a value per item or per resample: never read with a result.
-    PER_ITEM = ("outcomes", "bootstrap")
-    # And those a board does not show: read for a submission's own page and JSON only.
-    BOARD_LEAVES_OUT = (*PER_ITEM, "categories", "confidence_calibration")
+    # What a board does not show, read for a submission's own page and JSON only (a result is
+    # never read with its outcomes and bootstrap, which hold a value per item or resample).
+    BOARD_LEAVES_OUT = ("categories", "scores_abstaining_below", "confidence_calibration")
 
     @classmethod
     def from_score(cls, submission: Submission, run: scoring.RunScore) -> Run:
@@ -487,18 +493,6 @@ class Run(models.Model):
             outcomes=scoring.encode_outcomes(run.outcomes),
             bootstrap=bootstrap,
             **{name: getattr(run, name) for name in cls.SCORED_FIELDS},
-        )
-
-    def to_score(self) -> scoring.RunScore:
-        """This run as scoring computed it; fields left out of the query (deferred) are None."""
-        deferred = self.get_deferred_fields()
-        read = {
-            name: None if name in deferred else getattr(self, name) for name in self.SCORED_FIELDS
-        }
-        return scoring.RunScore(
-            **read,
-            outcomes=None if "outcomes" in deferred else scoring.decode_outcomes(self.outcomes),
-            bootstrap=None if "bootstrap" in deferred else self.bootstrap_counts(),
         )
 
     def bootstrap_counts(self) -> np.ndarray | None:

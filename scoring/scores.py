@@ -45,8 +45,9 @@ class RunScore:
     order (see OUTCOME_* codes).
 
     A result read back from storage may leave out what its reader does not need: the outcomes
-    and the bootstrap (None), and for a board the categories and the confidence calibration
-    (None too; `has_confidence` still says whether the run stated confidences).
+    and the bootstrap (None), and for a board the categories, the scores abstaining below each
+    target and the confidence calibration (None too; `has_confidence` still says whether the
+    run stated confidences).
     """
 
     target: float | None
@@ -67,7 +68,7 @@ class RunScore:
     # Categories left out of `categories` on a benchmark whose gold is hidden (too few answers).
     categories_not_shown: int = 0
     has_confidence: bool = False
-    scores_abstaining_below: dict[str, float] = field(default_factory=dict)
+    scores_abstaining_below: dict[str, float] | None = field(default_factory=dict)
     # Stated confidences against outcomes (statistics.confidence_calibration), when given.
     confidence_calibration: dict[str, object] | None = None
     # Per bootstrap resample, the count of correct and of incorrect items: shape (2, B).
@@ -167,13 +168,26 @@ class SubmissionScore:
         each rubric's score and the headline run follow from them (`rubric_run`, `primary_run`),
         so a stored result is its runs and these few facts."""
         runs = tuple(runs)
+        chosen = [(t, *rubric_run(runs, t)) for t in rubric_targets]
+        scored = [(t, run) for t, run, _ in chosen if run is not None]
+        # Every score in one call, elementwise as `RunScore.score_at` gives each (a board reads
+        # thousands of results at once).
+        scores = iter(
+            np.atleast_1d(
+                metrics.score_at_target(
+                    [run.correct for _, run in scored],
+                    [run.incorrect for _, run in scored],
+                    [run.n_items for _, run in scored],
+                    [t for t, _ in scored],
+                )
+            ).tolist()
+        )
         rubrics: dict[str, RubricScore] = {}
-        for t in rubric_targets:
+        for t, run, prompted in chosen:
             key = target_key(t)
-            run, prompted = rubric_run(runs, t)
             if run is not None:
                 rubrics[key] = RubricScore(
-                    t, key, run.score_at(t), prompted, run.key, _score_interval(run, key)
+                    t, key, next(scores), prompted, run.key, _score_interval(run, key)
                 )
             else:
                 rubrics[key] = RubricScore(t, key, None, False, None)
