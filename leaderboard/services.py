@@ -18,6 +18,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 import scoring
+from leaderboard import gold_snapshots
 from leaderboard.models import Benchmark, ConfirmedEmail, Item, Run, Submission
 
 log = logging.getLogger(__name__)
@@ -46,12 +47,14 @@ def benchmark_set_items(*, benchmark: Benchmark, gold: scoring.Gold) -> None:
     """Replace the benchmark's items with those of a validated gold file, in one transaction.
 
     The old items stay until the new ones are all stored; the gold's digest enters the settings
-    fingerprint that results are stamped with.
+    fingerprint that results are stamped with. The gold's snapshot, which scoring reads instead
+    of the items, is written before the change commits, so that the rescorings it queues find it.
     """
     with transaction.atomic():
         locked = Benchmark.objects.select_for_update().get(pk=benchmark.pk)
         locked.items.all().delete()
         _insert_items(benchmark_id=locked.pk, gold=gold)
+        gold_snapshots.write_snapshot(gold, digest=gold.digest, grader=locked.grader)
         locked.n_items = gold.n_items
         locked.gold_digest = gold.digest
         locked.save(update_fields=["n_items", "gold_digest", "updated_at"])
@@ -391,7 +394,7 @@ def submission_score(
     # stored, the fingerprint will differ then and the submission is scored again.
     fingerprint = benchmark.settings_fingerprint
     config = benchmark.config()
-    gold = benchmark.gold()
+    gold = gold_snapshots.benchmark_gold(benchmark)
     progress(15)
     try:
         with submission.file.open("rb") as handle:
