@@ -15,8 +15,8 @@ from leaderboard.models import Item, Submission
 pytestmark = pytest.mark.django_db
 
 # Every kind of cell a stored gold holds: aliases (none, one, several), questions with commas,
-# quotes, line breaks and none at all, categories and none, text beyond ASCII, a number of
-# options on some items.
+# quotes, line breaks, tabs, backslashes and none at all, categories and none, text beyond ASCII,
+# a number of options on some items.
 RICH_GOLD = (
     "id,question,answer,aliases,category,n_options\n"
     'q1,"Capital of France, in one word?",Paris,,geography,4\n'
@@ -25,6 +25,7 @@ RICH_GOLD = (
     "q3,,Jupiter,Jove,,\n"
     "q4,Écrivez « bleu ».,Bleu,,science,2\n"
     "  q5  ,What is 2+2?,4,,science,\n"
+    'q6,"A tab\there, a backslash?",C:\\temp\\new,"[""a\\\\b""]",,\n'
 )
 
 
@@ -45,6 +46,8 @@ def test_it_reads_back_from_the_snapshot_the_gold_the_items_hold(make_benchmark,
     benchmark = make_benchmark(gold=gold, grader=grader)
     name = gold_snapshots.snapshot_name(benchmark)
     assert default_storage.exists(name)  # written with the items
+    # The items stored are the file's, character for character (escapes, line breaks, accents).
+    assert benchmark.gold().digest == benchmark.gold_digest
     assert_same_gold(gold_snapshots.benchmark_gold(benchmark), benchmark.gold())
 
 
@@ -52,7 +55,7 @@ def test_it_scores_from_the_snapshot_without_reading_the_items(make_benchmark):
     benchmark = make_benchmark(gold=RICH_GOLD)
     with CaptureQueriesContext(connection) as queries:
         gold = gold_snapshots.benchmark_gold(benchmark)
-    assert gold.n_items == 5
+    assert gold.n_items == 6
     assert not [q for q in queries.captured_queries if Item._meta.db_table in q["sql"]]
 
 
