@@ -511,21 +511,29 @@ def _risk_coverage(
     """`risk_coverage`, and the number of answers k at the end of each group of equal
     confidence."""
     confidence = np.asarray(confidence, dtype=float)
-    wrong = 1.0 - np.asarray(right, dtype=float)
     n = len(confidence)
     order = np.argsort(-confidence, kind="stable")
     conf_sorted = confidence[order]
-    wrong_sorted = wrong[order]
     # Group boundaries: where the confidence changes.
     starts = np.flatnonzero(np.concatenate([[True], conf_sorted[1:] != conf_sorted[:-1]]))
+    del conf_sorted
     ends = np.append(starts[1:], n)
+    wrong_sorted = 1.0 - np.asarray(right, dtype=float)[order]
+    del order
     group_wrong = np.add.reduceat(wrong_sorted, starts)
+    del wrong_sorted
     group_size = ends - starts
     before = np.concatenate([[0.0], np.cumsum(group_wrong)[:-1]])
-    group = np.repeat(np.arange(len(starts)), group_size)
+    group = np.repeat(np.arange(len(starts), dtype=np.intp), group_size)
     k = np.arange(1, n + 1)
-    expected_wrong = before[group] + (k - starts[group]) * (group_wrong / group_size)[group]
-    return k / n, expected_wrong / k, ends
+    # before + (k − start) · (wrong / size) of each item's group, then / k: computed in place,
+    # operation by operation as written, so that a million answers need a few arrays, not ten.
+    expected_wrong = np.subtract(k, starts[group]).astype(float)
+    expected_wrong *= (group_wrong / group_size)[group]
+    expected_wrong += before[group]
+    del group
+    expected_wrong /= k
+    return k / n, expected_wrong, ends
 
 
 def _curve_points(coverage: np.ndarray, risk: np.ndarray) -> dict[str, list[float]]:
