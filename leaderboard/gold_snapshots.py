@@ -99,11 +99,11 @@ def snapshot_bytes(gold: scoring.Gold, *, digest: str, grader: str) -> bytes:
     items = gold.items
     arrays: dict[str, np.ndarray] = {}
     for name in _TEXTS:
-        values = items[name].astype(object).to_numpy()
-        missing = pd.isna(values) | (values == "")
-        text = _SEPARATOR.join(str(v) for v in np.where(missing, "", values).tolist())
-        arrays[name] = np.frombuffer(text.encode(), dtype=np.uint8)
-        arrays[f"{name}_missing"] = missing.astype(bool)
+        values = [value if isinstance(value, str) else "" for value in items[name].tolist()]
+        arrays[name] = np.frombuffer(_SEPARATOR.join(values).encode(), dtype=np.uint8)
+        arrays[f"{name}_missing"] = np.fromiter(
+            (not value for value in values), dtype=bool, count=len(values)
+        )
     aliases = items["aliases"].tolist()
     arrays["alias_counts"] = np.fromiter(map(len, aliases), dtype=np.int32, count=len(aliases))
     flat = [str(alias) for values in aliases for alias in values]
