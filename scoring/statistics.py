@@ -50,6 +50,8 @@ _CACHED_DRAWS = 16_000_000
 # draws it always had, and a larger one costs a resampling of 16,000 numbers per resample.
 _ITEM_DRAWS_MAX = 16_000_000
 _ITEM_BLOCKS = 16_000
+# Block multiplicities are counted, and multiplied, this many at a time (a few MB).
+_BLOCK_MULTIPLICITIES = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -149,7 +151,7 @@ def _block_counts(codes: list[np.ndarray], seed: int, n_resamples: int) -> np.nd
         for row, value in enumerate((1, 2)):
             sums[:, 2 * r + row] = np.bincount(block[code == value], minlength=n_blocks)
     counts = np.empty((n_resamples, 2 * len(codes)), dtype=np.int32)
-    rows = max(1, _BLOCK_DRAWS // n_blocks)
+    rows = max(1, _BLOCK_MULTIPLICITIES // n_blocks)
     for start in range(0, n_resamples, rows):
         stop = min(start + rows, n_resamples)
         counts[start:stop] = np.rint(drawn[start:stop].astype(exact) @ sums)
@@ -172,15 +174,16 @@ def _item_blocks(n_items: int, seed: int, n_resamples: int) -> tuple[np.ndarray,
     larger = n_items % n_blocks  # blocks 0 … r − 1 hold one item more
     # A block drawn 256 times among at most 16,000 draws (about once each) never happens.
     drawn = np.empty((n_resamples, n_blocks), dtype=np.uint8)
-    rows = max(1, _BLOCK_DRAWS // n_blocks)  # a few resamples at a time: bounded memory
+    rows = max(1, _BLOCK_MULTIPLICITIES // n_blocks)  # a few resamples at a time: little memory
     for start in range(0, n_resamples, rows):
         stop = min(start + rows, n_resamples)
         picks = np.empty((stop - start, n_blocks), dtype=np.int64)
-        for low, high in ((0, larger), (larger, n_blocks)):
-            if high > low:
-                picks[:, low:high] = rng.integers(
-                    low, high, size=(stop - start, high - low), dtype=np.int32
-                )
+        # Resample by resample, each size of block in turn: the same draws however many
+        # resamples are counted at a time.
+        for row in range(stop - start):
+            for low, high in ((0, larger), (larger, n_blocks)):
+                if high > low:
+                    picks[row, low:high] = rng.integers(low, high, size=high - low, dtype=np.int32)
         picks += np.arange(stop - start, dtype=np.int64)[:, None] * n_blocks
         times = np.bincount(picks.ravel(), minlength=picks.size).reshape(picks.shape)
         if times.max() > 255:
