@@ -7,9 +7,11 @@ its own with the site's production environment, so that its peak memory (maxrss)
 
 - stores the gold as the worker does (`services.benchmark_store_gold`: read, validate, insert
   the items, write the gold's snapshot), timed;
-- scores one submission as the worker does (`services.submission_score`: the gold, the file,
-  grading, the bootstrap, storing the runs and the board), timed, `--repeat` times in fresh
-  processes, the first also after the gold's snapshot is deleted (the worker rebuilds it).
+- scores submissions as the worker does (`services.submission_score`: the gold, the file,
+  grading, the bootstrap, storing the runs and the board), timed: two in each of `--repeat` new
+  processes (the first pays for the process's imports and the benchmark's resamples, the second
+  is what a running worker then takes), and one after the gold's snapshot is deleted (the worker
+  rebuilds it).
 
 It prints each figure (median, and the range over the repeats) against the targets: a
 submission scored in ≤ 5 s and ≤ 500 MB.
@@ -87,20 +89,29 @@ def _measure(args: argparse.Namespace, env: dict[str, str], gold: Path, predicti
     )
     rebuilt = _run_child(env, "score", str(predictions), "rebuild")
     print(
-        f"score one submission, snapshot deleted first: {rebuilt['seconds']:.2f} s, "
+        f"score one submission, snapshot deleted first: {rebuilt['seconds'][0]:.2f} s, "
         f"peak {rebuilt['peak'] / 1024**2:,.0f} MB"
     )
     runs = [_run_child(env, "score", str(predictions), "keep") for _ in range(args.repeat)]
-    seconds = [run["seconds"] for run in runs]
+    ok = True
+    # The first scoring of a new worker process pays for its imports and for drawing the
+    # benchmark's resamples; a worker process then scores on, as the second one does.
+    for label, which in (("first in a new process", 0), ("next in the same process", 1)):
+        seconds = [run["seconds"][which] for run in runs]
+        median_s = float(np.median(seconds))
+        ok &= median_s <= TARGET_SECONDS
+        print(
+            f"score one submission, {label} ({args.repeat} processes): median {median_s:.2f} s "
+            f"({min(seconds):.2f}–{max(seconds):.2f})"
+        )
     peaks = [run["peak"] / 1024**2 for run in runs]
-    median_s, median_mb = float(np.median(seconds)), float(np.median(peaks))
-    ok = median_s <= TARGET_SECONDS and median_mb * 1024**2 <= TARGET_BYTES
+    median_mb = float(np.median(peaks))
+    ok &= median_mb * 1024**2 <= TARGET_BYTES
     print(
-        f"score one submission ({args.repeat} new processes): median {median_s:.2f} s "
-        f"({min(seconds):.2f}–{max(seconds):.2f}), peak median {median_mb:,.0f} MB "
+        f"peak memory of those processes: median {median_mb:,.0f} MB "
         f"({min(peaks):,.0f}–{max(peaks):,.0f})"
     )
-    print(f"  where the time goes (last run): {runs[-1]['steps']}")
+    print(f"  where the time goes (last run, in seconds): {runs[-1]['steps']}")
     print(
         f"targets: ≤ {TARGET_SECONDS:g} s and ≤ {TARGET_BYTES / 1024**2:,.0f} MB per submission: "
         f"{'PASS' if ok else 'MISS'}"
@@ -164,33 +175,35 @@ def _child(side: str, path: str, *options: str) -> None:
         for name in snapshots:
             default_storage.delete(f"gold/snapshots/{name}")
     owner, _ = get_user_model().objects.get_or_create(username="bench")
-    submission = services.submission_create(
-        benchmark=benchmark,
-        owner=owner,
-        file=ContentFile(source.read_bytes(), name=source.name),
-        model_name=f"model {time.time_ns()}",
-        queue=False,
-    )
-    steps: dict[str, float] = {}
-    last = [time.perf_counter()]
-
     set_progress = services.submission_set_progress
+    times, steps = [], []
+    for _ in range(1 if "rebuild" in options else 2):
+        submission = services.submission_create(
+            benchmark=benchmark,
+            owner=owner,
+            file=ContentFile(source.read_bytes(), name=source.name),
+            model_name=f"model {time.time_ns()}",
+            queue=False,
+        )
+        marks: dict[str, float] = {}
+        last = [time.perf_counter()]
 
-    def progress(*, submission_id: int, progress: int) -> None:
-        # The worker's progress marks split the time: gold, file read, graded, stored.
-        now = time.perf_counter()
-        steps[f"→{progress}%"] = round(now - last[0], 2)
-        last[0] = now
-        set_progress(submission_id=submission_id, progress=progress)
+        def progress(*, submission_id: int, progress: int, marks=marks, last=last) -> None:
+            # The worker's progress marks split the time: gold, file read, graded, stored.
+            now = time.perf_counter()
+            marks[f"→{progress}%"] = round(now - last[0], 2)
+            last[0] = now
+            set_progress(submission_id=submission_id, progress=progress)
 
-    services.submission_set_progress = progress
-    started = last[0] = time.perf_counter()
-    scored = services.submission_score(submission_id=submission.pk)
-    seconds = time.perf_counter() - started
-    steps["stored"] = round(time.perf_counter() - last[0], 2)
-    if scored is None or scored.status != Submission.Status.SCORED:
-        raise SystemExit(f"the submission was not scored: {scored and scored.errors}")
-    print(json.dumps({"seconds": seconds, "peak": _peak(), "steps": steps}))
+        services.submission_set_progress = progress
+        started = last[0] = time.perf_counter()
+        scored = services.submission_score(submission_id=submission.pk)
+        times.append(time.perf_counter() - started)
+        marks["stored"] = round(time.perf_counter() - last[0], 2)
+        steps.append(marks)
+        if scored is None or scored.status != Submission.Status.SCORED:
+            raise SystemExit(f"the submission was not scored: {scored and scored.errors}")
+    print(json.dumps({"seconds": times, "peak": _peak(), "steps": steps}))
 
 
 def _has_snapshots() -> bool:
