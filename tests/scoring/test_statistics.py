@@ -13,6 +13,7 @@ from scoring import (
     read_predictions,
     score_predictions,
     statistics,
+    target_key,
 )
 from scoring.outcomes import (
     OUTCOME_ABSTAINED,
@@ -138,7 +139,7 @@ def test_blocks_give_the_intervals_of_items_drawn_one_by_one(monkeypatch):
         for t in rubrics:
             samples = statistics.score_samples(items[run], N_LARGE, t)
             spread = samples.std()
-            key = metrics.target_key(t)
+            key = target_key(t)
             # Each end of a 95% interval from 1,000 resamples is off by about 0.085 standard
             # deviations; two of them differ by about 0.12: 0.5 is four times that.
             assert abs(got["scores"][key][0] - expected["scores"][key][0]) < 0.5 * spread
