@@ -81,6 +81,11 @@ MIDDLEWARE = [
     "leaderboard.headers.SecurityHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Pages, JSON and CSV compressed for clients that accept gzip, with Django's padding against
+    # BREACH. Inside WhiteNoise, which sends static files already compressed; responses that are
+    # compressed already (benchmark.json) pass as they are.
+    # https://docs.djangoproject.com/en/5.2/ref/middleware/#module-django.middleware.gzip
+    "django.middleware.gzip.GZipMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
