@@ -45,8 +45,6 @@ import sys
 sys.path.append(sys.path.pop(0))
 
 import argparse
-import http.client
-import json
 import math
 import os
 import random
@@ -61,18 +59,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import httpx
 import psycopg
 import redis
 from _site import (
-    HOST,
     LOOPBACK,
     SLUG,
     BenchFailed,
     cpu_seconds,
     database_urls,
     drop_database,
-    free_port,
-    get,
     migrate_and_collect,
     perturbed,
     prediction_files,
@@ -81,11 +77,9 @@ from _site import (
     seed_board,
     seed_in_child,
     site_env,
-    start_gunicorn,
-    start_worker,
-    stop,
-    tail,
 )
+
+from tests.processes import StartFailed, start_gunicorn, start_worker, stop
 
 BOARD_JSON = f"/benchmarks/{SLUG}/leaderboard.json"
 SUBMIT = f"/benchmarks/{SLUG}/submit/"
@@ -154,7 +148,13 @@ def main() -> int:
         if args.setup in ("postgres", "both"):
             print("\n=== PostgreSQL, Redis broker and cache ===", flush=True)
             results.update(_measure_postgres(args, database_url, admin_url, name))
-    except (BenchFailed, subprocess.TimeoutExpired, psycopg.Error, redis.RedisError) as error:
+    except (
+        BenchFailed,
+        StartFailed,
+        subprocess.TimeoutExpired,
+        psycopg.Error,
+        redis.RedisError,
+    ) as error:
         print(f"\nbench failed: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -194,7 +194,7 @@ def _measure(
     """One site: seed it, then for each variant of its worker watch the idle worker, then time
     the uploads, the variants' workers taking turns in blocks so that each meets the machine as
     busy as the others do."""
-    processes: list[tuple[subprocess.Popen, str]] = []
+    processes: list[subprocess.Popen] = []
     with tempfile.TemporaryDirectory(prefix=f"leaderboard-latency-{setup}-") as directory:
         temp = Path(directory)
         password = uuid.uuid4().hex
@@ -210,23 +210,24 @@ def _measure(
             migrate_and_collect(env)
             seeding_env = {**env, "LATENCY_UPLOADER_PASSWORD": password}
             seed_in_child(__file__, args.submissions, args.seed, seeding_env)
-            port = free_port()
-            server, server_log = start_gunicorn(temp, env, port, web_workers)
-            processes.append((server, "gunicorn"))
+            server_log, worker_log = temp / "gunicorn.log", temp / "worker.log"
+            server, url = start_gunicorn(env, server_log, workers=web_workers)
+            processes.append(server)
+            print(f"gunicorn: {web_workers} workers on {url}/", flush=True)
             for label, extra in variants.items():
-                worker, worker_log = start_worker(temp, {**env, **extra}, concurrency)
+                worker = start_worker({**env, **extra}, worker_log, concurrency=concurrency)
                 # Let the worker's start-up end before it is watched.
                 time.sleep(3)
                 before = cpu_seconds(worker.pid)
                 time.sleep(args.idle_seconds)
                 results[label].idle_cpu = (cpu_seconds(worker.pid) - before) / args.idle_seconds
                 print(f"{label}: idle worker {results[label].idle_cpu:.2%} of one core")
-                stop(worker, "celery")
+                stop(worker)
             blocks = math.ceil(args.trials / BLOCK)
             count = (args.trials + blocks * WARM_UPS) * len(variants)
             uploads = iter(_upload_files(count, args.seed + 1))
             running = ""
-            with Uploader(port, password) as uploader:
+            with Uploader(url, password) as uploader:
                 for _ in range(blocks):
                     for label, extra in variants.items():
                         result = results[label]
@@ -235,9 +236,11 @@ def _measure(
                             continue
                         if label != running:
                             if running:
-                                stop(processes.pop()[0], "celery")
-                            worker, worker_log = start_worker(temp, {**env, **extra}, concurrency)
-                            processes.append((worker, "celery"))
+                                stop(processes.pop())
+                            worker = start_worker(
+                                {**env, **extra}, worker_log, concurrency=concurrency
+                            )
+                            processes.append(worker)
                         try:
                             # A new worker's processes take longer over their first task than
                             # those of a site that has been running.
@@ -248,14 +251,14 @@ def _measure(
                             for _ in range(todo):
                                 uploader.time(next(uploads), label, result)
                         except BenchFailed:
-                            print(f"\nworker log:\n{tail(worker_log)}")
-                            print(f"gunicorn log:\n{tail(server_log)}")
+                            for log in (worker_log, server_log):
+                                print(f"\n{log.name}:\n{log.read_bytes()[-3000:].decode()}")
                             raise
                         result.load.append((load + os.getloadavg()[0]) / 2)
             return results
         finally:
-            for process, label in reversed(processes):
-                stop(process, label)
+            for process in reversed(processes):
+                stop(process)
 
 
 # --- Setup, in a child process with the site's environment -----------------------------------
@@ -331,9 +334,9 @@ class Setup:
 class Watch(threading.Thread):
     """Polls an upload's status JSON and the board from the click on, with the browser's cookies."""
 
-    def __init__(self, port: int, cookie: str, model: str, started: float) -> None:
+    def __init__(self, url: str, cookie: str, model: str, started: float) -> None:
         super().__init__(daemon=True)
-        self.port, self.cookie, self.model, self.started = port, cookie, model, started
+        self.url, self.cookie, self.model, self.started = url, cookie, model, started
         self.submission_id: int | None = None
         self.scored_at: float | None = None
         self.listed_at: float | None = None
@@ -342,45 +345,44 @@ class Watch(threading.Thread):
         self.done = threading.Event()
 
     def run(self) -> None:
-        connection = http.client.HTTPConnection(HOST, self.port, timeout=30)
-        headers = {"Cookie": self.cookie}
+        client = httpx.Client(base_url=self.url, timeout=30, headers={"Cookie": self.cookie})
         try:
             # The board can list the upload only once it is scored: the status first, then the
             # board, so that the site answers no more requests than it must.
             while time.perf_counter() - self.started < TRIAL_TIMEOUT:
                 if self.scored_at is None:
                     if self.submission_id is not None:
-                        self._status(connection, headers)
-                elif self._listed(connection, headers):
+                        self._status(client)
+                elif self._listed(client):
                     self.listed_at = time.perf_counter()
                     return
                 if self.error:
                     return
                 time.sleep(POLL_EVERY)
             self.error = f"not scored and listed within {TRIAL_TIMEOUT:.0f} s ({self.status})"
-        except (OSError, http.client.HTTPException, ValueError, KeyError) as error:
+        except (httpx.HTTPError, ValueError, KeyError) as error:
             self.error = f"{type(error).__name__}: {error}"
         finally:
-            connection.close()
+            client.close()
             self.done.set()
 
-    def _status(self, connection: http.client.HTTPConnection, headers: dict[str, str]) -> None:
-        status, body = get(connection, STATUS.format(self.submission_id), headers)
-        if status != 200:
-            self.error = f"{STATUS.format(self.submission_id)} answered {status}"
+    def _status(self, client: httpx.Client) -> None:
+        response = client.get(STATUS.format(self.submission_id))
+        if response.status_code != 200:
+            self.error = f"{STATUS.format(self.submission_id)} answered {response.status_code}"
             return
-        self.status = json.loads(body)["status"]
+        self.status = response.json()["status"]
         if self.status == "scored":
             self.scored_at = time.perf_counter()
         elif self.status in ("rejected", "failed"):
             self.error = f"the upload ended {self.status}"
 
-    def _listed(self, connection: http.client.HTTPConnection, headers: dict[str, str]) -> bool:
-        status, body = get(connection, BOARD_JSON, headers)
-        if status != 200:
-            self.error = f"{BOARD_JSON} answered {status}"
+    def _listed(self, client: httpx.Client) -> bool:
+        response = client.get(BOARD_JSON)
+        if response.status_code != 200:
+            self.error = f"{BOARD_JSON} answered {response.status_code}"
             return False
-        return any(row["model"] == self.model for row in json.loads(body)["rows"])
+        return any(row["model"] == self.model for row in response.json()["rows"])
 
 
 # Tells the bench when a document first shows the status "scored", by the browser's clock: a
@@ -405,9 +407,9 @@ REPORT_SCORED = """
 class Uploader:
     """A real browser, logged in as the uploader, that sends files through the submit form."""
 
-    def __init__(self, port: int, password: str) -> None:
-        self.port, self.password = port, password
-        self.rng = random.Random(port)
+    def __init__(self, url: str, password: str) -> None:
+        self.url, self.password = url, password
+        self.rng = random.Random(url)
 
     def __enter__(self) -> Uploader:
         from playwright.sync_api import sync_playwright
@@ -418,7 +420,7 @@ class Uploader:
                 executable_path=CHROMIUM,
                 args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"],
             )
-            self.page = self.browser.new_page(base_url=f"http://{HOST}:{self.port}")
+            self.page = self.browser.new_page(base_url=self.url)
             self.shown: list[float] = []
             self.page.expose_function("reportScored", lambda ms: self.shown.append(ms / 1000))
             self.page.add_init_script(REPORT_SCORED)
@@ -457,7 +459,7 @@ class Uploader:
         time.sleep(self.rng.uniform(0.5, 1.5))
         self.shown.clear()
         started, started_clock = time.perf_counter(), time.time()
-        watch = Watch(self.port, self.cookie, upload.model, started)
+        watch = Watch(self.url, self.cookie, upload.model, started)
         watch.start()
         page.get_by_role("button", name="Upload and score").click()
         try:
