@@ -221,6 +221,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     # https://docs.celeryq.dev/projects/kombu/en/stable/reference/kombu.transport.filesystem.html
     for sub in ("queue", "processed", "control"):
         (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
+    # kombu's transport, a message renamed into the queue once written (leaderboard/broker.py).
+    CELERY_BROKER_TRANSPORT = "leaderboard.broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
