@@ -60,8 +60,11 @@ def _board_adding(benchmark: Benchmark, more: list[Submission], *, stale_ok: boo
 def _public_board(benchmark: Benchmark, *, stale_ok: bool = False) -> Board:
     def build() -> Board:
         board, samples = _board_with_samples(benchmark, AnonymousUser(), public=True)
-        # Kept for the boards that add private rows to this one (``_public_samples``).
-        cache.set(benchmark.results_cache_key("samples"), samples, BOARD_CACHE_SECONDS)
+        if not _by_bounds(len(board.rows)):
+            # Kept for the boards that add private rows to this one (``_public_samples``). Not
+            # for a large board, whose rows are ranked by their bounds: its n × B matrices
+            # would make the cached board large, and no board built from it reads them.
+            cache.set(benchmark.results_cache_key("samples"), samples, BOARD_CACHE_SECONDS)
         return board
 
     return cached_results(benchmark, "board", build, stale_ok=stale_ok)
@@ -174,10 +177,16 @@ def _board_with_samples(
     benchmark: Benchmark, user, *, public: bool
 ) -> tuple[Board, dict[str, np.ndarray]]:
     """The board of every submission this user sees, and its rows' resampled scores
-    (``_sample_matrices``, in the order of ``Board.positions``)."""
+    (``_sample_matrices``, in the order of ``Board.positions``).
+
+    A board of more than ``PAIRED_MAX_ROWS`` rows is ranked by its runs' stored separation
+    bounds instead (``_bounds_board``), and has no resampled scores: {}.
+    """
     rubrics = _rubrics(benchmark)
     submissions = list(_on_board(benchmark, user).only(*ROW_FIELDS))
     rows = [_unranked_row(submission) for submission in submissions]
+    if _by_bounds(len(rows)):
+        return _bounds_board(benchmark, rubrics, rows, public=public), {}
     samples = _sample_matrices(benchmark, rows, rubrics)
     min_items = benchmark.config().min_items_per_figure
     significant = {
@@ -214,6 +223,9 @@ def _merged_board(benchmark: Benchmark, board: Board, more: list[Submission]) ->
     rows = sorted(
         [*public, *added], key=lambda row: (created.get(row.id, oldest), row.id), reverse=True
     )
+    if _by_bounds(len(rows)):
+        # Ranked by the stored bounds, as ``_build_board`` would rank a board this large.
+        return _bounds_board(benchmark, rubrics, rows, public=False)
     public_samples = _public_samples(benchmark, board)
     added_samples = _sample_matrices(benchmark, added, rubrics)
     min_items = benchmark.config().min_items_per_figure
@@ -246,6 +258,68 @@ def _merged_board(benchmark: Benchmark, board: Board, more: list[Submission]) ->
             grown = grown >= scoring.statistics.BEATS_SHARE
         significant[key] = grown[np.ix_(index, index)]
     return _ranked_board(benchmark, rubrics, rows, significant, public=False)
+
+
+def _by_bounds(n_rows: int) -> bool:
+    """Whether a board of this many rows is ranked by its runs' separation bounds: above
+    ``PAIRED_MAX_ROWS``, where paired resamples would cost n² comparisons of B resamples."""
+    return n_rows > scoring.statistics.PAIRED_MAX_ROWS
+
+
+def _bounds_board(
+    benchmark: Benchmark, rubrics: list[Rubric], rows: list[Row], *, public: bool
+) -> Board:
+    """The board of these rows, its significance-aware ranks from each row's separation bounds
+    (``scoring.statistics.ranks_from_bounds``), stored with its runs when they were scored.
+
+    As with paired resamples, a rubric where a scored row's run has no bounds (scored before
+    they were kept: rescoring adds them) has no significance-aware ranks; on a benchmark whose
+    gold is hidden, rows whose counts are fewer than K items apart are never told apart.
+    """
+    min_items = benchmark.config().min_items_per_figure
+    bounds = _bounds_of(rows, rubrics)
+    ranked = {}
+    for key, (lo, hi) in bounds.items():
+        answered = None
+        if min_items:
+            answered = np.full((len(rows), 2), np.nan)
+            for index, row in enumerate(rows):
+                cell = row.cells.get(key)
+                if cell is not None and cell.answered is not None:
+                    answered[index] = cell.answered
+        ranked[key] = scoring.statistics.ranks_from_bounds(
+            lo, hi, answered=answered, min_items=min_items
+        )
+    return _ranked_board(benchmark, rubrics, rows, {}, public=public, bounds=bounds, ranks=ranked)
+
+
+def _bounds_of(rows: list[Row], rubrics: list[Rubric]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per rubric key, the rows' separation bounds (lo, hi; NaN for a row without a score there),
+    from the runs that score them; a key is missing where a scored row's run has none."""
+    stored = {
+        (submission_id, key): bounds
+        for submission_id, key, bounds in Run.objects.filter(
+            submission_id__in=[row.id for row in rows]
+        ).values_list("submission_id", "key", "bounds")
+    }
+    out = {}
+    for rubric in rubrics:
+        lo = np.full(len(rows), np.nan)
+        hi = np.full(len(rows), np.nan)
+        complete = True
+        for index, row in enumerate(rows):
+            cell = row.cells.get(rubric.key)
+            if cell is None or cell.score is None:
+                continue
+            run_bounds = stored.get((row.id, cell.run)) or {}
+            if rubric.key not in run_bounds:
+                complete = False
+                break
+            if run_bounds[rubric.key] is not None:
+                lo[index], hi[index] = run_bounds[rubric.key]
+        if complete:
+            out[rubric.key] = (lo, hi)
+    return out
 
 
 def _unranked_row(submission: Submission) -> Row:
@@ -291,11 +365,14 @@ def _ranked_board(
     significant: dict[str, np.ndarray],
     *,
     public: bool,
+    bounds: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+    ranks: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> Board:
     """The board of these rows (in the order the database lists them), ranked under each rubric.
 
     `significant[key][i, j]` is true where row j beats row i under that rubric in at least
-    97.5% of the paired resamples; a rubric without it has no significance-aware ranks.
+    97.5% of the paired resamples; a rubric without it has no significance-aware ranks. A large
+    board gives instead its rows' separation bounds and the ranks from them (`_bounds_board`).
     """
     baselines, baseline_notes = baselines_of(rubrics, _item_options(benchmark))
     if not rows:
@@ -319,7 +396,7 @@ def _ranked_board(
     position = {row.id: index for index, row in enumerate(rows)}
     by_id = {row.id: row for row in rows}
     present = {key: ~scores[key].isna().to_numpy() for key in significant}
-    ranked = {
+    ranked = ranks or {
         key: scoring.statistics.ranks_from_significant(matrix, present[key])
         for key, matrix in significant.items()
     }
@@ -349,6 +426,7 @@ def _ranked_board(
         taus={key: _number(tau) for key, tau in taus.items()},
         public=public,
         beats=significant,
+        bounds=bounds or {},
         positions=position,
         baselines=baselines,
         baseline_notes=baseline_notes,
