@@ -43,6 +43,7 @@ bench: install
 	scripts/services.sh
 	$(BIN)/python bench/score_file.py
 	$(BIN)/python bench/statistics.py
+	$(BIN)/python bench/ranks.py
 	$(BIN)/python bench/pages.py
 	$(BIN)/python bench/load.py
 

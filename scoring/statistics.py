@@ -12,6 +12,11 @@ Every formula the "How scores are computed" page states lives here.
   is higher in at least 97.5% of the paired resamples. Its significance-aware rank is 1 + the
   number of submissions that beat it; the rank it could have is at most the number of submissions
   minus those it beats ("3 (tied 2–4)").
+- **Large boards.** Above `PAIRED_MAX_ROWS` submissions, j counts as beating i when j's 13th
+  smallest of its 1,000 resampled scores is above i's 13th largest (`separation_bounds`): j is
+  then higher in at least 976 of the paired resamples, so the paired test would say the same.
+  Such bounds leave close pairs tied more often, never separate a pair the paired test does not,
+  and cost n log n instead of n² (`ranks_from_bounds`).
 - **Stated confidences.** Over the items a run answered (correct or incorrect) with a stated
   confidence: a reliability table of 10 equal-width bins, the expected calibration error, the
   Brier score, and the risk–coverage curve (answer the most confident first) with its area.
@@ -296,12 +301,10 @@ def significant_with_more(
     return grown
 
 
-# --- ranks on large boards -----------------------------------------------------------------
-
 # Boards with more scored submissions than this rank by each row's separation bounds
 # (`separation_bounds`, `ranks_from_bounds`), which cost n log n; up to it, by the paired test
-# (`significance_ranks`), which costs n² resample comparisons: about 0.2 s at 300 rows of 1,000
-# resamples, 2 s at 1,000 (bench/ranks.py).
+# (`significance_ranks`), which costs n² resample comparisons: 0.03–0.07 s at 300 rows of 1,000
+# resamples, 0.4–0.9 s at 1,000 and, by the fitted exponent, 15–40 s at 10,000 (bench/ranks.py).
 PAIRED_MAX_ROWS = 300
 
 
@@ -324,7 +327,9 @@ def separation_bounds(
     When j's `lo` is higher than i's `hi` (`higher`), j is at or above its `lo` in all but at
     most k resamples and i at or below its `hi` in all but at most k others, so j scores higher
     than i in at least B − 2k of the paired resamples, at least `share` of them: j beats i in
-    the paired test too. A row's bounds need no other row, so they can be kept with its scores.
+    the paired test too. Rounding cannot undo this: where S_j ≥ lo_j and S_i ≤ hi_i, S_j − S_i
+    rounds to no less than lo_j − hi_i does, so it is above the tie tolerance too. A row's bounds
+    need no other row, so they can be kept with its scores.
     NaN for a row with a NaN score (no score under the rubric) or no resamples.
     """
     scores = np.asarray(samples, dtype=float)
@@ -333,7 +338,7 @@ def separation_bounds(
     if not n_resamples:
         return np.full(shape, np.nan), np.full(shape, np.nan)
     k = separation_depth(n_resamples, share)
-    ordered = np.partition(scores, (k, n_resamples - 1 - k), axis=-1)
+    ordered = np.sort(scores, axis=-1)  # faster than partitioning at two places
     missing = np.isnan(scores).any(axis=-1)
     lo = np.where(missing, np.nan, ordered[..., k])
     hi = np.where(missing, np.nan, ordered[..., n_resamples - 1 - k])
@@ -359,8 +364,10 @@ def ranks_from_bounds(
     (M, 2), NaN where unknown), a pair whose counts differ by fewer than `min_items` in both is
     never separated, nor a row without counts from any other: the rule of hidden-gold benchmarks.
 
-    Cost: sorting and a binary search per row, n log n; under `min_items`, each row also looks
-    up the few distinct count pairs near its own, at most (2·min_items − 1)² of them.
+    Cost: sorting and a binary search per row, n log n. Under `min_items`, a binary search per
+    row in each of the nine cells of the count grid around its counts, and the rows there that
+    are above or below it checked one by one when they are few, or else read from per-cell
+    tables of n × (`min_items` + 1)² entries: for a given `min_items`, still n log n.
     """
     lo = np.asarray(lo, dtype=float)
     hi = np.asarray(hi, dtype=float)
@@ -374,8 +381,19 @@ def ranks_from_bounds(
     # The rows above row i are those from `above_from[i]` on in `lo_sorted`; the rows below it,
     # those before `below_until[i]` in `hi_sorted`. `higher` is monotone in each argument, so
     # a binary search on it finds the same rows as a comparison of every pair.
-    above_from = _first_where(lambda at, rows: higher(lo_sorted[at], high_bound[rows]), n, n)
-    below_until = _first_where(lambda at, rows: ~higher(low_bound[rows], hi_sorted[at]), n, n)
+    tolerance = metrics.SCORE_TIE_TOLERANCE
+    above_from = _first_where(
+        lo_sorted,
+        high_bound,
+        np.searchsorted(lo_sorted, high_bound + tolerance, side="right"),
+        lambda value, row_hi: higher(value, row_hi),
+    )
+    below_until = _first_where(
+        hi_sorted,
+        low_bound,
+        np.searchsorted(hi_sorted, low_bound - tolerance, side="left"),
+        lambda value, row_lo: ~higher(row_lo, value),
+    )
     beaten_by = n - above_from
     beats = below_until.copy()
     if min_items and answered is not None and n:
@@ -396,25 +414,37 @@ def ranks_from_bounds(
     return rank, worst
 
 
-def _first_where(reached, size: int, length: int) -> np.ndarray:
-    """For each of `length` rows, the first place in 0…`size` where `reached(places, rows)`
-    holds (`size` if none), given that it holds from some place on: a binary search of all
-    rows at once, log₂(size) vector steps."""
-    start = np.zeros(length, dtype=np.int64)
-    stop = np.full(length, size, dtype=np.int64)
-    rows = np.arange(length)
+def _first_where(values: np.ndarray, of: np.ndarray, guess: np.ndarray, reached) -> np.ndarray:
+    """For each row, the first place in the sorted `values` where `reached(value, of[row])`
+    holds (len(values) if none), given that it holds from some place on.
+
+    `guess` (a binary search on the rounded threshold) is right but where rounding puts a value
+    on the other side: from there, each row steps over whole runs of equal values until the
+    value before its place misses and the one at it holds, so ties cost no extra steps.
+    """
+    at = guess.copy()
     while True:
-        open_ = np.flatnonzero(start < stop)
-        if not len(open_):
-            return start
-        middle = (start[open_] + stop[open_]) // 2
-        hit = reached(middle, rows[open_])
-        stop[open_[hit]] = middle[hit]
-        start[open_[~hit]] = middle[~hit] + 1
+        rows = np.flatnonzero(at > 0)
+        rows = rows[reached(values[at[rows] - 1], of[rows])]
+        if not len(rows):
+            break
+        at[rows] = np.searchsorted(values, values[at[rows] - 1], side="left")
+    while True:
+        rows = np.flatnonzero(at < len(values))
+        rows = rows[~reached(values[at[rows]], of[rows])]
+        if not len(rows):
+            return at
+        at[rows] = np.searchsorted(values, values[at[rows]], side="right")
 
 
 # Pairs of rows looked at together at most, to bound memory.
 _CLOSE_BLOCK = 1_000_000
+# Counts per cell kept at most (4 bytes each) when close rows are counted by table instead.
+_TABLE_BUDGET = 16_000_000
+# What checking one pair of rows costs, in table entries: the table is used when cheaper.
+_PAIR_COST = 8
+# The eight cells around a row's own, as steps of its cell in each count.
+_AROUND = [(dc, dw) for dc in (-1, 0, 1) for dw in (-1, 0, 1) if dc or dw]
 
 
 def _too_close(
@@ -431,9 +461,10 @@ def _too_close(
     A row without counts may be told apart from none. The others are put on a grid of cells
     `min_items` wide in both counts: the rows too close to a row are in its own cell (all of
     them) or in one of the eight around it. Within each cell the rows are kept in the order of
-    each bound, so one binary search per cell finds how many are above (below) the row; only
-    those in the eight cells around it are then checked one by one, and rows whose counts are
-    that close are seldom far apart in score.
+    each bound, so one binary search per cell finds how many are above (below) the row. Of those
+    in the eight cells around it, the ones too close are then either checked one by one (few,
+    as rows whose counts are that close are seldom far apart in score) or, where there would be
+    many, read from each cell's running table of counts (`_close_by_table`).
     """
     n = len(counts)
     known = ~np.isnan(counts).any(axis=1)
@@ -448,7 +479,8 @@ def _too_close(
     rows = np.flatnonzero(known)
     if not len(rows):
         return close_above, close_below
-    grid = np.floor(counts[rows] / min_items).astype(np.int64)
+    counts = counts[rows]
+    grid = np.floor(counts / min_items).astype(np.int64)
     grid -= grid.min(axis=0)
     width = int(grid[:, 1].max()) + 3  # room for a step either way without wrapping
     cell_key = (grid[:, 0] + 1) * width + grid[:, 1] + 1
@@ -461,22 +493,38 @@ def _too_close(
     hi_keys = (cell * n + hi_place[rows])[hi_order]
     cell_start = np.searchsorted(lo_keys, np.arange(len(keys)) * n)
     cell_stop = np.searchsorted(lo_keys, (np.arange(len(keys)) + 1) * n)
-    for step in (0, -width - 1, -width, -width + 1, -1, 1, width - 1, width, width + 1):
+
+    def in_cell(step: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The rows whose cell moved by `step` exists, that cell, and how many of its rows
+        are above each and below each."""
         target = np.searchsorted(keys, cell_key + step)
         found = np.flatnonzero(keys[np.minimum(target, len(keys) - 1)] == cell_key + step)
         other = target[found]
         above = cell_stop[other] - np.searchsorted(lo_keys, other * n + above_from[rows[found]])
         below = np.searchsorted(hi_keys, other * n + below_until[rows[found]]) - cell_start[other]
-        if not step:
-            # A row's own cell: every row in it is too close.
-            close_above[rows[found]] += above
-            close_below[rows[found]] += below
-            continue
+        return found, other, above, below
+
+    # A row's own cell: every row in it is too close.
+    found, _, above, below = in_cell(0)
+    close_above[rows[found]] += above
+    close_below[rows[found]] += below
+    around = [in_cell(dc * width + dw) for dc, dw in _AROUND]
+    one_by_one = sum(int(above.sum() + below.sum()) for _, _, above, below in around)
+    table = 2 * (len(rows) + len(keys)) * (min_items + 1) ** 2
+    whole = bool(np.all(counts == np.round(counts)))
+    if whole and table <= _TABLE_BUDGET and one_by_one * _PAIR_COST > table:
+        near_above, near_below = _close_by_table(
+            counts, min_items, cell, lo_order, hi_order, cell_start, around
+        )
+        close_above[rows] += near_above
+        close_below[rows] += near_below
+        return close_above, close_below
+    for found, other, above, below in around:
         for order, first, size, close in (
             (lo_order, cell_stop[other] - above, above, close_above),
             (hi_order, cell_start[other], below, close_below),
         ):
-            close[rows] += _count_close(counts[rows], min_items, found, order, first, size)
+            close[rows] += _count_close(counts, min_items, found, order, first, size)
     return close_above, close_below
 
 
@@ -498,10 +546,70 @@ def _count_close(
     for block in np.split(np.arange(len(found)), cuts):
         owner = np.repeat(found[block], size[block])
         near = order[_ranges(first[block], size[block])]
-        # The rule of `leaderboard.selectors.far_enough_apart`, negated.
+        # The rule of `leaderboard.boards.far_enough_apart`, negated.
         too_close = (np.abs(counts[owner] - counts[near]) < min_items).all(axis=1)
         close += np.bincount(owner[too_close], minlength=len(counts))
     return close
+
+
+def _close_by_table(
+    counts: np.ndarray,
+    min_items: int,
+    cell: np.ndarray,
+    lo_order: np.ndarray,
+    hi_order: np.ndarray,
+    cell_start: np.ndarray,
+    around: list,
+) -> tuple[np.ndarray, np.ndarray]:
+    """`_too_close` for the eight cells around each row, by table, for whole counts.
+
+    A row's place within its cell is 0 … `min_items` − 1 in each count. For each cell and each
+    t, a table tallies the places of the cell's first t rows: from the top in the order of `lo`
+    (so the rows above a row come first), from the bottom in the order of `hi`. The rows of a
+    neighbouring cell above a row that are too close to it are then one rectangle of the table
+    after as many rows as are above it. The cost is rows × `min_items`², whatever the board.
+    """
+    k = min_items
+    place = (counts - k * np.floor(counts / k)).astype(np.int64)
+    n_rows, n_cells = len(counts), len(cell_start)
+    size = np.bincount(cell, minlength=n_cells)
+    # Cell c's table after t rows is table base[c] + t; tables run on across cells, so a cell's
+    # own tally is its table less its first one.
+    base = cell_start + np.arange(n_cells)
+    near = []
+    for order, top_down, which in ((lo_order, True, 0), (hi_order, False, 1)):
+        position = np.empty(n_rows, dtype=np.int64)
+        position[order] = np.arange(n_rows)
+        rank = position - cell_start[cell]
+        if top_down:
+            rank = size[cell] - 1 - rank
+        tables = np.zeros((n_rows + n_cells, k + 1, k + 1), dtype=np.int32)
+        tables[base[cell] + rank + 1, place[:, 0] + 1, place[:, 1] + 1] = 1
+        for axis in range(3):
+            np.cumsum(tables, axis=axis, out=tables)
+        close = np.zeros(n_rows, dtype=np.int64)
+        for (dc, dw), (found, other, *taken) in zip(_AROUND, around, strict=True):
+            c0, c1 = _span(dc, place[found, 0], k)
+            w0, w1 = _span(dw, place[found, 1], k)
+            for table, sign in ((base[other] + taken[which], 1), (base[other], -1)):
+                close[found] += sign * (
+                    tables[table, c1, w1]
+                    - tables[table, c0, w1]
+                    - tables[table, c1, w0]
+                    + tables[table, c0, w0]
+                )
+        near.append(close)
+    return near[0], near[1]
+
+
+def _span(step: int, at: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The places within a neighbouring cell `step` away (−1, 0, 1) whose count is within k of
+    a row at place `at` of its own cell, as a half-open range [start, stop) of table edges."""
+    if step > 0:
+        return np.zeros_like(at), at  # counts above: closer than k only below the row's place
+    if step < 0:
+        return at + 1, np.full_like(at, k)
+    return np.zeros_like(at), np.full_like(at, k)
 
 
 def _ranges(start: np.ndarray, size: np.ndarray) -> np.ndarray:

@@ -3,6 +3,7 @@ the paired test does not make, counted as a loop over every pair counts it, and 
 worked by hand. The loops here share no code with `scoring.statistics`."""
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scoring import metrics, statistics
-from scoring.grading import OUTCOME_ABSTAINED, OUTCOME_CORRECT, OUTCOME_INCORRECT
+from scoring.outcomes import OUTCOME_ABSTAINED, OUTCOME_CORRECT, OUTCOME_INCORRECT
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 B = 1000
@@ -294,12 +295,31 @@ def test_it_counts_as_a_loop_over_every_pair_does(seed):
     middle = np.round(rng.normal(size=m) * 0.1, 2)
     width = np.round(rng.uniform(0, 0.08, size=m), 2)
     lo, hi = middle - width, middle + width
-    lo[:10] = hi[10:20] + rng.choice([0, 5e-13, 2e-12], size=10)
+    lo[:10] = hi[10:20] + rng.choice([0, 5e-13, 1e-12, 2e-12], size=10)
     hi[:10] = np.maximum(hi[:10], lo[:10])
     lo[rng.random(m) < 0.05] = np.nan
     counts = rng.integers(0, 25, size=(m, 2)).astype(float)
     counts[rng.random(m) < 0.05] = np.nan
     for min_items in (0, 1, 3, 7, 30):
+        rank, worst = statistics.ranks_from_bounds(lo, hi, answered=counts, min_items=min_items)
+        expected = reference_ranks(reference_separated(lo, hi, counts, min_items), lo)
+        np.testing.assert_array_equal(np.vstack([rank, worst]), np.vstack(expected))
+
+
+@pytest.mark.parametrize("budget", [0, 16_000_000])
+@pytest.mark.parametrize("seed", range(3))
+def test_it_counts_close_rows_one_by_one_and_by_table_alike(seed, budget, monkeypatch):
+    # Many rows with counts in a small range: within K of each other in a cell's neighbours,
+    # counted by table unless the table is not allowed (budget 0).
+    monkeypatch.setattr(statistics, "_TABLE_BUDGET", budget)
+    rng = np.random.default_rng(seed)
+    m = 400
+    lo = np.round(rng.uniform(0, 1, m), 2)
+    hi = lo + np.round(rng.uniform(0, 0.2, m), 2)
+    counts = rng.integers(0, 9, size=(m, 2)).astype(float)
+    counts[rng.random(m) < 0.03] = np.nan
+    lo[rng.random(m) < 0.03] = np.nan
+    for min_items in (1, 2, 3, 4):
         rank, worst = statistics.ranks_from_bounds(lo, hi, answered=counts, min_items=min_items)
         expected = reference_ranks(reference_separated(lo, hi, counts, min_items), lo)
         np.testing.assert_array_equal(np.vstack([rank, worst]), np.vstack(expected))
@@ -317,3 +337,53 @@ def test_it_counts_close_rows_in_blocks_as_in_one_piece(monkeypatch):
     np.testing.assert_array_equal(np.vstack(whole), np.vstack(blocks))
     expected = reference_ranks(reference_separated(lo, hi, counts, 4), lo)
     np.testing.assert_array_equal(np.vstack(blocks), np.vstack(expected))
+
+
+def test_it_states_where_boards_switch_and_which_resamples_the_bounds_leave_out():
+    repo = Path(__file__).resolve().parents[2]
+    depth = statistics.separation_depth(statistics.N_RESAMPLES)
+    for text in (
+        (repo / "README.md").read_text(),
+        (repo / "templates" / "methods.html").read_text(),
+    ):
+        words = " ".join(text.split())
+        assert f"more than {statistics.PAIRED_MAX_ROWS} ranked" in words or (
+            f"Above {statistics.PAIRED_MAX_ROWS} ranked" in words
+        )
+        assert f"{depth + 1}th" in words
+        assert f"{statistics.N_RESAMPLES - 2 * depth} of the" in words
+
+
+def test_it_keeps_apart_exactly_the_pairs_the_board_keeps_apart_on_a_hidden_gold_benchmark():
+    # The counts as the board passes them, and its own rule for which pairs may be told apart.
+    from leaderboard.boards import Cell, Row, far_enough_apart
+
+    rng = np.random.default_rng(4)
+    m, k = 60, 5
+    answered = [
+        None if rng.random() < 0.1 else (int(c), int(w)) for c, w in rng.integers(0, 15, (m, 2))
+    ]
+    rows = [
+        Row(
+            id=i,
+            model=f"m{i}",
+            organisation="",
+            url="",
+            self_graded=False,
+            private=False,
+            metrics={},
+            counts={},
+            cells={"0.5": Cell(score=0.0, rank=None, rank_shift=None, prompted=False, answered=a)},
+        )
+        for i, a in enumerate(answered)
+    ]
+    counts = np.array([(np.nan, np.nan) if a is None else a for a in answered], dtype=float)
+    lo = np.round(rng.uniform(0, 1, m), 1)
+    hi = lo + 0.05
+    apart = far_enough_apart(rows, "0.5", k)
+    separated = statistics.higher(lo[None, :], hi[:, None]) & apart
+    rank, worst = statistics.ranks_from_bounds(lo, hi, answered=counts, min_items=k)
+    expected_rank, expected_worst = statistics.ranks_from_significant(separated, np.ones(m, bool))
+    np.testing.assert_array_equal(rank, expected_rank)
+    np.testing.assert_array_equal(worst, expected_worst)
+    assert separated.any() and (~apart & statistics.higher(lo[None, :], hi[:, None])).any()
