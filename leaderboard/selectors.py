@@ -400,8 +400,26 @@ def _ranked_board(
         key: scoring.statistics.ranks_from_significant(matrix, present[key])
         for key, matrix in significant.items()
     }
+    # Column by column into plain Python values: a pandas row per submission costs more than
+    # all the rest of the ranking on a large board.
+    ids = table.index.tolist()
+    columns = {}
+    for key in keys:
+        shifts = table.get(f"rank_shift_{key}")
+        columns[key] = (
+            [_number(value) for value in table[key].tolist()],
+            [_integer(value) for value in table[f"rank_{key}"].tolist()],
+            [0 if key == "0" else None] * len(ids)
+            if key == "0" or shifts is None
+            else [_integer(value) for value in shifts.tolist()],
+        )
+    # Per rubric, the significance-aware ranks in the order of `rows`.
+    significant_ranks = {
+        key: ([_integer(v) for v in low.tolist()], [_integer(v) for v in high.tolist()])
+        for key, (low, high) in ranked.items()
+    }
     out = []
-    for row_id, ranks in table.iterrows():
+    for place, row_id in enumerate(ids):
         row = by_id[row_id]
         at = position[row_id]
         cells = {}
@@ -409,14 +427,15 @@ def _ranked_board(
             cell = row.cells.get(key) or Cell(
                 score=None, rank=None, rank_shift=None, prompted=False
             )
-            significance = ranked.get(key)
+            score, rank, shift = columns[key]
+            significance = significant_ranks.get(key)
             cells[key] = replace(
                 cell,
-                score=_number(ranks[key]),
-                rank=_integer(ranks[f"rank_{key}"]),
-                rank_shift=0 if key == "0" else _integer(ranks.get(f"rank_shift_{key}")),
-                significant_rank=_integer(significance[0][at]) if significance else None,
-                rank_low=_integer(significance[1][at]) if significance else None,
+                score=score[place],
+                rank=rank[place],
+                rank_shift=shift[place],
+                significant_rank=significance[0][at] if significance else None,
+                rank_low=significance[1][at] if significance else None,
             )
         out.append(replace(row, cells=cells))
     return Board(
