@@ -204,7 +204,8 @@ def _board_with_samples(
     bounds instead (``_bounds_board``), and has no resampled scores: {}.
     """
     rubrics = _rubrics(benchmark)
-    submissions = list(_on_board(benchmark, user).only(*ROW_FIELDS))
+    # Read in chunks: a submission's stored results are held only until its row is made.
+    submissions = _on_board(benchmark, user).only(*ROW_FIELDS).iterator(chunk_size=500)
     rows = [_unranked_row(submission) for submission in submissions]
     if _by_bounds(len(rows)):
         return _bounds_board(benchmark, rubrics, rows, public=public), {}
