@@ -25,8 +25,9 @@ the uncached page ≤ 1 s and ≤ 1 MB of HTML, peak memory ≤ 500 MB, growth n
 each is marked PASS or MISS.
 
 Every process the bench starts is limited to ``--memory-limit-mb`` of address space, so that a
-board too large to build fails with an error instead of exhausting the machine: such a figure is
-printed as "failed". Gunicorn runs with ``--timeout`` raised to ``--request-timeout`` so that a
+board too large to build fails with an error instead of exhausting the machine, and the stored
+result to ``--store-timeout`` seconds: such a figure is printed as "failed", with the reason.
+Gunicorn runs with ``--timeout`` raised to ``--request-timeout`` so that a
 slow board is measured rather than cut at gunicorn's default 30 s (a request slower than that
 would time out in production).
 
@@ -119,6 +120,9 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0, help="seed of the perturbed file")
     parser.add_argument("--memory-limit-mb", type=int, default=6000)
     parser.add_argument("--request-timeout", type=int, default=600)
+    parser.add_argument(
+        "--store-timeout", type=int, default=900, help="seconds the stored result may take"
+    )
     parser.add_argument(
         "--database-url", default="postgres://postgres@127.0.0.1:5432/leaderboard_scale_bench"
     )
@@ -394,9 +398,14 @@ def store_in_child(result: Size, args: argparse.Namespace, env: dict[str, str]) 
     command = [sys.executable, __file__, "--store-child", str(result.submissions)]
     command += ["--seed", str(args.seed)]
     started = time.perf_counter()
-    process = subprocess.run(
-        command, cwd=REPO, env=env, capture_output=True, text=True, timeout=3600
-    )
+    try:
+        process = subprocess.run(
+            command, cwd=REPO, env=env, capture_output=True, text=True, timeout=args.store_timeout
+        )
+    except subprocess.TimeoutExpired:
+        result.store_error = f"not done after {args.store_timeout} s"
+        print(f"store one result: {result.store_error}", flush=True)
+        return
     answer = next((line for line in process.stdout.splitlines() if line.startswith("{")), None)
     if process.returncode or answer is None:
         result.store_error = (process.stderr or process.stdout).strip().splitlines()[-1:]
