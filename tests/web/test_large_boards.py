@@ -6,6 +6,7 @@ from django.contrib.auth.models import AnonymousUser
 
 import scoring
 from leaderboard import selectors, services
+from leaderboard.boards import far_enough_apart
 from leaderboard.models import Run, Submission
 
 pytestmark = pytest.mark.django_db
@@ -24,6 +25,10 @@ def benchmark(make_benchmark):
 
 @pytest.fixture
 def scored(benchmark, user, save_submission):
+    return score_all(benchmark, user, save_submission)
+
+
+def score_all(benchmark, user, save_submission) -> list[Submission]:
     """A few submissions scored through the site, of different counts."""
     for right, wrong in SCORED:
         lines = [f"q{i},a{i}" for i in range(right)]
@@ -79,9 +84,7 @@ def test_a_run_keeps_its_separation_bounds_under_every_rubric(benchmark, scored)
             assert run.bounds[key] == [lo, hi]
 
 
-def test_a_large_board_ranks_by_bounds_and_never_separates_what_pairs_would_not(
-    benchmark, scored
-):
+def test_a_large_board_ranks_by_bounds_and_never_separates_what_pairs_would_not(benchmark, scored):
     limit = scoring.statistics.PAIRED_MAX_ROWS
     clone(scored, limit + 20)
     services.benchmark_results_changed(benchmark_id=benchmark.pk)
@@ -140,3 +143,37 @@ def test_a_large_board_with_private_rows_ranks_them_by_bounds_too(benchmark, sco
     assert [(row.id, row.cells) for row in board.rows] == [
         (row.id, row.cells) for row in built.rows
     ]
+
+
+def test_a_large_board_of_hidden_gold_never_tells_apart_rows_too_close_in_counts(
+    make_benchmark, settings, user, save_submission
+):
+    settings.HIDDEN_GOLD_MIN_ITEMS = K = 20
+    benchmark = make_benchmark(slug="hidden", gold=GOLD, targets=[0.5, 0.9], gold_public=False)
+    scored = score_all(benchmark, user, save_submission)
+    clone(scored, scoring.statistics.PAIRED_MAX_ROWS + 20)
+    services.benchmark_results_changed(benchmark_id=benchmark.pk)
+    benchmark.refresh_from_db()
+    board = selectors.board_for(benchmark, AnonymousUser())
+    assert board.beats == {} and board.bounds
+    rows = sorted(board.rows, key=lambda row: board.positions[row.id])
+    kept_apart = 0
+    for key, (lo, hi) in board.bounds.items():
+        apart = far_enough_apart(rows, key, K)
+        separable = scoring.statistics.higher(lo[None, :], hi[:, None])
+        # Rows whose counts differ by fewer than K in both are never separated (the ranks
+        # shown below are those of `by_bounds`) ...
+        by_bounds = separable & apart
+        kept_apart += int((separable & ~apart).sum())
+        # ... and what is separated, the paired test under the same rule separates too.
+        matrix = selectors._sample_matrices(benchmark, rows, board.rubrics)[key]
+        paired = scoring.statistics.significance_ranks(matrix, comparable=apart).beats
+        paired = paired >= scoring.statistics.BEATS_SHARE
+        assert not (by_bounds & ~paired).any()
+        shown = [(row.cells[key].significant_rank, row.cells[key].rank_low) for row in rows]
+        expected = list(
+            zip(1 + by_bounds.sum(axis=1), len(rows) - by_bounds.sum(axis=0), strict=True)
+        )
+        assert shown == expected
+    # The rule made a difference: some pairs the bounds alone would separate are kept together.
+    assert kept_apart > 0
