@@ -42,7 +42,7 @@ format: install
 bench: install
 	scripts/services.sh
 	$(BIN)/python bench/score_file.py
-	$(BIN)/python bench/statistics.py
+	$(BIN)/python bench/bootstrap.py
 	$(BIN)/python bench/ranks.py
 	$(BIN)/python bench/pages.py
 	$(BIN)/python bench/load.py

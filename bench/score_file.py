@@ -127,7 +127,7 @@ def _child(side: str, gold: Path, predictions: list[Path], repeat: int) -> None:
 
     from scoring import BenchmarkConfig, read_gold, read_predictions, score_predictions
 
-    # Reading and grading only: bench/statistics.py measures the bootstrap.
+    # Reading and grading only: bench/bootstrap.py measures the bootstrap.
     config = BenchmarkConfig(grader="choice", n_resamples=0)
 
     def read() -> None:
