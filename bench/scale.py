@@ -56,28 +56,26 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import numpy as np
 import psycopg
 import redis
 from _site import (
-    HOST,
     SLUG,
     BenchFailed,
     database_urls,
     drop_database,
-    free_port,
-    get,
     migrate_and_collect,
     perturbed,
     prediction_files,
     read_predictions,
     recreate_database,
     site_env,
-    start_gunicorn,
     step,
-    stop,
 )
+
+from tests.processes import HOST, StartFailed, children, start_gunicorn, stop
 
 REPO = Path(__file__).resolve().parents[1]
 PAGE_PATH = f"/benchmarks/{SLUG}/"
@@ -146,13 +144,7 @@ def main() -> int:
     results: list[Size] = []
     with tempfile.TemporaryDirectory(prefix="leaderboard-scale-") as directory:
         temp = Path(directory)
-        env = site_env(
-            temp,
-            database_url,
-            cache_url=args.cache_url,
-            broker_url=args.broker_url,
-            GUNICORN_CMD_ARGS=f"--timeout {args.request_timeout}",
-        )
+        env = site_env(temp, database_url, cache_url=args.cache_url, broker_url=args.broker_url)
         cache = redis.Redis.from_url(args.cache_url)
         try:
             reused = args.keep_database and seeded(database_url)
@@ -175,7 +167,7 @@ def main() -> int:
             for size in sizes:
                 results.append(measure_size(size, args, env, temp, database_url, cache))
                 print_table(results, final=False)
-        except (BenchFailed, subprocess.TimeoutExpired, psycopg.Error) as failure:
+        except (BenchFailed, StartFailed, subprocess.TimeoutExpired, psycopg.Error) as failure:
             print(f"\nbench failed: {failure}", file=sys.stderr)
             return 1
         finally:
@@ -200,9 +192,12 @@ def measure_size(
     result = Size(size)
     clone_to(database_url, size - 1)
     store_in_child(result, args, env)
-    port = free_port()
-    server, log_path = start_gunicorn(temp, env, port, 1)
+    server, url = start_gunicorn(
+        env, temp / f"gunicorn-{size}.log", options=("--timeout", str(args.request_timeout))
+    )
+    print(f"gunicorn: one worker on {url}/", flush=True)
     try:
+        port = urlsplit(url).port
         connection = http.client.HTTPConnection(HOST, port, timeout=args.request_timeout + 30)
         for path, times, errors in (
             (PAGE_PATH, result.page, result.page_errors),
@@ -237,15 +232,21 @@ def measure_size(
         connection.close()
         result.worker_peak = peak_of_workers(server.pid)
     finally:
-        stop(server, "gunicorn")
+        stop(server)
+        print("gunicorn: stopped", flush=True)
     return result
 
 
 def timed_get(connection: http.client.HTTPConnection, path: str) -> tuple[float, int, bytes]:
+    """GET ``path`` (the connection reopens by itself after a server that closed it): the
+    seconds it took, the status (0 for no answer) and the body."""
     started = time.perf_counter()
     try:
-        status, body = get(connection, path)
+        connection.request("GET", path, headers={"Host": HOST})
+        response = connection.getresponse()
+        status, body = response.status, response.read()
     except (OSError, http.client.HTTPException) as error:
+        connection.close()
         print(f"  {path}: {type(error).__name__}: {error}", flush=True)
         return time.perf_counter() - started, 0, b""
     return time.perf_counter() - started, status, body
@@ -263,16 +264,11 @@ def cache_size(cache: redis.Redis) -> tuple[int, int]:
 def peak_of_workers(master: int) -> int | None:
     """The largest peak resident size (VmHWM) among the children of gunicorn's master."""
     peaks = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+    for pid in children(master):
         try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            if int(fields[1]) != master:
-                continue
-            peaks.append(_vm_hwm(entry / "status"))
-        except (OSError, IndexError, ValueError):
-            continue
+            peaks.append(_vm_hwm(Path(f"/proc/{pid}/status")))
+        except (OSError, ValueError):
+            continue  # the worker ended meanwhile
     return max(peaks) if peaks else None
 
 
