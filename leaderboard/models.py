@@ -412,6 +412,9 @@ class Run(models.Model):
     # Per resample of the benchmark's items, the count of correct then of incorrect items, as
     # int32 (2 × 1,000 values): the board compares submissions resample by resample.
     bootstrap = models.BinaryField(null=True, blank=True)
+    # By rubric key, [lo, hi]: the separation bounds of this run's score on those resamples
+    # (scoring.statistics.run_bounds), by which boards too large for paired resamples rank.
+    bounds = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["submission", "target"]
@@ -436,6 +439,7 @@ class Run(models.Model):
         "scores_abstaining_below",
         "intervals",
         "confidence_calibration",
+        "bounds",
     )
 
     @classmethod

@@ -247,6 +247,19 @@ def run_intervals(
     return out
 
 
+def run_bounds(
+    counts: np.ndarray, n_items: int, rubrics: tuple[float, ...]
+) -> dict[str, list[float] | None]:
+    """The run's separation bounds (`separation_bounds`) under every rubric, by rubric key:
+    [lo, hi], kept with the run so that a large board ranks without its resamples; None where
+    the run has no resampled score."""
+    out: dict[str, list[float] | None] = {}
+    for t in rubrics:
+        lo, hi = separation_bounds(score_samples(counts, n_items, t))
+        out[target_key(t)] = None if np.isnan(lo) or np.isnan(hi) else [float(lo), float(hi)]
+    return out
+
+
 def behaviourally_calibrated(accuracy_given_attempted: float, target: float | None) -> bool | None:
     """Whether a run prompted at t answers as t asks: accuracy on the items it answered ≥ t.
 
