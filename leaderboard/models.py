@@ -50,8 +50,13 @@ GRADING_FIELDS = (
 )
 
 
-def settings_fingerprint(grading: dict, gold_digest: str) -> str:
-    """A SHA-256 of a benchmark's grading settings and gold: what its results are stamped with."""
+def settings_fingerprint(grading: dict, gold_digest: str, *, n_items: int = 0) -> str:
+    """A SHA-256 of a benchmark's grading settings and gold: what its results are stamped with.
+
+    A benchmark of `n_items` items that is resampled in blocks (scoring.statistics) is stamped
+    so: its results bootstrapped item by item, by an earlier release, are then scored again, and
+    no board compares the resamples of both methods.
+    """
     stamped = {name: grading[name] for name in GRADING_FIELDS}
     stamped["targets"] = sorted(float(t) for t in stamped["targets"])
     stamped["min_coverage"] = float(stamped["min_coverage"])
@@ -60,6 +65,8 @@ def settings_fingerprint(grading: dict, gold_digest: str) -> str:
     if not stamped["gold_public"]:
         # Hidden gold: every figure covers at least K items, so a new K changes the results.
         stamped["hidden_gold_min_items"] = settings.HIDDEN_GOLD_MIN_ITEMS
+    if scoring.statistics.resamples_in_blocks(n_items):
+        stamped["resamples"] = "blocks of items"
     text = json.dumps(stamped, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -180,7 +187,7 @@ class Benchmark(models.Model):
 
     def current_fingerprint(self) -> str:
         grading = {name: getattr(self, name) for name in GRADING_FIELDS}
-        return settings_fingerprint(grading, self.gold_digest)
+        return settings_fingerprint(grading, self.gold_digest, n_items=self.n_items)
 
     @property
     def gold_pending(self) -> bool:
@@ -392,12 +399,13 @@ def results_of(
     """The stored results of these submissions, by id, read in one query of their runs; those
     without runs are left out.
 
-    Never with the runs' outcomes and bootstrap, which hold a value per item or per resample;
-    `for_board` leaves out what no board shows too (None: see scoring.RunScore). Each
-    submission needs its `targets`, `self_graded` and `columns`. Read as plain values, not as
-    Run objects: a board reads tens of thousands of runs.
+    Never with the runs' outcomes and bootstrap, which hold a value per item or per resample,
+    nor their separation bounds, which boards read on their own; `for_board` leaves out what no
+    board shows too (None: see scoring.RunScore). Each submission needs its `targets`,
+    `self_graded` and `columns`. Read as plain values, not as Run objects: a board reads tens
+    of thousands of runs.
     """
-    left_out = Run.BOARD_LEAVES_OUT if for_board else ()
+    left_out = (*Run.RESAMPLING, *(Run.BOARD_LEAVES_OUT if for_board else ()))
     fields = [name for name in Run.SCORED_FIELDS if name not in left_out]
     runs: dict[int, list[scoring.RunScore]] = {}
     stored = (
@@ -452,6 +460,9 @@ class Run(models.Model):
     # Per resample of the benchmark's items, the count of correct then of incorrect items, as
     # int32 (2 × 1,000 values): the board compares submissions resample by resample.
     bootstrap = models.BinaryField(null=True, blank=True)
+    # By rubric key, [lo, hi]: the separation bounds of this run's score on those resamples
+    # (scoring.statistics.run_bounds), by which boards too large for paired resamples rank.
+    bounds = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["submission", "target"]
@@ -478,9 +489,11 @@ class Run(models.Model):
         "scores_abstaining_below",
         "intervals",
         "confidence_calibration",
+        "bounds",
     )
-    # What a board does not show, read for a submission's own page and JSON only (a result is
-    # never read with its outcomes and bootstrap, which hold a value per item or resample).
+    # Read apart from a result (``results_of``), by what compares submissions.
+    RESAMPLING = ("bounds",)
+    # What a board does not show, read for a submission's own page and JSON only.
     BOARD_LEAVES_OUT = ("categories", "scores_abstaining_below", "confidence_calibration")
 
     @classmethod

@@ -44,10 +44,10 @@ class RunScore:
     """One run's counts and rates. `abstained` includes missing items; `outcomes` is in gold
     order (see OUTCOME_* codes).
 
-    A result read back from storage may leave out what its reader does not need: the outcomes
-    and the bootstrap (None), and for a board the categories, the scores abstaining below each
-    target and the confidence calibration (None too; `has_confidence` still says whether the
-    run stated confidences).
+    A result read back from storage may leave out what its reader does not need: the outcomes,
+    the bootstrap and the separation bounds (None), and for a board the categories, the scores
+    abstaining below each target and the confidence calibration (None too; `has_confidence`
+    still says whether the run stated confidences).
     """
 
     target: float | None
@@ -75,6 +75,9 @@ class RunScore:
     bootstrap: np.ndarray | None = field(default=None, repr=False)
     # The 95% interval of every rate and of the run's score under every rubric.
     intervals: dict[str, object] = field(default_factory=dict)
+    # The separation bounds of the run's score under every rubric ({key: [lo, hi]}): what a
+    # board too large for the paired test ranks by (statistics.run_bounds).
+    bounds: dict[str, list[float] | None] | None = field(default_factory=dict, repr=False)
 
     def score_at(self, t: float) -> float:
         """This run's score under the rubric of target t."""
@@ -281,7 +284,8 @@ def score_file(
 
 
 def _with_bootstrap(runs: list[RunScore], config: BenchmarkConfig) -> list[RunScore]:
-    """Each run with its bootstrap counts and intervals; all runs share the same resamples."""
+    """Each run with its bootstrap counts, intervals and separation bounds; all runs share the
+    same resamples."""
     counts = statistics.bootstrap_counts(
         [run.outcomes for run in runs], seed=config.seed, n_resamples=config.n_resamples
     )
@@ -289,7 +293,10 @@ def _with_bootstrap(runs: list[RunScore], config: BenchmarkConfig) -> list[RunSc
     for run, run_counts in zip(runs, counts, strict=True):
         run_counts.setflags(write=False)
         intervals = statistics.run_intervals(run_counts, run.n_items, config.rubrics)
-        out.append(dataclasses.replace(run, bootstrap=run_counts, intervals=intervals))
+        bounds = statistics.run_bounds(run_counts, run.n_items, config.rubrics)
+        out.append(
+            dataclasses.replace(run, bootstrap=run_counts, intervals=intervals, bounds=bounds)
+        )
     return out
 
 

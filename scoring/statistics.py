@@ -7,7 +7,11 @@ Every formula the "How scores are computed" page states lives here.
   two submissions are compared resample by resample (paired). A run's bootstrap is, for each
   resample, its count of correct and of incorrect items; every rate and every rubric's score is a
   function of those two counts, and its 95% interval is the 2.5th and 97.5th percentile over the
-  resamples.
+  resamples. A benchmark too large for its B × N item draws to be cheap (over 16 million) is
+  resampled in blocks instead (`resamples_in_blocks`): its items are dealt once, at random, into
+  16,000 blocks of equal size (±1), and each resample draws blocks with replacement, as many as
+  there are, so that it still holds N items; for independent items the counts have the same
+  variance as those of items drawn one by one.
 - **Significance-aware rank.** Under a rubric, submission j *beats* submission i when j's score
   is higher in at least 97.5% of the paired resamples. Its significance-aware rank is 1 + the
   number of submissions that beat it; the rank it could have is at most the number of submissions
@@ -48,6 +52,13 @@ CURVE_POINTS = 101
 # benchmarks of any size; a benchmark this small keeps its draws cached between submissions.
 _BLOCK_DRAWS = 4_000_000
 _CACHED_DRAWS = 16_000_000
+# Above this many item draws (B × N) a benchmark's resamples draw blocks of items, not items
+# (`resamples_in_blocks`), into this many blocks: every benchmark at most this large keeps the
+# draws it always had, and a larger one costs a resampling of 16,000 numbers per resample.
+_ITEM_DRAWS_MAX = 16_000_000
+_ITEM_BLOCKS = 16_000
+# Block multiplicities are counted, and multiplied, this many at a time (a few MB).
+_BLOCK_MULTIPLICITIES = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -86,6 +97,9 @@ def bootstrap_counts(
         )
         for run in runs
     ]
+    if resamples_in_blocks(n_items, n_resamples):
+        counts = _block_counts(codes, seed, n_resamples)
+        return counts[0] if isinstance(outcomes, np.ndarray) else counts
     counts = np.zeros((len(runs), 2, n_resamples), dtype=np.int32)
     for start, draws in _resample_blocks(n_items, seed, n_resamples):
         stop = start + len(draws)
@@ -121,8 +135,75 @@ def _cached_draws(n_items: int, seed: int, n_resamples: int) -> np.ndarray:
     return draws
 
 
+def resamples_in_blocks(n_items: int, n_resamples: int = N_RESAMPLES) -> bool:
+    """Whether a benchmark of `n_items` items is resampled in blocks of items (see the module's
+    first lines), not item by item: when its B × N item draws would be over 16 million."""
+    return n_items * n_resamples > _ITEM_DRAWS_MAX
+
+
+def _block_counts(codes: list[np.ndarray], seed: int, n_resamples: int) -> np.ndarray:
+    """`bootstrap_counts` of runs coded 1 (correct), 2 (incorrect), 0, resampled in blocks.
+
+    Each run's correct and incorrect items are summed per block; a resample's count is then the
+    sum over blocks of how often it drew each block times the block's sum: one product of the
+    resamples' block multiplicities with the runs' block sums, O(N) per run plus B × blocks.
+    """
+    n_items = len(codes[0])
+    block, drawn = _item_blocks(n_items, seed, n_resamples)
+    n_blocks = drawn.shape[1]
+    # Exact in floating point: every partial sum is a whole number of at most N items.
+    exact = np.float32 if n_items < 2**24 else np.float64
+    sums = np.empty((n_blocks, 2 * len(codes)), dtype=exact)
+    for r, code in enumerate(codes):
+        for row, value in enumerate((1, 2)):
+            sums[:, 2 * r + row] = np.bincount(block[code == value], minlength=n_blocks)
+    counts = np.empty((n_resamples, 2 * len(codes)), dtype=np.int32)
+    rows = max(1, _BLOCK_MULTIPLICITIES // n_blocks)
+    for start in range(0, n_resamples, rows):
+        stop = min(start + rows, n_resamples)
+        counts[start:stop] = np.rint(drawn[start:stop].astype(exact) @ sums)
+    return counts.T.reshape(len(codes), 2, n_resamples).copy()
+
+
+@lru_cache(maxsize=2)
+def _item_blocks(n_items: int, seed: int, n_resamples: int) -> tuple[np.ndarray, np.ndarray]:
+    """Which block each item is in, and how often each resample draws each block, (B, blocks).
+
+    N = m·K + r items are dealt at random into K blocks: r blocks of m + 1 items, K − r of m.
+    Blocks are drawn with replacement among those of their size (as many of each size as there
+    are), so that every resample holds exactly N items. The generator is the benchmark's own,
+    apart from the one its item-by-item draws would come from.
+    """
+    n_blocks = min(n_items, _ITEM_BLOCKS)
+    rng = np.random.default_rng(np.random.SeedSequence([0x5EED, int(seed), 0xB10C]))
+    block = np.empty(n_items, dtype=np.int32)
+    block[rng.permutation(n_items)] = np.arange(n_items, dtype=np.int64) % n_blocks
+    larger = n_items % n_blocks  # blocks 0 … r − 1 hold one item more
+    # A block drawn 256 times among at most 16,000 draws (about once each) never happens.
+    drawn = np.empty((n_resamples, n_blocks), dtype=np.uint8)
+    rows = max(1, _BLOCK_MULTIPLICITIES // n_blocks)  # a few resamples at a time: little memory
+    for start in range(0, n_resamples, rows):
+        stop = min(start + rows, n_resamples)
+        picks = np.empty((stop - start, n_blocks), dtype=np.int64)
+        # Resample by resample, each size of block in turn: the same draws however many
+        # resamples are counted at a time.
+        for row in range(stop - start):
+            for low, high in ((0, larger), (larger, n_blocks)):
+                if high > low:
+                    picks[row, low:high] = rng.integers(low, high, size=high - low, dtype=np.int32)
+        picks += np.arange(stop - start, dtype=np.int64)[:, None] * n_blocks
+        times = np.bincount(picks.ravel(), minlength=picks.size).reshape(picks.shape)
+        if times.max() > 255:
+            raise OverflowError("a block was drawn more than 255 times in one resample")
+        drawn[start:stop] = times
+    block.setflags(write=False)
+    drawn.setflags(write=False)
+    return block, drawn
+
+
 def resample_indices(n_items: int, *, seed: int, n_resamples: int = N_RESAMPLES) -> np.ndarray:
-    """Every resample's item indices, shaped (B, N): what `bootstrap_counts` counts over.
+    """Every resample's item indices, shaped (B, N): what `bootstrap_counts` counts over on a
+    benchmark resampled item by item (not `resamples_in_blocks`).
 
     For checks and small benchmarks; large ones are counted block by block without this matrix.
     """
@@ -163,6 +244,19 @@ def run_intervals(
     out["scores"] = {
         target_key(t): interval(score_samples(counts, n_items, t)).to_list() for t in rubrics
     }
+    return out
+
+
+def run_bounds(
+    counts: np.ndarray, n_items: int, rubrics: tuple[float, ...]
+) -> dict[str, list[float] | None]:
+    """The run's separation bounds (`separation_bounds`) under every rubric, by rubric key:
+    [lo, hi], kept with the run so that a large board ranks without its resamples; None where
+    the run has no resampled score."""
+    out: dict[str, list[float] | None] = {}
+    for t in rubrics:
+        lo, hi = separation_bounds(score_samples(counts, n_items, t))
+        out[target_key(t)] = None if np.isnan(lo) or np.isnan(hi) else [float(lo), float(hi)]
     return out
 
 
@@ -750,21 +844,29 @@ def _risk_coverage(
     """`risk_coverage`, and the number of answers k at the end of each group of equal
     confidence."""
     confidence = np.asarray(confidence, dtype=float)
-    wrong = 1.0 - np.asarray(right, dtype=float)
     n = len(confidence)
     order = np.argsort(-confidence, kind="stable")
     conf_sorted = confidence[order]
-    wrong_sorted = wrong[order]
     # Group boundaries: where the confidence changes.
     starts = np.flatnonzero(np.concatenate([[True], conf_sorted[1:] != conf_sorted[:-1]]))
+    del conf_sorted
     ends = np.append(starts[1:], n)
+    wrong_sorted = 1.0 - np.asarray(right, dtype=float)[order]
+    del order
     group_wrong = np.add.reduceat(wrong_sorted, starts)
+    del wrong_sorted
     group_size = ends - starts
     before = np.concatenate([[0.0], np.cumsum(group_wrong)[:-1]])
-    group = np.repeat(np.arange(len(starts)), group_size)
+    group = np.repeat(np.arange(len(starts), dtype=np.intp), group_size)
     k = np.arange(1, n + 1)
-    expected_wrong = before[group] + (k - starts[group]) * (group_wrong / group_size)[group]
-    return k / n, expected_wrong / k, ends
+    # before + (k − start) · (wrong / size) of each item's group, then / k: computed in place,
+    # operation by operation as written, so that a million answers need a few arrays, not ten.
+    expected_wrong = np.subtract(k, starts[group]).astype(float)
+    expected_wrong *= (group_wrong / group_size)[group]
+    expected_wrong += before[group]
+    del group
+    expected_wrong /= k
+    return k / n, expected_wrong, ends
 
 
 def _curve_points(coverage: np.ndarray, risk: np.ndarray) -> dict[str, list[float]]:

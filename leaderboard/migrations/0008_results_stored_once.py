@@ -75,7 +75,7 @@ def summaries_from_runs(apps, schema_editor) -> None:
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("leaderboard", "0006_settings_stamps_and_gold_worker"),
+        ("leaderboard", "0007_run_bounds"),
     ]
 
     operations = [
