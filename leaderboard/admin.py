@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 from django.contrib import admin, messages
 from django.db import models, transaction
 from django.utils.html import format_html, format_html_join
 
 from leaderboard import services, uploads
+from leaderboard.exports import submission_json_data
 from leaderboard.forms import BenchmarkAdminForm
 from leaderboard.models import Benchmark, Item, Submission
 
@@ -155,8 +158,9 @@ class SubmissionAdmin(admin.ModelAdmin):
         "self_graded",
         "settings_fingerprint",
         "rescore_requested",
-        "summary",
+        "targets",
         "columns",
+        "result",
     )
     fields = (
         "model_name",
@@ -170,6 +174,12 @@ class SubmissionAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False  # submissions come through the upload form
+
+    @admin.display(description="result")
+    def result(self, obj: Submission) -> str:
+        """The result as ``/submissions/<id>.json`` gives it (empty until scored)."""
+        data = submission_json_data(obj, obj.result()).get("metrics")
+        return format_html("<pre>{}</pre>", json.dumps(data, indent=1)) if data else "–"
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj: Submission) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import gc
 import pickle
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from typing import ClassVar
@@ -339,7 +339,7 @@ class Board:
 
     def moved_beyond_noise(self, row: Row, key: str) -> bool:
         """Whether the ranks the bootstrap allows under binary and at `key` do not overlap."""
-        before, after = row.cells["0"], row.cells[key]
+        before, after = row.cells[scoring.BINARY_KEY], row.cells[key]
         if None in (before.significant_rank, before.rank_low, after.significant_rank):
             return False
         return after.rank_low < before.significant_rank or after.significant_rank > before.rank_low
@@ -447,7 +447,7 @@ class Board:
                 f"Rewarding abstention leaves this board's order as it is: at t = "
                 f"{key} every model keeps its binary rank."
             )
-        known = self.separates(key) and self.separates("0")
+        known = self.separates(key) and self.separates(scoring.BINARY_KEY)
         sentence = (
             f"Rewarding abstention reorders this board: at t = {key}, "
             f"{len(moved)} of {len(ranked)} models change rank"
@@ -455,7 +455,7 @@ class Board:
         if known:
             beyond = sum(self.moved_beyond_noise(row, key) for row in moved)
             sentence += f", {beyond} beyond noise" if beyond else ", each within noise"
-        leader = self.leader("0")
+        leader = self.leader(scoring.BINARY_KEY)
         new_leader = self.leader(key)
         if leader is not None:
             rank = leader.cells[key].rank
@@ -469,7 +469,7 @@ class Board:
                     )
                 else:
                     sentence += f"; the binary leader {leader.model} falls to #{rank}"
-                    was = new_leader.cells["0"].rank
+                    was = new_leader.cells[scoring.BINARY_KEY].rank
                     if was is not None:
                         sentence += f" and {new_leader.model} climbs from #{was} to #1"
                         if context:
@@ -547,30 +547,20 @@ def far_enough_apart(rows: list[Row], key: str, min_items: int) -> np.ndarray | 
     return apart.any(axis=2)
 
 
-def behaviour_of(runs: list[dict]) -> list[dict]:
+def behaviour_of(runs: Iterable[scoring.RunScore]) -> list[dict]:
     """The runs prompted at a target above 0, for the behavioural calibration table and chart."""
-    out = []
-    for run in runs:
-        target = run.get("target")
-        if not target:
-            continue
-        counts = run["counts"]
-        out.append(
-            {
-                "target": target,
-                "key": run["key"],
-                "accuracy_given_attempted": run["accuracy_given_attempted"],
-                "interval": (run.get("intervals") or {}).get("accuracy_given_attempted"),
-                "error_rate": run["error_rate"],
-                "abstention_rate": run["abstention_rate"],
-                "score": float(
-                    scoring.score_at_target(
-                        counts["correct"], counts["incorrect"], run["n_items"], target
-                    )
-                ),
-                "calibrated": scoring.statistics.behaviourally_calibrated(
-                    run["accuracy_given_attempted"], target
-                ),
-            }
-        )
+    out = [
+        {
+            "target": run.target,
+            "key": run.key,
+            "accuracy_given_attempted": run.accuracy_given_attempted,
+            "interval": (run.intervals or {}).get("accuracy_given_attempted"),
+            "error_rate": run.error_rate,
+            "abstention_rate": run.abstention_rate,
+            "score": float(run.score_at(run.target)),
+            "calibrated": run.behaviourally_calibrated,
+        }
+        for run in runs
+        if run.target
+    ]
     return sorted(out, key=lambda run: run["target"])

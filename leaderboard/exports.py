@@ -1,5 +1,5 @@
 """The bytes the board's exports send: ``leaderboard.json``, ``leaderboard.csv`` and
-``benchmark.json``."""
+``benchmark.json``; and a submission's JSON, ``/submissions/<id>.json``."""
 
 from __future__ import annotations
 
@@ -8,12 +8,14 @@ import gzip
 import hashlib
 import io
 import json
+import math
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Max
 
+import scoring
 from leaderboard.boards import INTERVAL_METRICS, Board
-from leaderboard.models import METRICS, Benchmark
+from leaderboard.models import METRICS, Benchmark, Submission
 from leaderboard.results_cache import cached_results
 
 
@@ -113,3 +115,78 @@ def _benchmark_json_gzip(benchmark: Benchmark) -> bytes:
     return gzip.compress(
         json.dumps(document, ensure_ascii=False).encode(), compresslevel=6, mtime=0
     )
+
+
+def submission_json_data(submission: Submission, result: scoring.SubmissionScore | None) -> dict:
+    """``/submissions/<id>.json``: the submission's status and, once scored, its result under
+    ``metrics``, as the README documents it ("A submission as JSON"). Field names are those of
+    ``leaderboard.json`` where they mean the same."""
+    data = {
+        "id": submission.pk,
+        "benchmark": submission.benchmark.slug,
+        "model": submission.model_name,
+        "organisation": submission.organisation,
+        "visibility": submission.visibility,
+        "status": submission.status,
+        "progress": submission.progress,
+        "errors": submission.errors,
+        "n_errors": submission.n_errors,
+        "created_at": submission.created_at.isoformat(),
+        "finished_at": submission.finished_at.isoformat() if submission.finished_at else None,
+    }
+    if submission.status == Submission.Status.SCORED and result is not None:
+        data["metrics"] = _result_data(result)
+    return data
+
+
+def _result_data(result: scoring.SubmissionScore) -> dict:
+    primary = result.primary
+    return {
+        "n_items": result.n_items,
+        "self_graded": result.self_graded,
+        "primary_run": primary.key,
+        **_rates_data(primary),
+        "scores": {
+            key: {
+                "score": _finite(rubric.score),
+                "prompted": rubric.prompted,
+                "run": rubric.run_key,
+                "interval": rubric.interval,
+            }
+            for key, rubric in result.rubrics.items()
+        },
+        "runs": [_run_data(run) for run in result.runs],
+        "columns": result.columns.to_dict(),
+    }
+
+
+def _rates_data(run: scoring.RunScore) -> dict:
+    """A run's rates, counts and their intervals, named as on a row of ``leaderboard.json``."""
+    return {
+        **{name: getattr(run, name) for name in METRICS},
+        "counts": {"correct": run.correct, "incorrect": run.incorrect, "abstained": run.abstained},
+        "intervals": {name: (run.intervals or {}).get(name) for name in INTERVAL_METRICS},
+    }
+
+
+def _run_data(run: scoring.RunScore) -> dict:
+    return {
+        "key": run.key,
+        "target": run.target,
+        "n_items": run.n_items,
+        "present": run.present,
+        **_rates_data(run),
+        "behaviourally_calibrated": run.behaviourally_calibrated,
+        "has_confidence": run.has_confidence,
+        "scores_abstaining_below": {
+            key: _finite(score) for key, score in run.scores_abstaining_below.items()
+        },
+        "confidence_calibration": run.confidence_calibration,
+        "categories": run.categories,
+        "categories_not_shown": run.categories_not_shown,
+    }
+
+
+def _finite(value: float | None) -> float | None:
+    """A number JSON can carry: None for none, and for NaN or an infinity."""
+    return None if value is None or not math.isfinite(value) else float(value)

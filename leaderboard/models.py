@@ -352,11 +352,14 @@ class Submission(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
-    # The results, written in one transaction with the runs once scored.
+    # The results are the runs (Run rows) and these few facts of the whole file, written in one
+    # transaction once scored; `result()` reads them back as scoring's SubmissionScore.
     self_graded = models.BooleanField(default=False)
     # The benchmark's settings_fingerprint when these results were computed ("" before any).
     settings_fingerprint = models.CharField(max_length=64, blank=True, default="")
-    summary = models.JSONField(null=True, blank=True)
+    # The targets the results were scored under (besides binary): each is a rubric.
+    targets = models.JSONField(null=True, blank=True)
+    # Which column of the file was read for each field (scoring.ColumnReport).
     columns = models.JSONField(null=True, blank=True)
 
     objects = SubmissionQuerySet.as_manager()
@@ -374,14 +377,56 @@ class Submission(models.Model):
     def is_finished(self) -> bool:
         return self.status in self.FINISHED
 
-    @property
-    def primary_run_key(self) -> str:
-        """The run whose metrics are the headline ones (scoring's SubmissionScore.primary)."""
-        return (self.summary or {}).get("primary_run", "default")
+    def result(self, *, for_board: bool = False) -> scoring.SubmissionScore | None:
+        """The stored result (`results_of`), None before any."""
+        return results_of([self], for_board=for_board).get(self.pk)
 
-    def rubric_scores(self) -> dict[str, dict]:
-        """Rubric key → {"target", "score", "prompted", "run"}, from the stored summary."""
-        return (self.summary or {}).get("rubrics", {})
+    def result_of(self, runs: list[scoring.RunScore]) -> scoring.SubmissionScore | None:
+        """The result these runs of this submission make, None without any."""
+        if not runs:
+            return None
+        return scoring.SubmissionScore.of_runs(
+            sorted(runs, key=_run_order),
+            rubric_targets=(0.0, *(self.targets or ())),
+            self_graded=self.self_graded,
+            columns=scoring.ColumnReport(**(self.columns or {"used": {}, "ignored": []})),
+        )
+
+
+def results_of(
+    submissions: list[Submission], *, for_board: bool = False
+) -> dict[int, scoring.SubmissionScore]:
+    """The stored results of these submissions, by id, read in one query of their runs; those
+    without runs are left out.
+
+    Never with the runs' outcomes and bootstrap, which hold a value per item or per resample,
+    nor their separation bounds, which boards read on their own; `for_board` leaves out what no
+    board shows too (None: see scoring.RunScore). Each submission needs its `targets`,
+    `self_graded` and `columns`. Read as plain values, not as Run objects: a board reads tens
+    of thousands of runs.
+    """
+    left_out = (*Run.RESAMPLING, *(Run.BOARD_LEAVES_OUT if for_board else ()))
+    fields = [name for name in Run.SCORED_FIELDS if name not in left_out]
+    runs: dict[int, list[scoring.RunScore]] = {}
+    stored = (
+        Run.objects.filter(submission_id__in=[submission.pk for submission in submissions])
+        .order_by()
+        .values_list("submission_id", *fields)
+    )
+    for submission_id, *values in stored.iterator(chunk_size=2000):
+        run = scoring.RunScore(**dict(zip(fields, values, strict=True)), **dict.fromkeys(left_out))
+        runs.setdefault(submission_id, []).append(run)
+    out = {}
+    for submission in submissions:
+        result = submission.result_of(runs.get(submission.pk, []))
+        if result is not None:
+            out[submission.pk] = result
+    return out
+
+
+def _run_order(run: scoring.RunScore) -> tuple[bool, float]:
+    """The order scoring gives runs: the default run first, then by target."""
+    return (run.target is not None, run.target or 0.0)
 
 
 class Run(models.Model):
@@ -407,6 +452,9 @@ class Run(models.Model):
     scores_abstaining_below = models.JSONField(default=dict, blank=True)
     # 95% bootstrap intervals of every rate and rubric score (scoring.statistics.run_intervals).
     intervals = models.JSONField(default=dict, blank=True)
+    # Categories left out of `categories` on a benchmark whose gold is hidden (too few answers).
+    categories_not_shown = models.PositiveIntegerField(default=0)
+    has_confidence = models.BooleanField(default=False)
     # Reliability table, ECE, Brier score and risk-coverage curve of stated confidences.
     confidence_calibration = models.JSONField(null=True, blank=True)
     # Per resample of the benchmark's items, the count of correct then of incorrect items, as
@@ -436,11 +484,17 @@ class Run(models.Model):
         "abstained",
         *METRICS,
         "categories",
+        "categories_not_shown",
+        "has_confidence",
         "scores_abstaining_below",
         "intervals",
         "confidence_calibration",
         "bounds",
     )
+    # Read apart from a result (``results_of``), by what compares submissions.
+    RESAMPLING = ("bounds",)
+    # What a board does not show, read for a submission's own page and JSON only.
+    BOARD_LEAVES_OUT = ("categories", "scores_abstaining_below", "confidence_calibration")
 
     @classmethod
     def from_score(cls, submission: Submission, run: scoring.RunScore) -> Run:

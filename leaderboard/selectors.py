@@ -8,7 +8,7 @@ import hashlib
 import json
 import math
 import pickle
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import ParamSpec, TypeVar
@@ -33,8 +33,9 @@ from leaderboard.boards import (
     far_enough_apart,
 )
 from leaderboard.exports import board_json_bytes
-from leaderboard.models import METRICS, Benchmark, Item, Run, Submission
+from leaderboard.models import METRICS, Benchmark, Item, Run, Submission, results_of
 from leaderboard.results_cache import BOARD_CACHE_SECONDS, cached_results
+from scoring import BINARY_KEY
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -146,7 +147,17 @@ def _being_rescored(benchmark: Benchmark, user) -> list[dict]:
 
 
 # The fields a board row is made of.
-ROW_FIELDS = ("id", "model_name", "organisation", "url", "self_graded", "summary", "visibility")
+ROW_FIELDS = (
+    "id",
+    "model_name",
+    "organisation",
+    "url",
+    "visibility",
+    # What a result needs besides its runs (models.results_of).
+    "self_graded",
+    "targets",
+    "columns",
+)
 
 
 def _private_submissions(benchmark: Benchmark, user) -> list[Submission]:
@@ -204,9 +215,8 @@ def _board_with_samples(
     bounds instead (``_bounds_board``), and has no resampled scores: {}.
     """
     rubrics = _rubrics(benchmark)
-    # Read in chunks: a submission's stored results are held only until its row is made.
-    submissions = _on_board(benchmark, user).only(*ROW_FIELDS).iterator(chunk_size=500)
-    rows = [_unranked_row(submission) for submission in submissions]
+    # Read in chunks: a chunk's stored results are held only until its rows are made.
+    rows = _unranked_rows(_on_board(benchmark, user).only(*ROW_FIELDS).iterator(chunk_size=500))
     if _by_bounds(len(rows)):
         return _bounds_board(benchmark, rubrics, rows, public=public), {}
     samples = _sample_matrices(benchmark, rows, rubrics)
@@ -234,7 +244,7 @@ def _merged_board(benchmark: Benchmark, board: Board, more: list[Submission]) ->
     rubrics = board.rubrics
     more = [submission for submission in more if submission.pk not in board.positions]
     public = sorted(board.rows, key=lambda row: board.positions[row.id])
-    added = [_unranked_row(submission) for submission in more]
+    added = _unranked_rows(more)
     # Every row in the order the database lists them (``_on_board``): newest first.
     created = dict(
         Submission.objects.filter(pk__in=[row.id for row in [*public, *added]]).values_list(
@@ -353,27 +363,48 @@ def _bounds_of(
     return out
 
 
-def _unranked_row(submission: Submission) -> Row:
-    """A submission's row, with its scores but no ranks yet (``_ranked_board`` gives them)."""
-    summary = submission.summary or {}
-    rubric_info = summary.get("rubrics", {})
-    runs = summary.get("runs", [])
-    counts = {run["key"]: run["counts"] for run in runs}
+# Submissions whose results are read in one query when rows are made.
+ROWS_PER_QUERY = 500
+
+
+def _unranked_rows(submissions: Iterable[Submission]) -> list[Row]:
+    """These submissions' rows, with their scores but no ranks yet (``_ranked_board`` gives
+    them): their results read ``ROWS_PER_QUERY`` submissions at a time, in one query each,
+    without what a board does not show."""
+    rows: list[Row] = []
+    chunk: list[Submission] = []
+
+    def add_rows() -> None:
+        results = results_of(chunk, for_board=True)
+        rows.extend(_unranked_row(submission, results.get(submission.pk)) for submission in chunk)
+        chunk.clear()
+
+    for submission in submissions:
+        chunk.append(submission)
+        if len(chunk) == ROWS_PER_QUERY:
+            add_rows()
+    add_rows()
+    return rows
+
+
+def _unranked_row(submission: Submission, result: scoring.SubmissionScore | None) -> Row:
+    """A submission's row, from its result (None: a scored submission without runs, which
+    no scoring leaves, shows no figure)."""
     cells = {}
-    for key, info in rubric_info.items():
-        run_counts = counts.get(info.get("run"))
-        cells[key] = Cell(
-            score=_number(info.get("score")),
-            rank=None,
-            rank_shift=None,
-            prompted=bool(info.get("prompted", False)),
-            interval=info.get("interval"),
-            run=info.get("run"),
-            answered=(
-                None if run_counts is None else (run_counts["correct"], run_counts["incorrect"])
-            ),
-        )
-    primary = next((run for run in runs if run["key"] == summary.get("primary_run")), {})
+    primary = None
+    if result is not None:
+        primary = result.primary
+        for key, rubric in result.rubrics.items():
+            run = result.run(rubric.run_key)
+            cells[key] = Cell(
+                score=_number(rubric.score),
+                rank=None,
+                rank_shift=None,
+                prompted=rubric.prompted,
+                interval=rubric.interval,
+                run=rubric.run_key,
+                answered=None if run is None else (run.correct, run.incorrect),
+            )
     return Row(
         id=submission.pk,
         model=submission.model_name,
@@ -381,11 +412,15 @@ def _unranked_row(submission: Submission) -> Row:
         url=submission.url,
         self_graded=submission.self_graded,
         private=submission.visibility == Submission.Visibility.PRIVATE,
-        metrics={name: summary.get(name) for name in METRICS},
-        counts=summary.get("counts", {"correct": 0, "incorrect": 0, "abstained": 0}),
+        metrics={name: getattr(primary, name, None) for name in METRICS},
+        counts={
+            "correct": primary.correct if primary else 0,
+            "incorrect": primary.incorrect if primary else 0,
+            "abstained": primary.abstained if primary else 0,
+        },
         cells=cells,
-        intervals=primary.get("intervals") or {},
-        behaviour=behaviour_of(runs),
+        intervals=(primary.intervals if primary else None) or {},
+        behaviour=behaviour_of(result.runs) if result else [],
     )
 
 
@@ -440,8 +475,8 @@ def _ranked_board(
         columns[key] = (
             [_number(value) for value in table[key].tolist()],
             [_integer(value) for value in table[f"rank_{key}"].tolist()],
-            [0 if key == "0" else None] * len(ids)
-            if key == "0" or shifts is None
+            [0 if key == BINARY_KEY else None] * len(ids)
+            if key == BINARY_KEY or shifts is None
             else [_integer(value) for value in shifts.tolist()],
         )
     # Per rubric, the significance-aware ranks in the order of `rows`.
@@ -647,11 +682,13 @@ def compared(benchmark: Benchmark, board: Board, rows: list[Row]) -> tuple[dict 
             and disclosed(runs)
             and ((apart := far_enough_apart(rows, key, min_items)) is None or apart[0, 1])
         }
-        primary_keys = {
-            submission.pk: submission.primary_run_key
-            for submission in Submission.objects.filter(pk__in=[r.id for r in rows]).only("summary")
-        }
-        primary = pair((primary_keys.get(rows[0].id), primary_keys.get(rows[1].id)))
+        results = results_of(
+            list(Submission.objects.filter(pk__in=[r.id for r in rows]).only(*ROW_FIELDS)),
+            for_board=True,
+        )
+        primary = pair(
+            tuple(results[row.id].primary.key if row.id in results else None for row in rows)
+        )
         if primary is not None and disclosed(primary):
             matrix = scoring.agreement_matrix(*primary)
             agreement = {
@@ -664,65 +701,40 @@ def compared(benchmark: Benchmark, board: Board, rows: list[Row]) -> tuple[dict 
     return agreement, shares, withheld
 
 
-def rubric_rows(submission: Submission, viewer) -> list[dict]:
+def rubric_rows(
+    submission: Submission, result: scoring.SubmissionScore | None, viewer
+) -> list[dict]:
     """The scored submission's score, rank and rank shift under each rubric of its board, for
     its page: [] until it is scored."""
-    if submission.status != Submission.Status.SCORED:
+    if submission.status != Submission.Status.SCORED or result is None:
         return []
     # Ranked among what the owner sees, but only for the owner and staff: for anyone else the
     # owner's private submissions would show through the ranks and their count.
     sees_owners_board = viewer.is_staff or viewer.pk == submission.owner_id
     board = board_for(submission.benchmark, submission.owner if sees_owners_board else viewer)
     row = next((row for row in board.rows if row.id == submission.pk), None)
-    rubric_info = submission.rubric_scores()
-    runs = {run["key"]: run for run in (submission.summary or {}).get("runs", [])}
-    below = {
-        key: runs.get(info.get("run"), {}).get("scores_abstaining_below", {}).get(key)
-        for key, info in rubric_info.items()
-    }
     rows = []
     for rubric in board.rubrics:
-        info = rubric_info.get(rubric.key, {})
+        scored = result.rubrics.get(rubric.key)
+        run = result.run(scored.run_key) if scored else None
         cell = row.cells[rubric.key] if row else None
         rows.append(
             {
                 "rubric": rubric,
-                "score": info.get("score"),
-                "prompted": info.get("prompted", False),
-                "interval": info.get("interval"),
+                "score": _number(scored.score) if scored else None,
+                "prompted": scored.prompted if scored else False,
+                "interval": scored.interval if scored else None,
                 "rank": cell.rank if cell else None,
                 "tied": cell.tied if cell else "",
                 "rank_shift": cell.rank_shift if cell else None,
                 "of": len(board.ranking(rubric.key)),
                 # What the run's own confidences would have scored, abstaining below t.
-                "abstaining_below": below.get(rubric.key),
+                "abstaining_below": (
+                    run.scores_abstaining_below.get(rubric.key) if run is not None else None
+                ),
             }
         )
     return rows
-
-
-def submission_runs(submission: Submission) -> tuple[list[Run], Run | None, list, int, list[dict]]:
-    """A submission's runs (binary first, then by target), its primary run, that run's outcomes
-    by category (sorted by name) and how many categories are left out, and its runs prompted at
-    a target (``behaviour_of``)."""
-    runs = list(submission.runs.all())
-    runs.sort(key=lambda run: (run.target is not None, run.target or 0))
-    primary = next(
-        (run for run in runs if run.key == submission.primary_run_key), runs[0] if runs else None
-    )
-    categories = sorted((primary.categories if primary else {}).items())
-    summary_runs = (submission.summary or {}).get("runs", [])
-    behaviour = behaviour_of(summary_runs)
-    # On a benchmark whose gold is hidden, categories with too few answers are left out.
-    categories_not_shown = next(
-        (
-            run.get("categories_not_shown", 0)
-            for run in summary_runs
-            if primary is not None and run.get("key") == primary.key
-        ),
-        0,
-    )
-    return runs, primary, categories, categories_not_shown, behaviour
 
 
 def _number(value) -> float | None:

@@ -450,9 +450,9 @@ def _store_result(*, submission_id: int, result: scoring.SubmissionScore, finger
             return
         submission.runs.all().delete()
         Run.objects.bulk_create(Run.from_score(submission, run) for run in result.runs)
-        summary = result.to_dict()
-        submission.summary = summary
-        submission.columns = summary.get("columns")
+        # The runs hold the result; the submission, what concerns the whole file.
+        submission.targets = [rubric.target for rubric in result.rubrics.values() if rubric.target]
+        submission.columns = result.columns.to_dict()
         submission.self_graded = result.self_graded
         submission.settings_fingerprint = fingerprint
         submission.status = Submission.Status.SCORED

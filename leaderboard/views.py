@@ -21,9 +21,10 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 import scoring
 from leaderboard import charts, confirmation, ratelimit, services, uploads
-from leaderboard.exports import benchmark_json_gzip, board_csv
+from leaderboard.boards import behaviour_of
+from leaderboard.exports import benchmark_json_gzip, board_csv, submission_json_data
 from leaderboard.forms import ConfirmationRequestForm, SignupForm, SubmissionForm
-from leaderboard.models import Benchmark, ConfirmedEmail, Submission
+from leaderboard.models import Benchmark, ConfirmedEmail, Submission, results_of
 from leaderboard.results_cache import cached_results
 from leaderboard.selectors import (
     CHART_TOP,
@@ -34,7 +35,6 @@ from leaderboard.selectors import (
     charts_for,
     compared,
     rubric_rows,
-    submission_runs,
 )
 
 ACCEPTS_GZIP = re.compile(r"\bgzip\b")
@@ -65,7 +65,8 @@ def home(request: HttpRequest) -> HttpResponse:
             {
                 "benchmark": benchmark,
                 "n_models": len(board.rows),
-                "binary_leader": board.leader("0"),
+                "binary_key": scoring.BINARY_KEY,
+                "binary_leader": board.leader(scoring.BINARY_KEY),
                 "strictest": strictest,
                 "strictest_leader": strictest_leader,
                 # A leader is named only with what it must be read with: whether it beats
@@ -88,9 +89,9 @@ def home(request: HttpRequest) -> HttpResponse:
 def benchmark(request: HttpRequest, slug: str) -> HttpResponse:
     benchmark = _get_benchmark_for_user(request, slug)
     show_all = request.GET.get("all") == "1"
-    sort_key = request.GET.get("sort", "0")
+    sort_key = request.GET.get("sort", scoring.BINARY_KEY)
     if sort_key not in {scoring.target_key(t) for t in benchmark.config().rubrics}:
-        sort_key = "0"
+        sort_key = scoring.BINARY_KEY
 
     def page() -> HttpResponse:
         # Always from the current board: a cached page must never hold an older one.
@@ -285,20 +286,24 @@ def submit(request: HttpRequest, slug: str) -> HttpResponse:
 @require_safe
 def submission(request: HttpRequest, submission_id: int) -> HttpResponse:
     submission = _get_submission_for_user(request, submission_id)
-    runs, primary, categories, categories_not_shown, behaviour = submission_runs(submission)
+    result = submission.result() if submission.status == Submission.Status.SCORED else None
+    primary = result.primary if result else None
+    # On a benchmark whose gold is hidden, categories with too few answers are left out.
+    categories = sorted(primary.categories.items()) if primary else []
+    behaviour = behaviour_of(result.runs) if result else []
     return render(
         request,
         "submission.html",
         {
             "submission": submission,
             "benchmark": submission.benchmark,
-            "runs": runs,
+            "result": result,
+            "runs": result.runs if result else (),
             "primary": primary,
             "categories": categories,
-            "categories_not_shown": categories_not_shown,
             "min_items": submission.benchmark.config().min_items_per_figure,
             "category_figure": category_figure(submission, categories),
-            "rubrics": rubric_rows(submission, request.user),
+            "rubrics": rubric_rows(submission, result, request.user),
             "status_url": reverse("submission_json", args=[submission.pk]),
             "behaviour": behaviour,
             "behaviour_figure": (
@@ -312,7 +317,7 @@ def submission(request: HttpRequest, submission_id: int) -> HttpResponse:
                     "risk_coverage": charts.risk_coverage_chart(run.confidence_calibration),
                     "risk_id": f"figure-risk-{index}",
                 }
-                for index, run in enumerate(runs)
+                for index, run in enumerate(result.runs if result else ())
                 if run.confidence_calibration
             ],
         },
@@ -321,27 +326,11 @@ def submission(request: HttpRequest, submission_id: int) -> HttpResponse:
 
 @require_safe
 def submission_json(request: HttpRequest, submission_id: int) -> JsonResponse:
+    """The submission's status and, once scored, its result: the shape the README documents
+    under "A submission as JSON"."""
     submission = _get_submission_for_user(request, submission_id)
-    return JsonResponse(submission_status(submission))
-
-
-def submission_status(submission: Submission) -> dict:
-    data = {
-        "id": submission.pk,
-        "benchmark": submission.benchmark.slug,
-        "model": submission.model_name,
-        "organisation": submission.organisation,
-        "visibility": submission.visibility,
-        "status": submission.status,
-        "progress": submission.progress,
-        "errors": submission.errors,
-        "n_errors": submission.n_errors,
-        "created_at": submission.created_at.isoformat(),
-        "finished_at": submission.finished_at.isoformat() if submission.finished_at else None,
-    }
-    if submission.status == Submission.Status.SCORED and submission.summary:
-        data["metrics"] = submission.summary
-    return data
+    result = submission.result() if submission.status == Submission.Status.SCORED else None
+    return JsonResponse(submission_json_data(submission, result))
 
 
 @require_http_methods(["GET", "POST"])
@@ -381,8 +370,13 @@ def signup(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_safe
 def my_submissions(request: HttpRequest) -> HttpResponse:
-    submissions = request.user.submissions.select_related("benchmark").order_by("-created_at")
-    return render(request, "my_submissions.html", {"submissions": submissions})
+    submissions = list(request.user.submissions.select_related("benchmark").order_by("-created_at"))
+    results = results_of(submissions, for_board=True)
+    return render(
+        request,
+        "my_submissions.html",
+        {"submissions": [(submission, results.get(submission.pk)) for submission in submissions]},
+    )
 
 
 def _too_many(response: HttpResponse, seconds: int) -> HttpResponse:

@@ -17,8 +17,8 @@ before it:
 - `compare`: two submissions side by side, item by item.
 
 Policies each live in one function: missing items count as abstained
-(`outcomes.counted_abstained`), which run scores a rubric (`scores.rubric_run`) and the rank
-shift (`ranking.rank_shift`).
+(`outcomes.counted_abstained`), which run scores a rubric (`scores.rubric_run`), which run's
+metrics are the headline ones (`scores.primary_run`) and the rank shift (`ranking.rank_shift`).
 
 `python -m scoring` scores one file locally.
 """

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -42,7 +42,13 @@ DEFAULT_RUN_KEY = "default"
 @dataclass(frozen=True, eq=False)
 class RunScore:
     """One run's counts and rates. `abstained` includes missing items; `outcomes` is in gold
-    order (see OUTCOME_* codes)."""
+    order (see OUTCOME_* codes).
+
+    A result read back from storage may leave out what its reader does not need: the outcomes,
+    the bootstrap and the separation bounds (None), and for a board the categories, the scores
+    abstaining below each target and the confidence calibration (None too; `has_confidence`
+    still says whether the run stated confidences).
+    """
 
     target: float | None
     key: str
@@ -57,12 +63,12 @@ class RunScore:
     abstention_rate: float
     accuracy_given_attempted: float
     f1: float
-    outcomes: np.ndarray = field(repr=False)
-    categories: dict[str, dict] = field(default_factory=dict, repr=False)
+    outcomes: np.ndarray | None = field(default=None, repr=False)
+    categories: dict[str, dict] | None = field(default_factory=dict, repr=False)
     # Categories left out of `categories` on a benchmark whose gold is hidden (too few answers).
     categories_not_shown: int = 0
     has_confidence: bool = False
-    scores_abstaining_below: dict[str, float] = field(default_factory=dict)
+    scores_abstaining_below: dict[str, float] | None = field(default_factory=dict)
     # Stated confidences against outcomes (statistics.confidence_calibration), when given.
     confidence_calibration: dict[str, object] | None = None
     # Per bootstrap resample, the count of correct and of incorrect items: shape (2, B).
@@ -71,11 +77,16 @@ class RunScore:
     intervals: dict[str, object] = field(default_factory=dict)
     # The separation bounds of the run's score under every rubric ({key: [lo, hi]}): what a
     # board too large for the paired test ranks by (statistics.run_bounds).
-    bounds: dict[str, list[float] | None] = field(default_factory=dict, repr=False)
+    bounds: dict[str, list[float] | None] | None = field(default_factory=dict, repr=False)
 
     def score_at(self, t: float) -> float:
         """This run's score under the rubric of target t."""
         return metrics.score_at_target(self.correct, self.incorrect, self.n_items, t)
+
+    @property
+    def is_default(self) -> bool:
+        """Whether this is the default run (rows without a target)."""
+        return self.target is None
 
     @property
     def behaviourally_calibrated(self) -> bool | None:
@@ -147,6 +158,55 @@ class SubmissionScore:
     primary: RunScore
     columns: ColumnReport
 
+    @classmethod
+    def of_runs(
+        cls,
+        runs: list[RunScore] | tuple[RunScore, ...],
+        *,
+        rubric_targets: tuple[float, ...] | list[float],
+        self_graded: bool,
+        columns: ColumnReport,
+    ) -> SubmissionScore:
+        """A submission's result from its runs (the default run, if any, first, then by target):
+        each rubric's score and the headline run follow from them (`rubric_run`, `primary_run`),
+        so a stored result is its runs and these few facts."""
+        runs = tuple(runs)
+        chosen = [(t, *rubric_run(runs, t)) for t in rubric_targets]
+        scored = [(t, run) for t, run, _ in chosen if run is not None]
+        # Every score in one call, elementwise as `RunScore.score_at` gives each (a board reads
+        # thousands of results at once).
+        scores = iter(
+            np.atleast_1d(
+                metrics.score_at_target(
+                    [run.correct for _, run in scored],
+                    [run.incorrect for _, run in scored],
+                    [run.n_items for _, run in scored],
+                    [t for t, _ in scored],
+                )
+            ).tolist()
+        )
+        rubrics: dict[str, RubricScore] = {}
+        for t, run, prompted in chosen:
+            key = target_key(t)
+            if run is not None:
+                rubrics[key] = RubricScore(
+                    t, key, next(scores), prompted, run.key, _score_interval(run, key)
+                )
+            else:
+                rubrics[key] = RubricScore(t, key, None, False, None)
+        return cls(
+            n_items=runs[0].n_items,
+            self_graded=self_graded,
+            runs=runs,
+            rubrics=rubrics,
+            primary=primary_run(runs),
+            columns=columns,
+        )
+
+    def run(self, key: str | None) -> RunScore | None:
+        """The run with this key ("default" or a target's key), None if there is none."""
+        return next((run for run in self.runs if run.key == key), None)
+
     def to_dict(self) -> dict[str, object]:
         """The object `python -m scoring --json` prints (SPEC §6)."""
         primary = self.primary
@@ -197,27 +257,10 @@ def score_predictions(
         runs.append(_score_run(gold, rows[targets == t], float(t), config))
     if config.n_resamples:
         runs = _with_bootstrap(runs, config)
-
-    default = runs[0] if runs[0].target is None else None
-    rubrics: dict[str, RubricScore] = {}
-    for t in config.rubrics:
-        key = target_key(t)
-        run, prompted = rubric_run(runs, t)
-        if run is not None:
-            rubrics[key] = RubricScore(
-                t, key, run.score_at(t), prompted, run.key, _score_interval(run, key)
-            )
-        else:
-            rubrics[key] = RubricScore(t, key, None, False, None)
-    primary = default if default is not None else _prompted_run(runs, 0.0)
-    if primary is None:
-        primary = runs[0]
-    return SubmissionScore(
-        n_items=gold.n_items,
+    return SubmissionScore.of_runs(
+        runs,
+        rubric_targets=config.rubrics,
         self_graded=config.grader == "pregraded",
-        runs=tuple(runs),
-        rubrics=rubrics,
-        primary=primary,
         columns=predictions.columns,
     )
 
@@ -261,7 +304,19 @@ def _score_interval(run: RunScore, key: str) -> list[float] | None:
     return run.intervals.get("scores", {}).get(key) if run.intervals else None
 
 
-def rubric_run(runs: list[RunScore], t: float) -> tuple[RunScore | None, bool]:
+def primary_run(runs: Sequence[RunScore]) -> RunScore:
+    """The policy "which run's metrics are the headline ones": the default run when there is
+    one, else the run prompted at binary (t = 0), else the first run.
+
+    `runs` as `rubric_run` takes them.
+    """
+    if runs[0].target is None:
+        return runs[0]
+    prompted = _prompted_run(runs, 0.0)
+    return runs[0] if prompted is None else prompted
+
+
+def rubric_run(runs: Sequence[RunScore], t: float) -> tuple[RunScore | None, bool]:
     """The policy "which run scores a rubric": the run prompted at t when there is one, else the
     default run ("same answers"), else none; and whether the run was prompted at t.
 
@@ -275,7 +330,7 @@ def rubric_run(runs: list[RunScore], t: float) -> tuple[RunScore | None, bool]:
     return default, False
 
 
-def _prompted_run(runs: list[RunScore], t: float) -> RunScore | None:
+def _prompted_run(runs: Sequence[RunScore], t: float) -> RunScore | None:
     for run in runs:
         if run.target is not None and abs(run.target - t) <= TARGET_EQUAL_TOLERANCE:
             return run

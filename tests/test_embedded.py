@@ -51,7 +51,8 @@ while time.monotonic() < deadline:
     if submission.is_finished:
         break
     time.sleep(0.2)
-print("STATUS", submission.status, submission.summary and submission.summary["scores"]["0.5"])
+result = submission.result()
+print("STATUS", submission.status, result and result.rubrics["0.5"].score)
 """
 
 

@@ -127,7 +127,7 @@ def test_it_scores_a_submission_alike_from_the_snapshot_and_from_the_items(
     first.refresh_from_db()
     second.refresh_from_db()
     assert first.status == second.status == Submission.Status.SCORED
-    assert first.summary == second.summary
+    assert first.result().to_dict() == second.result().to_dict()
     expected = scoring.score_predictions(
         benchmark.gold(),
         scoring.read_predictions(
@@ -135,4 +135,4 @@ def test_it_scores_a_submission_alike_from_the_snapshot_and_from_the_items(
         ),
         benchmark.config(),
     )
-    assert first.summary == expected.to_dict()
+    assert first.result().to_dict() == expected.to_dict()

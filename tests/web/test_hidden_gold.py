@@ -11,6 +11,7 @@ site gives and check that none is over fewer than K items, then count what the a
 from __future__ import annotations
 
 import io
+import json
 import re
 
 import numpy as np
@@ -18,6 +19,7 @@ import plotly.io
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+import scoring
 from leaderboard import services
 from leaderboard.models import Submission
 
@@ -370,3 +372,30 @@ def test_the_board_never_tells_apart_two_runs_within_k_items(client, user, hidde
     # Five answers right apart: beyond noise where the gold is public, tied where it is hidden.
     assert ranges["open-choice"] == {"all": [1, 1], "five-less": [2, 2]}
     assert ranges["hidden-choice"] == {"all": [1, 2], "five-less": [1, 2]}
+
+
+def _values(data) -> set:
+    """Every number, text, truth value and null a JSON document holds, wherever it holds it."""
+    if isinstance(data, dict):
+        return set().union(*(_values(value) for value in data.values()))
+    if isinstance(data, list):
+        return set().union(*(_values(value) for value in data))
+    return {data}
+
+
+def test_the_submission_json_gives_nothing_the_scored_result_does_not(client, user, hidden):
+    """The JSON is built from the stored result: on a hidden benchmark it gives no figure, and
+    names no category, beyond scoring's own object for the file (what it used to send whole)."""
+    client.force_login(user)
+    rng = np.random.default_rng(11)
+    rows = [(i, rng.choice(list(LETTERS)), round(float(rng.random()), 3), None) for i in range(N)]
+    rows += [(i, "A", None, 0.75) for i in range(60)]
+    metrics = upload(client, hidden, csv(rows))["metrics"]
+    config = hidden.config()
+    gold = hidden.gold()
+    predictions = scoring.read_predictions(csv(rows), filename="p.csv", gold=gold, config=config)
+    scored = json.loads(json.dumps(scoring.score_predictions(gold, predictions, config).to_dict()))
+    assert _values(metrics) <= _values(scored)
+    for run, scored_run in zip(metrics["runs"], scored["runs"], strict=True):
+        assert run["categories"] == scored_run["categories"]
+        assert run["categories_not_shown"] == scored_run["categories_not_shown"] > 0

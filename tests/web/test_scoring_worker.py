@@ -51,7 +51,7 @@ def test_it_scores_an_upload_in_the_worker(celery_worker, client, user, make_ben
     assert metrics["counts"] == {"correct": 2, "incorrect": 1, "abstained": 1}
     assert metrics["accuracy"] == pytest.approx(0.5)
     # t = 0.75: (2 − 3·1) / 4
-    assert metrics["scores"]["0.75"] == pytest.approx(-0.25)
+    assert metrics["scores"]["0.75"]["score"] == pytest.approx(-0.25)
     page = client.get(f"/submissions/{submission_id}/").content.decode()
     assert "50.0%" in page and "−0.250" in page
     board = client.get("/benchmarks/capitals/leaderboard.json").json()

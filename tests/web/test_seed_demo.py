@@ -21,11 +21,11 @@ def test_it_seeds_mmlu_pro_with_its_29_models(client):
     assert submissions.count() == 29
     assert set(submissions.values_list("status", flat=True)) == {"scored"}
     deepseek = submissions.get(model_name="DeepSeek-Coder-V2")
-    assert deepseek.summary["coverage"] == pytest.approx(10351 / 12032)
+    assert deepseek.result().primary.coverage == pytest.approx(10351 / 12032)
     llama = submissions.get(model_name="Llama-2-7b-hf")
     # 2,061 empty letters are abstentions.
-    assert llama.summary["counts"]["abstained"] == 2061
-    assert llama.summary["counts"]["correct"] == 2207
+    assert llama.result().primary.abstained == 2061
+    assert llama.result().primary.correct == 2207
     assert llama.organisation == "Meta"
     assert "[29/29]" in out.getvalue()
     # Every demo file covers the 80% that new benchmarks ask for.

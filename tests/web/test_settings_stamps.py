@@ -75,7 +75,7 @@ def test_it_scores_again_a_submission_whose_settings_changed_while_it_was_scored
     assert list(scored.runs.values_list("key", flat=True)) == ["default"]
     run = scored.runs.get()
     assert (run.correct, run.incorrect, run.abstained) == (RIGHT, N_ITEMS - RIGHT - IDK, IDK)
-    assert sorted(scored.rubric_scores()) == ["0", "0.6"]
+    assert sorted(scored.result().rubrics) == ["0", "0.6"]
     assert not scored.rescore_requested
     board = admin_client.get("/benchmarks/big/leaderboard.json").json()
     assert [row["id"] for row in board["rows"]] == [submission.pk]

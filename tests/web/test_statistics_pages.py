@@ -91,14 +91,14 @@ def test_it_draws_intervals_as_error_bars(client, submit):
     curves = figure(page, "figure-curves")
     markers = [trace for trace in curves["data"] if trace.get("mode") == "markers"]
     assert len(markers) == 1 and markers[0]["x"] == [0.0, 0.5, 0.9]
-    summary = steady.summary["rubrics"]
-    low, high = summary["0.9"]["interval"]
-    score = summary["0.9"]["score"]
+    rubrics = steady.result().rubrics
+    low, high = rubrics["0.9"].interval
+    score = rubrics["0.9"].score
     assert markers[0]["error_y"]["array"][2] == pytest.approx(high - score)
     assert markers[0]["error_y"]["arrayminus"][2] == pytest.approx(score - low)
     outcomes = figure(page, "figure-outcomes")
     correct = next(trace for trace in outcomes["data"] if trace["name"] == "correct")
-    accuracy_low, accuracy_high = steady.summary["runs"][0]["intervals"]["accuracy"]
+    accuracy_low, accuracy_high = steady.result().runs[0].intervals["accuracy"]
     assert correct["error_x"]["array"][0] == pytest.approx(accuracy_high - 40 / 60)
     assert correct["error_x"]["arrayminus"][0] == pytest.approx(40 / 60 - accuracy_low)
 

@@ -30,8 +30,8 @@ def test_it_shows_the_metrics_once_scored(client, user, make_benchmark, save_sub
     data = client.get(f"/submissions/{submission.pk}.json").json()
     assert data["status"] == "scored"
     assert data["progress"] == 100
-    assert data["metrics"]["scores"]["0.5"] == pytest.approx((1 - 1) / 4)
-    assert data["metrics"]["scores"]["0.75"] == pytest.approx(1 / 4)  # the prompted run
+    assert data["metrics"]["scores"]["0.5"]["score"] == pytest.approx((1 - 1) / 4)
+    assert data["metrics"]["scores"]["0.75"]["score"] == pytest.approx(1 / 4)  # the prompted run
     page = client.get(f"/submissions/{submission.pk}/").content.decode()
     assert "prompted at t = 0.75" in page
     assert "same answers" in page

@@ -173,9 +173,9 @@ class Command(BaseCommand):
                 errors = "; ".join(scored.errors if scored else ["not scored"])
                 self.stdout.write(self.style.ERROR(f"{scored.status if scored else '?'}: {errors}"))
                 continue
-            summary = scored.summary
+            primary = scored.result(for_board=True).primary
             self.stdout.write(
-                f"accuracy {summary['accuracy']:6.1%}  error {summary['error_rate']:6.1%}  "
-                f"abstained {summary['abstention_rate']:6.1%}  ({elapsed:.1f} s)"
+                f"accuracy {primary.accuracy:6.1%}  error {primary.error_rate:6.1%}  "
+                f"abstained {primary.abstention_rate:6.1%}  ({elapsed:.1f} s)"
             )
         self.stdout.write(self.style.SUCCESS(f"{demo.slug}: {len(files)} models scored"))
