@@ -459,8 +459,8 @@ def _store_result(*, submission_id: int, result: scoring.SubmissionScore, finger
         submission.errors = []
         submission.n_errors = 0
         submission.finished_at = timezone.now()
+        # Saving it bumps its benchmark's results generation (``submission_saved``).
         submission.save()
-        benchmark_results_changed(benchmark_id=submission.benchmark_id)
 
 
 def submission_finish(
@@ -580,25 +580,90 @@ def submission_set_hidden(*, submission: Submission, hidden: bool) -> None:
     submission.hidden = hidden
 
 
-def benchmark_results_changed(*, benchmark_id: int) -> int:
-    """Bump the benchmark's results generation, which keys its cached boards; the new value.
+def benchmark_results_changed(*, benchmark_id: int) -> int | None:
+    """Bump the benchmark's results generation, which keys its cached boards; the new value
+    (None for a benchmark that is gone).
 
-    The new public board, its figures and its JSON are computed and cached at once, inside the
-    caller's transaction (a scoring's, a hide's): readers see the new generation only when it
-    commits, and then find them ready. Otherwise every web worker would compute the same board
-    at once after each scoring while its readers wait, a rush that grows with the board.
+    That is all a writer does: nothing is computed in its transaction, which may hold the
+    submission's and the benchmark's rows. Once the change commits, a warm task computes the new
+    public board, its figures and its JSON (``benchmark_warm``); readers who come before it is
+    done are given the board before, and readers of private rows compute their board from the
+    new results. A scoring, an edit or a deletion of a submission calls this by itself
+    (``submission_saved``, ``submission_deleted``); a bulk update must call it.
+    """
+    Benchmark.objects.filter(pk=benchmark_id).update(results_generation=F("results_generation") + 1)
+    bumped = Benchmark.objects.filter(pk=benchmark_id).values_list("results_generation", flat=True)
+    generation = bumped.first()
+    if generation is not None:
+        transaction.on_commit(lambda: _warm_on_commit(benchmark_id, generation))
+    return generation
+
+
+def _warm_on_commit(benchmark_id: int, generation: int) -> None:
+    from leaderboard.results_cache import claim_warming, release_warming
+    from leaderboard.tasks import warm_results
+
+    benchmark = Benchmark.objects.filter(pk=benchmark_id).first()
+    if benchmark is None or benchmark.results_generation != generation:
+        return  # a later change has committed since, and queues its own
+    token = claim_warming(benchmark)
+    if not token:
+        return  # another process is computing the board already
+    try:
+        warm_results.delay(benchmark_id, generation, token)
+    except Exception:
+        # Readers compute the board instead, as soon as the claim is given back.
+        release_warming(benchmark, token)
+        log.exception("Could not queue computing the board of benchmark %s", benchmark_id)
+
+
+def benchmark_warm(*, benchmark_id: int, generation: int, token: str = "") -> str:
+    """Compute and cache the public board, its figures and its JSON for results `generation`,
+    as one process at a time; what was done.
+
+    Nothing ("moved on") once a later change has bumped the generation (its own task computes
+    the newer board), nothing ("cached") when a reader computed it first or another process is
+    computing it.
     """
     from leaderboard.selectors import cache_public_results
 
-    Benchmark.objects.filter(pk=benchmark_id).update(results_generation=F("results_generation") + 1)
-    benchmark = Benchmark.objects.get(pk=benchmark_id)
-    try:
-        # A savepoint: should this fail, the change stands and readers compute the board.
-        with transaction.atomic():
-            cache_public_results(benchmark)
-    except Exception:
-        log.exception("Could not compute the board of benchmark %s; readers will", benchmark_id)
-    return benchmark.results_generation
+    benchmark = Benchmark.objects.filter(pk=benchmark_id).first()
+    if benchmark is None or benchmark.results_generation != generation:
+        return "moved on"
+    return "computed" if cache_public_results(benchmark, token=token) else "cached"
+
+
+# The fields of a submission that its board row shows or that decide whether it is listed.
+BOARD_FIELDS = frozenset(
+    {
+        "model_name",
+        "organisation",
+        "url",
+        "visibility",
+        "hidden",
+        "status",
+        "summary",
+        "self_graded",
+        "settings_fingerprint",
+        "owner",
+        "benchmark",
+    }
+)
+
+
+def submission_saved(*, sender, instance: Submission, created: bool, update_fields, **kwargs):
+    """A saved submission (a scoring stored, an edit in the admin) changes its board: the cached
+    boards are for the results before, whoever saved it."""
+    if created or kwargs.get("raw"):
+        return  # a new upload is on no board until it is scored
+    if update_fields is not None and not BOARD_FIELDS.intersection(update_fields):
+        return
+    benchmark_results_changed(benchmark_id=instance.benchmark_id)
+
+
+def submission_deleted(*, sender, instance: Submission, **kwargs):
+    """A deleted submission leaves its board (deleted alone, in the admin, or with its owner)."""
+    benchmark_results_changed(benchmark_id=instance.benchmark_id)
 
 
 def email_confirm(*, user, email: str) -> ConfirmedEmail:
