@@ -26,8 +26,9 @@ BOARD_CACHE_SECONDS = 24 * 3600
 # another may try: a process that dies while computing frees it by itself after this.
 RECOMPUTE_LOCK_SECONDS = 30
 # How long the warm task queued by a change may take to start before readers stop waiting for
-# it and compute the board themselves: a task lost with its broker or worker costs no more.
-WARM_CLAIM_SECONDS = 10
+# it and compute the board themselves: a task queued behind others, or lost with its broker or
+# worker, keeps the board from readers no longer than this.
+WARM_CLAIM_SECONDS = 2
 
 # How long a reader who needs the current value waits for the process computing it before
 # computing it too: about as long as a large board takes.

@@ -113,19 +113,17 @@ def test_it_streams_the_exports_of_a_large_board_as_they_would_be_sent_whole(
 ):
     from leaderboard import exports, selectors, views
 
-    whole = {
-        name: client.get(f"/benchmarks/simpleqa-cs/{name}")
-        for name in ("leaderboard.json", "leaderboard.csv")
-    }
-    assert not any(response.streaming for response in whole.values())
+    names = ("leaderboard.json", "leaderboard.csv")
     # As for a board of more than a thousand submissions, in pieces of a hundred rows.
     monkeypatch.setattr(selectors, "STREAMED_ABOVE_ROWS", 100)
     monkeypatch.setattr(views, "STREAMED_ABOVE_ROWS", 100)
     monkeypatch.setattr(exports, "ROWS_PER_PIECE", 100)
-    for name, sent_whole in whole.items():
-        response = client.get(f"/benchmarks/simpleqa-cs/{name}")
-        assert response.streaming, name
-        pieces = list(response.streaming_content)
-        assert len(pieces) >= 3, name
-        assert b"".join(pieces) == sent_whole.content, name
-        assert response["Content-Type"] == sent_whole["Content-Type"]
+    streamed = {name: client.get(f"/benchmarks/simpleqa-cs/{name}") for name in names}
+    pieces = {name: list(response.streaming_content) for name, response in streamed.items()}
+    monkeypatch.undo()
+    whole = {name: client.get(f"/benchmarks/simpleqa-cs/{name}") for name in names}
+    for name in names:
+        assert streamed[name].streaming and not whole[name].streaming, name
+        assert len(pieces[name]) >= 3, name
+        assert b"".join(pieces[name]) == whole[name].content, name
+        assert streamed[name]["Content-Type"] == whole[name]["Content-Type"]
