@@ -153,12 +153,14 @@ def cached_results(
     latest_key = f"{kind}:{benchmark.pk}:latest"
     board_lock = _lock_key(benchmark, "board")
     # One round trip: the value, and for a reader who may be given the one before, whether the
-    # board is being computed and the value before.
-    found = cache.get_many([key, latest_key, board_lock] if stale_ok else [key])
+    # board is being computed (the value before is read only then: a board may be large).
+    found = cache.get_many([key, board_lock] if stale_ok else [key])
     if key in found:
         return found[key]
-    if stale_ok and board_lock in found and latest_key in found:
-        return found[latest_key]
+    if stale_ok and board_lock in found:
+        value = cache.get(latest_key)
+        if value is not None:
+            return value
     with recomputing(benchmark, kind) as mine:
         if not mine and stale_ok:
             value = cache.get(latest_key)
