@@ -2,17 +2,16 @@
 
 Writes bump; reads build. Every change of results bumps the benchmark's generation
 (``Benchmark.results_cache_key``), so a value cached here is never older than the last change.
-Nothing is computed in the writer's transaction: once it commits, a warm task computes the
-public board, its figures and its JSON (``warming``), and readers who come meanwhile are given
-the value before; a value that nobody is computing is computed by the first reader that needs
-it, one process at a time (``cached_results``).
+Nothing is computed in the writer's transaction. Once it commits, the first reader who needs a
+value computes it while readers who come meanwhile are given the value before, one process at
+a time (``cached_results``); a warm task queued by the change computes the public board, its
+figures and its JSON should no reader come first (``warming``).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import TypeVar
@@ -25,10 +24,6 @@ BOARD_CACHE_SECONDS = 24 * 3600
 # How long one process may hold the right to recompute a cached board, figure or page before
 # another may try: a process that dies while computing frees it by itself after this.
 RECOMPUTE_LOCK_SECONDS = 30
-# How long the warm task queued by a change may take to start before readers stop waiting for
-# it and compute the board themselves: a task queued behind others, or lost with its broker or
-# worker, keeps the board from readers no longer than this.
-WARM_CLAIM_SECONDS = 2
 
 # How long a reader who needs the current value waits for the process computing it before
 # computing it too: about as long as a large board takes.
@@ -68,54 +63,18 @@ def recomputing(benchmark: Benchmark, kind: str) -> Iterator[bool]:
             cache.delete(lock_key)
 
 
-def claim_warming(benchmark: Benchmark) -> str:
-    """Take the right to compute the board of the benchmark's current results for a warm task
-    about to be queued, and the token that hands it over (``warming``); "" when another process
-    has it already.
-
-    Taken before the task is queued, so that readers who come before it starts are given the
-    board before instead of computing it in a web process; held at most ``WARM_CLAIM_SECONDS``
-    until the task starts.
-    """
-    token = uuid.uuid4().hex
-    return token if cache.add(_lock_key(benchmark, "board"), token, WARM_CLAIM_SECONDS) else ""
-
-
-def release_warming(benchmark: Benchmark, token: str) -> None:
-    """Give back a claim whose task could not be queued: readers compute the board."""
-    lock_key = _lock_key(benchmark, "board")
-    if token and cache.get(lock_key) == token:
-        cache.delete(lock_key)
-
-
 @contextmanager
-def warming(benchmark: Benchmark, token: str = "") -> Iterator[bool]:
+def warming(benchmark: Benchmark) -> Iterator[bool]:
     """The right to compute the board of the benchmark's current results and what is drawn from
-    it, for a warm task: True when this process holds it (the claim of ``token``, handed over, or
-    one free to take) and the board is not cached yet; False when there is nothing to do.
+    it, for the warm task queued by a change: True when this process holds it; False, with
+    nothing to do, when the board is cached already or another process (a reader who came
+    first) is computing it.
     """
-    key = benchmark.results_cache_key("board")
-    lock_key = _lock_key(benchmark, "board")
-    found = cache.get_many([key, lock_key])
-    if key in found:
-        release_warming(benchmark, token)
+    if cache.get(benchmark.results_cache_key("board")) is not None:
         yield False
         return
-    holder = found.get(lock_key)
-    if token and holder == token:
-        # Taken over from the writer: held as long as any computation may hold it.
-        cache.set(lock_key, token, RECOMPUTE_LOCK_SECONDS)
-        mine = True
-    else:
-        mine = holder is None and cache.add(lock_key, token or 1, RECOMPUTE_LOCK_SECONDS)
-    if mine:
-        _held_here().add(lock_key)
-    try:
+    with recomputing(benchmark, "board") as mine:
         yield mine
-    finally:
-        if mine:
-            _held_here().discard(lock_key)
-            cache.delete(lock_key)
 
 
 def computations(benchmark: Benchmark, kind: str) -> int:
@@ -138,8 +97,8 @@ def cached_results(
     """A value computed from the benchmark's public results, cached under its results generation.
 
     Every change of results bumps the generation, so each cached value misses once per change
-    (the board, its figures and its JSON are computed by the warm task that the change queues,
-    ``warming``). On a miss one process computes the value while holding the right to
+    (the board, its figures and its JSON may have been computed by the warm task that the change
+    queues, ``warming``). On a miss one process computes the value while holding the right to
     (``recomputing``); a reader that comes meanwhile with ``stale_ok`` is given the newest
     value computed for an earlier generation instead of computing it too, and so is one that
     comes while the board it is drawn from is being computed. Without that, every web worker

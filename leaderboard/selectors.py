@@ -36,10 +36,11 @@ def board_for(benchmark: Benchmark, user, *, stale_ok: bool = False) -> Board:
     """The leaderboard of a benchmark, with the submissions this user may see.
 
     The public board, which most visitors see, is cached under the benchmark's results
-    generation: scoring or hiding a submission bumps it, and a warm task queued when the change
-    commits computes the new board (``cache_public_results``). With ``stale_ok`` (the busy
-    public reads) a visitor who comes while another process computes it is given the one before
-    (``cached_results``); without, the board is never older than the last change.
+    generation: scoring or hiding a submission bumps it; the first reader after the change, or a
+    warm task queued when it commits (``cache_public_results``), computes the new board. With
+    ``stale_ok`` (the busy public reads) a visitor who comes while another process computes it
+    is given the one before (``cached_results``); without, the board is never older than the
+    last change.
 
     A viewer who may see private submissions (their own, or all of them for staff) is given the
     public board with those rows merged in (``_merged_board``), never older than the last change.
@@ -105,17 +106,16 @@ def board_json(benchmark: Benchmark, user, *, stale_ok: bool = False) -> bytes |
     )
 
 
-def cache_public_results(benchmark: Benchmark, *, token: str = "") -> bool:
+def cache_public_results(benchmark: Benchmark) -> bool:
     """Compute the public board, its figures, its JSON and its resampled scores for the current
-    results, and cache them; False, doing nothing, when they are cached already or another
-    process is computing them.
+    results, and cache them; False, doing nothing, when the board is cached already or another
+    process is computing it.
 
     The warm task that a change of results queues once it commits calls this
-    (``services.benchmark_warm``) with the ``token`` of the right to compute the board that the
-    change took for it (``results_cache.claim_warming``), so that readers find them ready soon
-    after they see the change, and are given the board before meanwhile.
+    (``services.benchmark_warm``), so that readers find them ready should none of them come
+    first.
     """
-    with warming(benchmark, token) as mine:
+    with warming(benchmark) as mine:
         if not mine:
             return False
         # The board caches its resampled scores as it is built, and its JSON the being-rescored

@@ -585,11 +585,12 @@ def benchmark_results_changed(*, benchmark_id: int) -> int | None:
     (None for a benchmark that is gone).
 
     That is all a writer does: nothing is computed in its transaction, which may hold the
-    submission's and the benchmark's rows. Once the change commits, a warm task computes the new
-    public board, its figures and its JSON (``benchmark_warm``); readers who come before it is
-    done are given the board before, and readers of private rows compute their board from the
-    new results. A scoring, an edit or a deletion of a submission calls this by itself
-    (``submission_saved``, ``submission_deleted``); a bulk update must call it.
+    submission's and the benchmark's rows. Once the change commits, the first reader computes
+    the new board while anonymous readers who come meanwhile are given the board before
+    (``results_cache.cached_results``), and a task queued then computes the public board, its
+    figures and its JSON should no reader come first (``benchmark_warm``). A scoring, an edit or
+    a deletion of a submission calls this by itself (``submission_saved``,
+    ``submission_deleted``); a bulk update must call it.
     """
     Benchmark.objects.filter(pk=benchmark_id).update(results_generation=F("results_generation") + 1)
     bumped = Benchmark.objects.filter(pk=benchmark_id).values_list("results_generation", flat=True)
@@ -600,37 +601,24 @@ def benchmark_results_changed(*, benchmark_id: int) -> int | None:
 
 
 def _warm_on_commit(benchmark_id: int, generation: int) -> None:
-    from leaderboard.results_cache import claim_warming, release_warming
     from leaderboard.tasks import warm_results
 
-    benchmark = Benchmark.objects.filter(pk=benchmark_id).first()
-    if benchmark is None or benchmark.results_generation != generation:
-        return  # a later change has committed since, and queues its own
-    token = claim_warming(benchmark)
-    if not token:
-        return  # another process is computing the board already
-    try:
-        warm_results.delay(benchmark_id, generation, token)
-    except Exception:
-        # Readers compute the board instead, as soon as the claim is given back.
-        release_warming(benchmark, token)
-        log.exception("Could not queue computing the board of benchmark %s", benchmark_id)
+    _enqueue(warm_results, benchmark_id, generation, what=f"the board of benchmark {benchmark_id}")
 
 
-def benchmark_warm(*, benchmark_id: int, generation: int, token: str = "") -> str:
+def benchmark_warm(*, benchmark_id: int, generation: int) -> str:
     """Compute and cache the public board, its figures and its JSON for results `generation`,
     as one process at a time; what was done.
 
     Nothing ("moved on") once a later change has bumped the generation (its own task computes
-    the newer board), nothing ("cached") when a reader computed it first or another process is
-    computing it.
+    the newer board), nothing ("cached") when a reader computed it first or is computing it.
     """
     from leaderboard.selectors import cache_public_results
 
     benchmark = Benchmark.objects.filter(pk=benchmark_id).first()
     if benchmark is None or benchmark.results_generation != generation:
         return "moved on"
-    return "computed" if cache_public_results(benchmark, token=token) else "cached"
+    return "computed" if cache_public_results(benchmark) else "cached"
 
 
 # The fields of a submission that its board row shows or that decide whether it is listed.
