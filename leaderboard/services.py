@@ -601,8 +601,19 @@ def benchmark_results_changed(*, benchmark_id: int) -> int | None:
 
 
 def _warm_on_commit(benchmark_id: int, generation: int) -> None:
+    from celery import current_task
+
     from leaderboard.tasks import warm_results
 
+    if current_task and not current_task.request.called_directly:
+        # A change made by a task (a scoring): its worker computes the board at once, before
+        # readers come for it, rather than queueing that behind the next scorings.
+        try:
+            benchmark_warm(benchmark_id=benchmark_id, generation=generation)
+        except Exception:
+            # The change stands; readers compute the board.
+            log.exception("Could not compute the board of benchmark %s", benchmark_id)
+        return
     _enqueue(warm_results, benchmark_id, generation, what=f"the board of benchmark {benchmark_id}")
 
 
