@@ -585,12 +585,12 @@ def benchmark_results_changed(*, benchmark_id: int) -> int | None:
     (None for a benchmark that is gone).
 
     That is all a writer does: nothing is computed in its transaction, which may hold the
-    submission's and the benchmark's rows. Once the change commits, the first reader computes
-    the new board while anonymous readers who come meanwhile are given the board before
-    (``results_cache.cached_results``), and a task queued then computes the public board, its
-    figures and its JSON should no reader come first (``benchmark_warm``). A scoring, an edit or
-    a deletion of a submission calls this by itself (``submission_saved``,
-    ``submission_deleted``); a bulk update must call it.
+    submission's and the benchmark's rows. Once the change commits, the public board, its
+    figures and its JSON are computed (``benchmark_warm``): by the worker that made the change,
+    at once, or by a task queued then; anonymous readers who come meanwhile are given the board
+    before, and should a reader come first, it computes the board (``results_cache``).
+    A scoring, an edit or a deletion of a submission calls this by itself
+    (``submission_saved``, ``submission_deleted``); a bulk update must call it.
     """
     Benchmark.objects.filter(pk=benchmark_id).update(results_generation=F("results_generation") + 1)
     bumped = Benchmark.objects.filter(pk=benchmark_id).values_list("results_generation", flat=True)
