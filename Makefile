@@ -41,10 +41,14 @@ format: install
 
 bench: install
 	scripts/services.sh
+	scripts/browser.sh
 	$(BIN)/python bench/score_file.py
-	$(BIN)/python bench/statistics.py
+	$(BIN)/python bench/million.py
+	$(BIN)/python bench/bootstrap.py
+	$(BIN)/python bench/ranks.py
 	$(BIN)/python bench/pages.py
 	$(BIN)/python bench/load.py
+	$(BIN)/python bench/latency.py
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache

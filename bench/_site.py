@@ -4,8 +4,9 @@ Each benchmark creates its own PostgreSQL database (dropped and re-created each 
 at the end), gives the site a production-like environment (DEBUG off, a secret key, persistent
 database connections, static files collected for WhiteNoise), seeds MMLU-Pro with its 29 real
 models plus perturbed copies of their prediction files scored through ``leaderboard.services``,
-and starts gunicorn and, when it needs one, a Celery worker, in process groups of their own so
-that they are always stopped.
+and measures where the CPU went. Gunicorn and the Celery worker are started and stopped by the
+tests' own helpers (``tests/processes.py``), in process groups of their own so that they are
+always stopped.
 """
 
 from __future__ import annotations
@@ -13,14 +14,11 @@ from __future__ import annotations
 import argparse
 import csv
 import gzip
-import http.client
 import io
 import os
 import random
 import re
 import secrets
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -31,8 +29,12 @@ import psycopg
 from psycopg import sql
 
 REPO = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-HOST = "127.0.0.1"
+# The benchmarks run as scripts, with bench/ first on the path: the checkout's root makes the
+# project's packages and the tests' process helpers importable, in the seeding child too.
+sys.path.insert(0, str(REPO))
+
+from tests.processes import HOST, process_stats  # noqa: E402
+
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 SLUG = "mmlu-pro"
 PREDICTIONS = REPO / "demo" / SLUG / "predictions"
@@ -183,7 +185,6 @@ def seed_board(total: int, seed: int) -> int:
     Runs in a child process started with ``site_env``: it sets Django up itself. The exit
     status to return: 0 when the benchmark holds exactly ``total`` scored submissions.
     """
-    sys.path.insert(0, str(REPO))
     import django
 
     django.setup()
@@ -272,120 +273,32 @@ def perturbed(
     return gzip.compress(out.getvalue().encode("utf-8"), mtime=0)
 
 
-# --- The processes ----------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((HOST, 0))
-        return probe.getsockname()[1]
+# --- Gunicorn's access log, and where the CPU went --------------------------------------------
 
 
 ACCESS_LOG_FORMAT = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
+# Gunicorn's options for an access log with the time each request took inside it, in ms, after
+# the status.
+ACCESS_LOG = ("--access-logfile", "-", "--access-logformat", ACCESS_LOG_FORMAT)
 ACCESS_LOG_LINE = re.compile(
     r'"(?P<method>[A-Z]+) (?P<path>\S+) [^"]*" (?P<status>\d+) \S+ (?P<ms>\d+)ms$'
 )
 
 
-def start_gunicorn(
-    temp: Path,
-    env: dict[str, str],
-    port: int,
-    workers: int,
-    *,
-    access_log: bool = False,
-) -> tuple[subprocess.Popen, Path]:
-    """Gunicorn's sync workers on 127.0.0.1, once it answers; its output goes to a log file."""
-    log_path = temp / "gunicorn.log"
-    command = [
-        str(BIN / "gunicorn"),
-        "leaderboard.wsgi",
-        "--bind",
-        f"{HOST}:{port}",
-        "--workers",
-        str(workers),
-    ]
-    if access_log:
-        # With the time each request took inside gunicorn, in ms, after the status.
-        command += ["--access-logfile", "-", "--access-logformat", ACCESS_LOG_FORMAT]
-    server = _spawn(command, env, log_path)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise BenchFailed(f"gunicorn exited with {server.returncode}:\n{tail(log_path)}")
-        try:
-            # Any answer will do: each benchmark checks its own pages' status.
-            probe = http.client.HTTPConnection(HOST, port, timeout=5)
-            get(probe, "/")
-            probe.close()
-            print(f"gunicorn: {workers} workers on http://{HOST}:{port}/")
-            return server, log_path
-        except (OSError, http.client.HTTPException):
-            pass
-        time.sleep(0.2)
-    stop(server, "gunicorn")
-    raise BenchFailed(f"gunicorn did not answer within 60 s:\n{tail(log_path)}")
-
-
-def start_worker(
-    temp: Path, env: dict[str, str], concurrency: int
-) -> tuple[subprocess.Popen, Path]:
-    """One Celery worker, once it is ready to take tasks; its output goes to a log file."""
-    log_path = temp / "worker.log"
-    worker = _spawn(
-        [
-            str(BIN / "celery"),
-            "-A",
-            "leaderboard",
-            "worker",
-            "--loglevel=INFO",
-            f"--concurrency={concurrency}",
-            "--without-gossip",
-            "--without-mingle",
-        ],
-        env,
-        log_path,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if worker.poll() is not None:
-            raise BenchFailed(f"the worker exited with {worker.returncode}:\n{tail(log_path)}")
-        if b" ready." in log_path.read_bytes():
-            print(f"celery: one worker, concurrency {concurrency}")
-            return worker, log_path
-        time.sleep(0.2)
-    stop(worker, "celery")
-    raise BenchFailed(f"the worker was not ready within 60 s:\n{tail(log_path)}")
-
-
-def _spawn(command: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen:
-    with log_path.open("ab") as log:
-        # A session of its own: Ctrl-C in the terminal reaches the bench, which stops the
-        # whole group, children included, instead of leaving orphans behind.
-        return subprocess.Popen(
-            command,
-            cwd=REPO,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-
 def cpu_seconds(group: int) -> float:
     """CPU time used so far by the live processes of a process group (Linux /proc)."""
-    return _cpu_of(lambda process, fields: int(fields[2]) == group)
+    return _cpu_of(lambda pid, fields: int(fields[2]) == group)
 
 
 def database_cpu_seconds(name: str) -> float:
     """CPU time used so far by the PostgreSQL backends connected to one database."""
     # A backend names its user and database in its title: "postgres: 15/main: user db host".
-    return _cpu_of(lambda process, fields: f" {name} ".encode() in _title(process))
+    return _cpu_of(lambda pid, fields: f" {name} ".encode() in _title(pid))
 
 
-def _title(process: Path) -> bytes:
+def _title(pid: int) -> bytes:
     try:
-        return (process / "cmdline").read_bytes().replace(b"\0", b" ")
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
     except OSError:
         return b""
 
@@ -393,12 +306,8 @@ def _title(process: Path) -> bytes:
 def _cpu_of(selected) -> float:
     tick = os.sysconf("SC_CLK_TCK")
     total = 0
-    for process in Path("/proc").glob("[0-9]*"):
-        try:
-            fields = (process / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # the process ended meanwhile
-        if selected(process, fields):
+    for pid, fields in process_stats():
+        if selected(pid, fields):
             total += int(fields[11]) + int(fields[12])
     return total / tick
 
@@ -413,38 +322,7 @@ def machine_cpu_seconds() -> tuple[float, float]:
     return (total - idle) / tick, total / tick
 
 
-def tail(path: Path, size: int = 3000) -> str:
-    return path.read_bytes()[-size:].decode("utf-8", "replace")
-
-
-def stop(process: subprocess.Popen, name: str, *, grace: float = 15) -> None:
-    """Stop a process group (SIGTERM: graceful), then kill it if it lingers."""
-    if process.poll() is None:
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=5)
-        except ProcessLookupError:
-            pass
-    print(f"{name}: stopped")
-
-
-# --- Requests and figures ---------------------------------------------------------------------
-
-
-def get(
-    connection: http.client.HTTPConnection, path: str, headers: dict[str, str] | None = None
-) -> tuple[int, bytes]:
-    """GET ``path``; the connection reopens by itself after a server that closed it."""
-    try:
-        connection.request("GET", path, headers={"Host": HOST, **(headers or {})})
-        response = connection.getresponse()
-        return response.status, response.read()
-    except (OSError, http.client.HTTPException):
-        connection.close()
-        raise
+# --- Figures ----------------------------------------------------------------------------------
 
 
 def percentile_ms(latencies: list[float], percentile: float) -> float:

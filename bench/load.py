@@ -43,7 +43,7 @@ end, on Ctrl-C too.
 from __future__ import annotations
 
 import argparse
-import http.client
+import http.cookiejar
 import json
 import math
 import multiprocessing
@@ -61,15 +61,15 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from http.cookies import SimpleCookie
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
+import httpx
 import psycopg
 import redis
 from _site import (
+    ACCESS_LOG,
     ACCESS_LOG_LINE,
-    HOST,
     LOOPBACK,
     SLUG,
     BenchFailed,
@@ -77,8 +77,6 @@ from _site import (
     database_cpu_seconds,
     database_urls,
     drop_database,
-    free_port,
-    get,
     machine_cpu_seconds,
     migrate_and_collect,
     percentile_ms,
@@ -89,10 +87,9 @@ from _site import (
     seed_board,
     seed_in_child,
     site_env,
-    start_gunicorn,
-    start_worker,
-    stop,
 )
+
+from tests.processes import HOST, StartFailed, start_gunicorn, start_worker, stop
 
 PAGE = f"/benchmarks/{SLUG}/"
 BOARD_JSON = f"/benchmarks/{SLUG}/leaderboard.json"
@@ -126,6 +123,8 @@ MODELS_ON_PAGE = re.compile(rb"\s([\d,]+) models? \xc2\xb7")
 SUBMISSION_URL = re.compile(r"^/submissions/(\d+)/$")
 FORM_ERRORS = re.compile(r'<ul class="errorlist[^"]*"[^>]*>(.*?)</ul>', re.S)
 ENDED = {"scored", "rejected", "failed"}
+# What the standard library's client asked for, and the earlier figures were measured with.
+IDENTITY = {"Accept-Encoding": "identity"}
 
 
 def main() -> int:
@@ -193,12 +192,16 @@ def main() -> int:
             seeding_env = {**env, "LOAD_UPLOADER_PASSWORD": password}
             seed_in_child(__file__, args.submissions, args.seed, seeding_env)
             uploads = _upload_files(math.ceil(args.seconds / args.upload_every) + 1, args.seed + 1)
-            worker, worker_log = start_worker(temp, env, WORKER_CONCURRENCY)
+            worker_log, server_log = temp / "worker.log", temp / "gunicorn.log"
+            worker = start_worker(env, worker_log, concurrency=WORKER_CONCURRENCY)
             processes.append((worker, "celery"))
-            port = free_port()
-            server, server_log = start_gunicorn(temp, env, port, GUNICORN_WORKERS, access_log=True)
+            print(f"celery: one worker, concurrency {WORKER_CONCURRENCY}")
+            server, url = start_gunicorn(
+                env, server_log, workers=GUNICORN_WORKERS, options=ACCESS_LOG
+            )
             processes.append((server, "gunicorn"))
-            site = Site(port, server.pid, worker.pid, server_log, worker_log, name)
+            print(f"gunicorn: {GUNICORN_WORKERS} workers on {url}/")
+            site = Site(url, server.pid, worker.pid, server_log, worker_log, name)
             try:
                 failed = _run(args, site, password, uploads, readers)
                 if failed:
@@ -208,7 +211,13 @@ def main() -> int:
                     args.logs.mkdir(parents=True, exist_ok=True)
                     for log in (server_log, worker_log):
                         shutil.copy(log, args.logs / log.name)
-        except (BenchFailed, subprocess.TimeoutExpired, psycopg.Error, redis.RedisError) as error:
+        except (
+            BenchFailed,
+            StartFailed,
+            subprocess.TimeoutExpired,
+            psycopg.Error,
+            redis.RedisError,
+        ) as error:
             print(f"\nbench failed: {error}", file=sys.stderr)
             return 1
         except KeyboardInterrupt:
@@ -220,7 +229,8 @@ def main() -> int:
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
             _stop_readers(readers)
             for process, label in reversed(processes):
-                stop(process, label)
+                stop(process)
+                print(f"{label}: stopped")
             drop_database(admin_url, name)
             try:
                 _flush(args.broker_url, args.cache_url)
@@ -361,7 +371,7 @@ class Sent:
 
 @dataclass(frozen=True)
 class Site:
-    port: int
+    url: str
     # Process groups: each was started in a session of its own.
     server: int
     worker: int
@@ -416,27 +426,26 @@ def _run(
     readers: list[multiprocessing.Process],
 ) -> bool:
     """Warm up, run the load window, wait for the uploads; print it all. True if a target failed."""
-    port = site.port
-    probe = http.client.HTTPConnection(HOST, port, timeout=60)
-    status, body = get(probe, BOARD_JSON)
-    probe.close()
-    if status != 200:
-        raise BenchFailed(f"{BOARD_JSON} answered {status}")
-    seeded_rows = json.loads(body)["rows"]
+    url = site.url
+    with _client(url, timeout=60) as probe:
+        response = probe.get(BOARD_JSON)
+    if response.status_code != 200:
+        raise BenchFailed(f"{BOARD_JSON} answered {response.status_code}")
+    seeded_rows = response.json()["rows"]
     if len(seeded_rows) != args.submissions:
         raise BenchFailed(f"the board lists {len(seeded_rows)} rows, not {args.submissions}")
     fallback_id = seeded_rows[0]["id"]
-    _warm_up(port, [PAGE, BOARD_JSON, STATUS.format(fallback_id)])
+    _warm_up(url, [PAGE, BOARD_JSON, STATUS.format(fallback_id)])
 
-    browser = Browser(port)
+    browser = Browser(url)
     browser.log_in(UPLOADER, password)
     cookies = {}
     for viewer, (username, _, _) in VIEWERS.items():
-        session = Browser(port)
+        session = Browser(url)
         session.log_in(username, password)
-        cookies[viewer] = f"sessionid={session.cookies['sessionid']}"
-        session.connection.close()
-    _warm_up(port, [PAGE, BOARD_JSON], cookies.values())
+        cookies[viewer] = f"sessionid={session.client.cookies['sessionid']}"
+        session.client.close()
+    _warm_up(url, [PAGE, BOARD_JSON], cookies.values())
 
     # Fork the readers before any thread exists in this process; they share the upload ids.
     context = multiprocessing.get_context("fork")
@@ -448,7 +457,7 @@ def _run(
     for number in range(args.clients):
         reader = context.Process(
             target=_reader,
-            args=(number, port, started_at, deadline, ids, count, fallback_id, results),
+            args=(number, url, started_at, deadline, ids, count, fallback_id, results),
             daemon=True,
         )
         reader.start()
@@ -457,7 +466,7 @@ def _run(
     for number, viewer in enumerate(logged_in):
         reader = context.Process(
             target=_reader,
-            args=(number, port, started_at, deadline, ids, count, fallback_id, results),
+            args=(number, url, started_at, deadline, ids, count, fallback_id, results),
             kwargs={"viewer": viewer, "cookie": cookies[viewer]},
             daemon=True,
         )
@@ -503,7 +512,7 @@ def _run(
 
     drained = _drain(browser, sent, args.drain_seconds)
     scored = sum(1 for upload in sent if upload.status == "scored")
-    board_rows = _final_board(port, args.submissions + scored)
+    board_rows = _final_board(url, args.submissions + scored)
 
     series = [
         Series("page", PAGE),
@@ -584,7 +593,7 @@ def _add_server_times(series: list[Series], log: str) -> None:
         series[kind].server.append(int(match["ms"]) / 1000)
 
 
-def _warm_up(port: int, paths: list[str], cookies=("",)) -> None:
+def _warm_up(url: str, paths: list[str], cookies=("",)) -> None:
     """Untimed requests first: each gunicorn worker imports and connects on first use.
 
     With `cookies`, the paths are read with each of these sessions' cookie in turn.
@@ -592,22 +601,23 @@ def _warm_up(port: int, paths: list[str], cookies=("",)) -> None:
     cookies = list(cookies)
 
     def hit() -> None:
-        connection = http.client.HTTPConnection(HOST, port, timeout=60)
+        clients = [_client(url, timeout=60, cookie=cookie) for cookie in cookies]
         try:
             for _ in range(3):
-                for path, cookie in [(path, cookie) for path in paths for cookie in cookies]:
-                    status, _ = get(connection, path, {"Cookie": cookie} if cookie else None)
+                for path, client in [(path, client) for path in paths for client in clients]:
+                    status = client.get(path).status_code
                     if status != 200:
                         raise BenchFailed(f"{path} answered {status} while warming up")
         finally:
-            connection.close()
+            for client in clients:
+                client.close()
 
     failures: list[BaseException] = []
 
     def guarded() -> None:
         try:
             hit()
-        except (BenchFailed, OSError, http.client.HTTPException) as error:
+        except (BenchFailed, httpx.HTTPError) as error:
             failures.append(error)
 
     threads = [threading.Thread(target=guarded) for _ in range(GUNICORN_WORKERS * 2)]
@@ -621,7 +631,7 @@ def _warm_up(port: int, paths: list[str], cookies=("",)) -> None:
 
 def _reader(
     number: int,
-    port: int,
+    url: str,
     started_at: float,
     deadline: float,
     ids,
@@ -643,16 +653,14 @@ def _reader(
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     rng = random.Random(number)
     samples: list[tuple[int, float, float, float, str, int]] = []
-    connection = http.client.HTTPConnection(HOST, port, timeout=30)
     kind = number % 3
     following = {0: 1, 1: 2, 2: 0}
-    headers = {}
     if viewer:
         _, page_kind, json_kind = VIEWERS[viewer]
         paths = {page_kind: f"{PAGE}?reader={viewer}", json_kind: f"{BOARD_JSON}?reader={viewer}"}
         kind = page_kind if number % 2 == 0 else json_kind
         following = {page_kind: json_kind, json_kind: page_kind}
-        headers = {"Cookie": cookie}
+    client = _client(url, timeout=30, cookie=cookie)
     time.sleep(max(0.0, started_at - time.time()))
     cpu_start = _own_cpu()
     try:
@@ -675,9 +683,10 @@ def _reader(
             value = 0
             started = time.perf_counter()
             try:
-                status, body = get(connection, path, headers)
+                response = client.get(path)
+                status, body = response.status_code, response.content
                 error = "" if status == 200 else f"HTTP {status} from {path}"
-            except (OSError, http.client.HTTPException) as failure:
+            except httpx.HTTPError as failure:
                 error = f"{type(failure).__name__} from {path}: {failure}"
                 body = b""
             latency = time.perf_counter() - started
@@ -687,7 +696,7 @@ def _reader(
             samples.append((kind, sent_at, received_at, latency, error, value))
             kind = following[kind]
     finally:
-        connection.close()
+        client.close()
         results.put((samples, _own_cpu() - cpu_start))
 
 
@@ -727,11 +736,10 @@ def _drain(browser: Browser, sent: list[Sent], seconds: float) -> float:
         for upload in sent:
             if upload.status in ENDED:
                 continue
-            status, body, _ = browser.request("GET", STATUS.format(upload.id))
-            if status != 200:
-                raise BenchFailed(f"{STATUS.format(upload.id)} answered {status}")
-            data = json.loads(body)
-            upload.status = data["status"]
+            response = browser.client.get(STATUS.format(upload.id))
+            if response.status_code != 200:
+                raise BenchFailed(f"{STATUS.format(upload.id)} answered {response.status_code}")
+            upload.status = response.json()["status"]
         if all(upload.status in ENDED for upload in sent):
             return time.monotonic() - started
         if time.monotonic() - started > seconds:
@@ -739,78 +747,66 @@ def _drain(browser: Browser, sent: list[Sent], seconds: float) -> float:
         time.sleep(0.5)
 
 
-def _final_board(port: int, expected: int) -> int:
+def _final_board(url: str, expected: int) -> int:
     """Rows of the public board once it has caught up with the scorings (at most 30 s)."""
-    connection = http.client.HTTPConnection(HOST, port, timeout=60)
     deadline = time.monotonic() + 30
-    rows = -1
-    try:
+    with _client(url, timeout=60) as client:
         while True:
-            status, body = get(connection, BOARD_JSON)
-            if status != 200:
-                raise BenchFailed(f"{BOARD_JSON} answered {status} after the window")
-            rows = len(json.loads(body)["rows"])
+            response = client.get(BOARD_JSON)
+            if response.status_code != 200:
+                raise BenchFailed(f"{BOARD_JSON} answered {response.status_code} after the window")
+            rows = len(response.json()["rows"])
             if rows == expected or time.monotonic() > deadline:
                 return rows
             time.sleep(0.5)
-    finally:
-        connection.close()
+
+
+# --- The clients --------------------------------------------------------------------------------
+
+
+def _client(url: str, *, timeout: float, cookie: str = "") -> httpx.Client:
+    """A client of the site over HTTP/1.1; gunicorn's sync workers close each connection and the
+    client opens the next.
+
+    Its requests ask for what the standard library's client asks (an uncompressed answer), so the
+    figures stay comparable with earlier runs. With `cookie` (a reader's session), it sends that
+    cookie as it is and keeps none the site sets, as a reader always has.
+    """
+    if not cookie:
+        return httpx.Client(base_url=url, timeout=timeout, headers=IDENTITY)
+    return httpx.Client(
+        base_url=url,
+        timeout=timeout,
+        headers={**IDENTITY, "Cookie": cookie},
+        cookies=http.cookiejar.CookieJar(http.cookiejar.DefaultCookiePolicy(allowed_domains=[])),
+    )
 
 
 # --- A logged-in user, through the real forms ---------------------------------------------------
 
 
 class Browser:
-    """One user's connection with its cookies, as a browser sends the site's forms."""
+    """One user's client with its cookies, as a browser sends the site's forms."""
 
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.connection = http.client.HTTPConnection(HOST, port, timeout=60)
-        self.cookies: dict[str, str] = {}
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        body: bytes | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> tuple[int, bytes, str]:
-        cookie = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
-        sent = {"Host": f"{HOST}:{self.port}", **(headers or {})}
-        if cookie:
-            sent["Cookie"] = cookie
-        try:
-            self.connection.request(method, path, body=body, headers=sent)
-            response = self.connection.getresponse()
-            content = response.read()
-        except (OSError, http.client.HTTPException):
-            self.connection.close()
-            raise
-        for header in response.msg.get_all("Set-Cookie") or []:
-            jar = SimpleCookie()
-            jar.load(header)
-            for name, morsel in jar.items():
-                self.cookies[name] = morsel.value
-        return response.status, content, response.getheader("Location", "")
+    def __init__(self, url: str) -> None:
+        self.client = _client(url, timeout=60)
 
     def form_token(self, path: str) -> tuple[int, str]:
-        status, body, _ = self.request("GET", path)
-        match = TOKEN.search(body.decode("utf-8", "replace"))
-        return status, match.group(1) if match else ""
+        response = self.client.get(path)
+        match = TOKEN.search(response.text)
+        return response.status_code, match.group(1) if match else ""
 
     def log_in(self, username: str, password: str) -> None:
         status, token = self.form_token("/accounts/login/")
         if status != 200 or not token:
             raise BenchFailed(f"the login form answered {status} (CSRF token found: {bool(token)})")
         fields = {"username": username, "password": password, "csrfmiddlewaretoken": token}
-        status, body, location = self.request(
-            "POST",
-            "/accounts/login/",
-            urlencode(fields).encode(),
-            {"Content-Type": "application/x-www-form-urlencoded"},
-        )
-        if status != 302 or "sessionid" not in self.cookies:
-            raise BenchFailed(f"logging in as {username} answered {status}: {_form_errors(body)}")
+        response = self.client.post("/accounts/login/", data=fields)
+        if response.status_code != 302 or "sessionid" not in self.client.cookies:
+            raise BenchFailed(
+                f"logging in as {username} answered {response.status_code}: "
+                f"{_form_errors(response.content)}"
+            )
 
     def upload(self, upload: Upload, form: Series, posted: Series) -> int | None:
         """Fill in and send the submit form; the new submission's id, None if it failed."""
@@ -818,54 +814,36 @@ class Browser:
         try:
             status, token = self.form_token(SUBMIT)
             error = "" if status == 200 and token else f"HTTP {status} from the submit form"
-        except (OSError, http.client.HTTPException) as failure:
+        except httpx.HTTPError as failure:
             error = f"{type(failure).__name__} from the submit form: {failure}"
         form.add(time.perf_counter() - started, error)
         if error:
             return None
-        body, content_type = _multipart(
-            {
-                "csrfmiddlewaretoken": token,
-                "model_name": upload.model,
-                "organisation": "Load benchmark",
-                "url": "",
-                "description": "A perturbed copy of a real MMLU-Pro file, sent by bench/load.py.",
-                "visibility": "public",
-            },
-            ("file", f"{upload.model}.csv.gz", upload.content),
-        )
+        fields = {
+            "csrfmiddlewaretoken": token,
+            "model_name": upload.model,
+            "organisation": "Load benchmark",
+            "url": "",
+            "description": "A perturbed copy of a real MMLU-Pro file, sent by bench/load.py.",
+            "visibility": "public",
+        }
+        file = (f"{upload.model}.csv.gz", upload.content, "application/gzip")
         started = time.perf_counter()
+        match = None
         try:
-            status, answer, location = self.request(
-                "POST", SUBMIT, body, {"Content-Type": content_type}
-            )
-            match = SUBMISSION_URL.match(urlsplit(location).path)
-            if status == 302 and match:
+            response = self.client.post(SUBMIT, data=fields, files={"file": file})
+            match = SUBMISSION_URL.match(urlsplit(response.headers.get("Location", "")).path)
+            if response.status_code == 302 and match:
                 error = ""
             else:
-                error = f"HTTP {status} from the upload of {upload.model}: {_form_errors(answer)}"
-        except (OSError, http.client.HTTPException) as failure:
+                error = (
+                    f"HTTP {response.status_code} from the upload of {upload.model}: "
+                    f"{_form_errors(response.content)}"
+                )
+        except httpx.HTTPError as failure:
             error = f"{type(failure).__name__} from the upload of {upload.model}: {failure}"
-            match = None
         posted.add(time.perf_counter() - started, error)
         return int(match.group(1)) if match and not error else None
-
-
-def _multipart(fields: dict[str, str], file: tuple[str, str, bytes]) -> tuple[bytes, str]:
-    boundary = uuid.uuid4().hex
-    parts = []
-    for name, value in fields.items():
-        disposition = f'Content-Disposition: form-data; name="{name}"'
-        parts.append(f"--{boundary}\r\n{disposition}\r\n\r\n{value}\r\n".encode())
-    name, filename, content = file
-    parts.append(
-        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
-        "Content-Type: application/gzip\r\n\r\n".encode()
-        + content
-        + b"\r\n"
-    )
-    parts.append(f"--{boundary}--\r\n".encode())
-    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
 
 
 def _form_errors(body: bytes) -> str:

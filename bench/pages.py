@@ -35,25 +35,23 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg
 from _site import (
-    HOST,
     SLUG,
     BenchFailed,
     database_urls,
     drop_database,
-    free_port,
-    get,
     migrate_and_collect,
     percentile_ms,
     recreate_database,
     seed_board,
     seed_in_child,
     site_env,
-    start_gunicorn,
-    stop,
 )
+
+from tests.processes import HOST, StartFailed, start_gunicorn, stop
 
 PAGE_PATH = f"/benchmarks/{SLUG}/"
 TARGET_RATIO = 3.0
@@ -99,15 +97,16 @@ def main() -> int:
             recreate_database(admin_url, name)
             migrate_and_collect(env)
             seed_in_child(__file__, args.submissions, args.seed, env)
-            port = free_port()
-            server, _ = start_gunicorn(temp, env, port, args.workers)
-            failed = _measure(args, port)
-        except (BenchFailed, subprocess.TimeoutExpired, psycopg.Error) as failure:
+            server, url = start_gunicorn(env, temp / "gunicorn.log", workers=args.workers)
+            print(f"gunicorn: {args.workers} workers on {url}/")
+            failed = _measure(args, urlsplit(url).port)
+        except (BenchFailed, StartFailed, subprocess.TimeoutExpired, psycopg.Error) as failure:
             print(f"\nbench failed: {failure}", file=sys.stderr)
             return 1
         finally:
             if server is not None:
-                stop(server, "gunicorn")
+                stop(server)
+                print("gunicorn: stopped")
             drop_database(admin_url, name)
     return 1 if failed else 0
 
@@ -233,6 +232,21 @@ def _run(schedule: list[Series], concurrency: int, port: int) -> None:
         thread.start()
     for thread in threads:
         thread.join()
+
+
+def get(connection: http.client.HTTPConnection, path: str) -> tuple[int, bytes]:
+    """GET ``path``; the connection reopens by itself after a server that closed it.
+
+    The standard library's thin client: a static file takes about a millisecond, and a richer
+    client's own time per request would show in the page/static ratio.
+    """
+    try:
+        connection.request("GET", path, headers={"Host": HOST})
+        response = connection.getresponse()
+        return response.status, response.read()
+    except (OSError, http.client.HTTPException):
+        connection.close()
+        raise
 
 
 def _ms(series: Series, percentile: float) -> float:

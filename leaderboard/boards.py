@@ -4,7 +4,11 @@ what it says in words. Pure: built by ``selectors`` from the database, never que
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import gc
+import pickle
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, fields
 from typing import ClassVar
 
 import numpy as np
@@ -237,6 +241,32 @@ def _joined(words: list[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
+@contextmanager
+def cycle_collection_paused() -> Iterator[None]:
+    """Python's cycle collector paused while a board is built or read back from the cache.
+
+    A board is tens of thousands of small objects (a row, its cells and their dicts per
+    submission), none of them in a reference cycle; while they pile up the collector walks them
+    again and again, which on a board of 10,000 rows took as long as building the board, and
+    five times as long as reading it back. Reference counting frees everything as usual; the
+    collector runs again afterwards.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _board_from(data: bytes) -> Board:
+    """A board from its fields pickled (``Board.__reduce__``)."""
+    with cycle_collection_paused():
+        return Board(**pickle.loads(data))
+
+
 @dataclass(frozen=True)
 class Board:
     benchmark: Benchmark
@@ -250,10 +280,19 @@ class Board:
     # least 97.5% of the paired resamples. Rows and columns follow `positions` (submission id to
     # index). Empty without bootstraps.
     beats: dict[str, np.ndarray] = field(default_factory=dict)
+    # A board too large for paired resamples has instead, per rubric key, its rows' separation
+    # bounds (lo, hi; scoring.statistics.separation_bounds), in the order of `positions`: j
+    # beats i where j's lo is above i's hi.
+    bounds: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     positions: dict[int, int] = field(default_factory=dict)
     # Reference lines, never ranked (`baselines_of`), and why one is missing.
     baselines: list[Baseline] = field(default_factory=list)
     baseline_notes: list[str] = field(default_factory=list)
+
+    def __reduce__(self):
+        # Cached boards are read back with the cycle collector paused (`cycle_collection_paused`).
+        state = {item.name: getattr(self, item.name) for item in fields(self)}
+        return _board_from, (pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL),)
 
     @property
     def targets(self) -> list[Rubric]:
@@ -277,12 +316,26 @@ class Board:
         """The rubric with this key, binary when there is none."""
         return next((rubric for rubric in self.rubrics if rubric.key == key), self.rubrics[0])
 
+    def separates(self, key: str) -> bool:
+        """Whether the board tells rows apart beyond noise under this rubric: by paired
+        resamples, or on a large board by separation bounds."""
+        return key in self.beats or key in self.bounds
+
     def beats_beyond_noise(self, key: str, winner: Row, loser: Row) -> bool:
-        """Whether `winner` scores above `loser` in at least 97.5% of the paired resamples."""
+        """Whether `winner` scores above `loser` in at least 97.5% of the paired resamples; on
+        a large board, whether its separation bounds say so (which the paired test then does
+        too), the pair's counts far enough apart where the gold is hidden."""
         matrix = self.beats.get(key)
-        if matrix is None:
+        if matrix is not None:
+            return bool(matrix[self.positions[loser.id], self.positions[winner.id]])
+        if key not in self.bounds:
             return False
-        return bool(matrix[self.positions[loser.id], self.positions[winner.id]])
+        lo, hi = self.bounds[key]
+        above = scoring.statistics.higher(
+            lo[self.positions[winner.id]], hi[self.positions[loser.id]]
+        )
+        apart = far_enough_apart([loser, winner], key, self.benchmark.config().min_items_per_figure)
+        return bool(above) and (apart is None or bool(apart[0, 1]))
 
     def moved_beyond_noise(self, row: Row, key: str) -> bool:
         """Whether the ranks the bootstrap allows under binary and at `key` do not overlap."""
@@ -394,7 +447,7 @@ class Board:
                 f"Rewarding abstention leaves this board's order as it is: at t = "
                 f"{key} every model keeps its binary rank."
             )
-        known = key in self.beats and "0" in self.beats
+        known = self.separates(key) and self.separates("0")
         sentence = (
             f"Rewarding abstention reorders this board: at t = {key}, "
             f"{len(moved)} of {len(ranked)} models change rank"

@@ -50,8 +50,13 @@ GRADING_FIELDS = (
 )
 
 
-def settings_fingerprint(grading: dict, gold_digest: str) -> str:
-    """A SHA-256 of a benchmark's grading settings and gold: what its results are stamped with."""
+def settings_fingerprint(grading: dict, gold_digest: str, *, n_items: int = 0) -> str:
+    """A SHA-256 of a benchmark's grading settings and gold: what its results are stamped with.
+
+    A benchmark of `n_items` items that is resampled in blocks (scoring.statistics) is stamped
+    so: its results bootstrapped item by item, by an earlier release, are then scored again, and
+    no board compares the resamples of both methods.
+    """
     stamped = {name: grading[name] for name in GRADING_FIELDS}
     stamped["targets"] = sorted(float(t) for t in stamped["targets"])
     stamped["min_coverage"] = float(stamped["min_coverage"])
@@ -60,6 +65,8 @@ def settings_fingerprint(grading: dict, gold_digest: str) -> str:
     if not stamped["gold_public"]:
         # Hidden gold: every figure covers at least K items, so a new K changes the results.
         stamped["hidden_gold_min_items"] = settings.HIDDEN_GOLD_MIN_ITEMS
+    if scoring.statistics.resamples_in_blocks(n_items):
+        stamped["resamples"] = "blocks of items"
     text = json.dumps(stamped, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -180,7 +187,7 @@ class Benchmark(models.Model):
 
     def current_fingerprint(self) -> str:
         grading = {name: getattr(self, name) for name in GRADING_FIELDS}
-        return settings_fingerprint(grading, self.gold_digest)
+        return settings_fingerprint(grading, self.gold_digest, n_items=self.n_items)
 
     @property
     def gold_pending(self) -> bool:
@@ -405,6 +412,9 @@ class Run(models.Model):
     # Per resample of the benchmark's items, the count of correct then of incorrect items, as
     # int32 (2 × 1,000 values): the board compares submissions resample by resample.
     bootstrap = models.BinaryField(null=True, blank=True)
+    # By rubric key, [lo, hi]: the separation bounds of this run's score on those resamples
+    # (scoring.statistics.run_bounds), by which boards too large for paired resamples rank.
+    bounds = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["submission", "target"]
@@ -429,6 +439,7 @@ class Run(models.Model):
         "scores_abstaining_below",
         "intervals",
         "confidence_calibration",
+        "bounds",
     )
 
     @classmethod

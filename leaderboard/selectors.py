@@ -3,18 +3,22 @@ cached, with its figures and JSON."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import json
 import math
 import pickle
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import ParamSpec, TypeVar
 
 import numpy as np
 import pandas as pd
 from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
-from django.db.models import Count
+from django.db.models import Count, TextField
+from django.db.models.functions import Cast
 
 import scoring
 from leaderboard import charts
@@ -25,11 +29,15 @@ from leaderboard.boards import (
     Rubric,
     baselines_of,
     behaviour_of,
+    cycle_collection_paused,
     far_enough_apart,
 )
 from leaderboard.exports import board_json_bytes, board_json_pieces
 from leaderboard.models import METRICS, Benchmark, Item, Run, Submission
 from leaderboard.results_cache import BOARD_CACHE_SECONDS, cached_results, warming
+
+T = TypeVar("T")
+P = ParamSpec("P")
 
 
 def board_for(benchmark: Benchmark, user, *, stale_ok: bool = False) -> Board:
@@ -62,8 +70,11 @@ def _board_adding(benchmark: Benchmark, more: list[Submission], *, stale_ok: boo
 def _public_board(benchmark: Benchmark, *, stale_ok: bool = False) -> Board:
     def build() -> Board:
         board, samples = _board_with_samples(benchmark, AnonymousUser(), public=True)
-        # Kept for the boards that add private rows to this one (``_public_samples``).
-        cache.set(benchmark.results_cache_key("samples"), samples, BOARD_CACHE_SECONDS)
+        if not _by_bounds(len(board.rows)):
+            # Kept for the boards that add private rows to this one (``_public_samples``). Not
+            # for a large board, whose rows are ranked by their bounds: its n × B matrices
+            # would make the cached board large, and no board built from it reads them.
+            cache.set(benchmark.results_cache_key("samples"), samples, BOARD_CACHE_SECONDS)
         return board
 
     return cached_results(benchmark, "board", build, stale_ok=stale_ok)
@@ -183,19 +194,38 @@ def _rubrics(benchmark: Benchmark) -> list[Rubric]:
     return [Rubric(key=scoring.target_key(t), target=t) for t in benchmark.config().rubrics]
 
 
+def _without_cycle_collection(build: Callable[P, T]) -> Callable[P, T]:
+    """Build a board with Python's cycle collector paused (``boards.cycle_collection_paused``)."""
+
+    @functools.wraps(build)
+    def without(*args: P.args, **kwargs: P.kwargs) -> T:
+        with cycle_collection_paused():
+            return build(*args, **kwargs)
+
+    return without
+
+
 def _build_board(benchmark: Benchmark, user, *, public: bool) -> Board:
     """The board of every submission this user sees, computed from the database."""
     return _board_with_samples(benchmark, user, public=public)[0]
 
 
+@_without_cycle_collection
 def _board_with_samples(
     benchmark: Benchmark, user, *, public: bool
 ) -> tuple[Board, dict[str, np.ndarray]]:
     """The board of every submission this user sees, and its rows' resampled scores
-    (``_sample_matrices``, in the order of ``Board.positions``)."""
+    (``_sample_matrices``, in the order of ``Board.positions``).
+
+    A board of more than ``PAIRED_MAX_ROWS`` rows is ranked by its runs' stored separation
+    bounds instead (``_bounds_board``), and has no resampled scores: {}.
+    """
     rubrics = _rubrics(benchmark)
-    submissions = list(_on_board(benchmark, user).only(*ROW_FIELDS))
+    # Read in chunks: a submission's stored results are held only until its row is made.
+    submissions = _on_board(benchmark, user).only(*ROW_FIELDS).iterator(chunk_size=500)
     rows = [_unranked_row(submission) for submission in submissions]
+    if _by_bounds(len(rows)):
+        return _bounds_board(benchmark, rubrics, rows, public=public), {}
     samples = _sample_matrices(benchmark, rows, rubrics)
     min_items = benchmark.config().min_items_per_figure
     significant = {
@@ -209,6 +239,7 @@ def _board_with_samples(
     return _ranked_board(benchmark, rubrics, rows, significant, public=public), samples
 
 
+@_without_cycle_collection
 def _merged_board(benchmark: Benchmark, board: Board, more: list[Submission]) -> Board:
     """The public board with more submissions on it, as ``_build_board`` would compute it.
 
@@ -232,6 +263,9 @@ def _merged_board(benchmark: Benchmark, board: Board, more: list[Submission]) ->
     rows = sorted(
         [*public, *added], key=lambda row: (created.get(row.id, oldest), row.id), reverse=True
     )
+    if _by_bounds(len(rows)):
+        # Ranked by the stored bounds, as ``_build_board`` would rank a board this large.
+        return _bounds_board(benchmark, rubrics, rows, public=False)
     public_samples = _public_samples(benchmark, board)
     added_samples = _sample_matrices(benchmark, added, rubrics)
     min_items = benchmark.config().min_items_per_figure
@@ -264,6 +298,76 @@ def _merged_board(benchmark: Benchmark, board: Board, more: list[Submission]) ->
             grown = grown >= scoring.statistics.BEATS_SHARE
         significant[key] = grown[np.ix_(index, index)]
     return _ranked_board(benchmark, rubrics, rows, significant, public=False)
+
+
+def _by_bounds(n_rows: int) -> bool:
+    """Whether a board of this many rows is ranked by its runs' separation bounds: above
+    ``PAIRED_MAX_ROWS``, where paired resamples would cost n² comparisons of B resamples."""
+    return n_rows > scoring.statistics.PAIRED_MAX_ROWS
+
+
+def _bounds_board(
+    benchmark: Benchmark, rubrics: list[Rubric], rows: list[Row], *, public: bool
+) -> Board:
+    """The board of these rows, its significance-aware ranks from each row's separation bounds
+    (``scoring.statistics.ranks_from_bounds``), stored with its runs when they were scored.
+
+    As with paired resamples, a rubric where a scored row's run has no bounds (scored before
+    they were kept: rescoring adds them) has no significance-aware ranks; on a benchmark whose
+    gold is hidden, rows whose counts are fewer than K items apart are never told apart.
+    """
+    min_items = benchmark.config().min_items_per_figure
+    bounds = _bounds_of(benchmark, rows, rubrics)
+    ranked = {}
+    for key, (lo, hi) in bounds.items():
+        answered = None
+        if min_items:
+            answered = np.full((len(rows), 2), np.nan)
+            for index, row in enumerate(rows):
+                cell = row.cells.get(key)
+                if cell is not None and cell.answered is not None:
+                    answered[index] = cell.answered
+        ranked[key] = scoring.statistics.ranks_from_bounds(
+            lo, hi, answered=answered, min_items=min_items
+        )
+    return _ranked_board(benchmark, rubrics, rows, {}, public=public, bounds=bounds, ranks=ranked)
+
+
+def _bounds_of(
+    benchmark: Benchmark, rows: list[Row], rubrics: list[Rubric]
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per rubric key, the rows' separation bounds (lo, hi; NaN for a row without a score there),
+    from the runs that score them; a key is missing where a scored row's run has none."""
+    # The benchmark's runs, the bounds as text decoded in one go: a JSON value decoded per run
+    # (and a list of every row's id in the query) would cost more than the ranking itself.
+    runs = list(
+        Run.objects.filter(submission__benchmark_id=benchmark.pk).values_list(
+            "submission_id", "key", Cast("bounds", TextField())
+        )
+    )
+    decoded = json.loads("[" + ",".join(text for _, _, text in runs) + "]")
+    stored = {
+        (submission_id, key): bounds
+        for (submission_id, key, _), bounds in zip(runs, decoded, strict=True)
+    }
+    out = {}
+    for rubric in rubrics:
+        lo = np.full(len(rows), np.nan)
+        hi = np.full(len(rows), np.nan)
+        complete = True
+        for index, row in enumerate(rows):
+            cell = row.cells.get(rubric.key)
+            if cell is None or cell.score is None:
+                continue
+            run_bounds = stored.get((row.id, cell.run)) or {}
+            if rubric.key not in run_bounds:
+                complete = False
+                break
+            if run_bounds[rubric.key] is not None:
+                lo[index], hi[index] = run_bounds[rubric.key]
+        if complete:
+            out[rubric.key] = (lo, hi)
+    return out
 
 
 def _unranked_row(submission: Submission) -> Row:
@@ -309,11 +413,14 @@ def _ranked_board(
     significant: dict[str, np.ndarray],
     *,
     public: bool,
+    bounds: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+    ranks: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> Board:
     """The board of these rows (in the order the database lists them), ranked under each rubric.
 
     `significant[key][i, j]` is true where row j beats row i under that rubric in at least
-    97.5% of the paired resamples; a rubric without it has no significance-aware ranks.
+    97.5% of the paired resamples; a rubric without it has no significance-aware ranks. A large
+    board gives instead its rows' separation bounds and the ranks from them (`_bounds_board`).
     """
     baselines, baseline_notes = baselines_of(rubrics, _item_options(benchmark))
     if not rows:
@@ -337,12 +444,30 @@ def _ranked_board(
     position = {row.id: index for index, row in enumerate(rows)}
     by_id = {row.id: row for row in rows}
     present = {key: ~scores[key].isna().to_numpy() for key in significant}
-    ranked = {
+    ranked = ranks or {
         key: scoring.statistics.ranks_from_significant(matrix, present[key])
         for key, matrix in significant.items()
     }
+    # Column by column into plain Python values: a pandas row per submission costs more than
+    # all the rest of the ranking on a large board.
+    ids = table.index.tolist()
+    columns = {}
+    for key in keys:
+        shifts = table.get(f"rank_shift_{key}")
+        columns[key] = (
+            [_number(value) for value in table[key].tolist()],
+            [_integer(value) for value in table[f"rank_{key}"].tolist()],
+            [0 if key == "0" else None] * len(ids)
+            if key == "0" or shifts is None
+            else [_integer(value) for value in shifts.tolist()],
+        )
+    # Per rubric, the significance-aware ranks in the order of `rows`.
+    significant_ranks = {
+        key: ([_integer(v) for v in low.tolist()], [_integer(v) for v in high.tolist()])
+        for key, (low, high) in ranked.items()
+    }
     out = []
-    for row_id, ranks in table.iterrows():
+    for place, row_id in enumerate(ids):
         row = by_id[row_id]
         at = position[row_id]
         cells = {}
@@ -350,16 +475,17 @@ def _ranked_board(
             cell = row.cells.get(key) or Cell(
                 score=None, rank=None, rank_shift=None, prompted=False
             )
-            significance = ranked.get(key)
-            cells[key] = replace(
+            score, rank, shift = columns[key]
+            significance = significant_ranks.get(key)
+            cells[key] = _changed(
                 cell,
-                score=_number(ranks[key]),
-                rank=_integer(ranks[f"rank_{key}"]),
-                rank_shift=0 if key == "0" else _integer(ranks.get(f"rank_shift_{key}")),
-                significant_rank=_integer(significance[0][at]) if significance else None,
-                rank_low=_integer(significance[1][at]) if significance else None,
+                score=score[place],
+                rank=rank[place],
+                rank_shift=shift[place],
+                significant_rank=significance[0][at] if significance else None,
+                rank_low=significance[1][at] if significance else None,
             )
-        out.append(replace(row, cells=cells))
+        out.append(_changed(row, cells=cells))
     return Board(
         benchmark=benchmark,
         rubrics=rubrics,
@@ -367,10 +493,20 @@ def _ranked_board(
         taus={key: _number(tau) for key, tau in taus.items()},
         public=public,
         beats=significant,
+        bounds=bounds or {},
         positions=position,
         baselines=baselines,
         baseline_notes=baseline_notes,
     )
+
+
+def _changed(instance: T, **changes) -> T:
+    """A copy of a frozen dataclass with some fields changed, as ``dataclasses.replace`` makes
+    it but without running ``__init__`` again (these have no checks to run): on a board of
+    10,000 rows that made a third of the ranking's time."""
+    copy = object.__new__(type(instance))
+    copy.__dict__.update(instance.__dict__, **changes)
+    return copy
 
 
 def _item_options(benchmark: Benchmark) -> list[tuple[int | None, int]] | None:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from datetime import timedelta
 
-import pandas as pd
+import numpy as np
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, connection, transaction
@@ -18,6 +19,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 import scoring
+from leaderboard import gold_snapshots
 from leaderboard.models import Benchmark, ConfirmedEmail, Item, Run, Submission
 
 log = logging.getLogger(__name__)
@@ -46,12 +48,14 @@ def benchmark_set_items(*, benchmark: Benchmark, gold: scoring.Gold) -> None:
     """Replace the benchmark's items with those of a validated gold file, in one transaction.
 
     The old items stay until the new ones are all stored; the gold's digest enters the settings
-    fingerprint that results are stamped with.
+    fingerprint that results are stamped with. The gold's snapshot, which scoring reads instead
+    of the items, is written before the change commits, so that the rescorings it queues find it.
     """
     with transaction.atomic():
         locked = Benchmark.objects.select_for_update().get(pk=benchmark.pk)
         locked.items.all().delete()
         _insert_items(benchmark_id=locked.pk, gold=gold)
+        gold_snapshots.write_snapshot(gold, digest=gold.digest, grader=locked.grader)
         locked.n_items = gold.n_items
         locked.gold_digest = gold.digest
         locked.save(update_fields=["n_items", "gold_digest", "updated_at"])
@@ -59,70 +63,67 @@ def benchmark_set_items(*, benchmark: Benchmark, gold: scoring.Gold) -> None:
         setattr(benchmark, name, getattr(locked, name))
 
 
+# Items are sent to the database this many at a time: bounded memory for any gold.
+_INSERT_CHUNK = 100_000
+
+
 def _insert_items(*, benchmark_id: int, gold: scoring.Gold) -> None:
-    rows = (
-        (
-            item_id,
-            position,
-            answer,
-            aliases,
-            question or "",
-            category or "",
-            # From the gold file; None where it gives none (the benchmark's n_options applies).
-            None if pd.isna(n_options) else int(n_options),
-        )
-        for position, (item_id, answer, aliases, question, category, n_options) in enumerate(
-            gold.items[["id", "answer", "aliases", "question", "category", "n_options"]].itertuples(
-                index=False, name=None
-            )
-        )
-    )
-    if connection.vendor != "postgresql":
-        Item.objects.bulk_create(
-            (
-                Item(
-                    benchmark_id=benchmark_id,
-                    item_id=item_id,
-                    position=position,
-                    answer=answer,
-                    aliases=list(aliases),
-                    question=question,
-                    category=category,
-                    n_options=n_options,
-                )
-                for item_id, position, answer, aliases, question, category, n_options in rows
-            ),
-            batch_size=2000,
-        )
-        return
-    # COPY stores a 400,000-item gold in seconds, where INSERTs of model instances take a minute.
-    fields = (
-        "benchmark",
-        "item_id",
-        "position",
-        "answer",
-        "aliases",
-        "question",
-        "category",
-        "n_options",
-    )
-    columns = ", ".join(Item._meta.get_field(name).column for name in fields)
+    """Store a gold's items: COPY on PostgreSQL, batched INSERTs elsewhere (SQLite).
+
+    The rows are built column by column from the gold's arrays, not one model instance (or one
+    call) per item: a million items take seconds, not a minute.
+    """
+    items = gold.items
+    n = len(items)
+    options = items["n_options"]
+    missing = options.isna().to_numpy(dtype=bool)
+    numbers = options.fillna(0).to_numpy(dtype=np.int64).astype(object)
+    columns = {
+        "benchmark": [benchmark_id] * n,
+        "item_id": items["id"].tolist(),
+        "position": list(range(n)),
+        "answer": items["answer"].tolist(),
+        "aliases": [
+            json.dumps(list(values), ensure_ascii=False) if len(values) else "[]"
+            for values in items["aliases"].tolist()
+        ],
+        "question": [question or "" for question in items["question"].tolist()],
+        "category": [category or "" for category in items["category"].tolist()],
+        # From the gold file; None where it gives none (the benchmark's n_options applies).
+        "n_options": np.where(missing, None, numbers).tolist(),
+    }
+    names = ", ".join(Item._meta.get_field(name).column for name in columns)
+    table = Item._meta.db_table
     with connection.cursor() as cursor:
-        statement = f"COPY {Item._meta.db_table} ({columns}) FROM STDIN"
-        with cursor.copy(statement) as copy:
-            for item_id, position, answer, aliases, question, category, n_options in rows:
-                copy.write_row(
-                    (
-                        benchmark_id,
-                        item_id,
-                        position,
-                        answer,
-                        json.dumps(list(aliases), ensure_ascii=False),
-                        question,
-                        category,
-                        n_options,
-                    )
-                )
+        for start in range(0, n, _INSERT_CHUNK):
+            chunk = [values[start : start + _INSERT_CHUNK] for values in columns.values()]
+            if connection.vendor == "postgresql":
+                with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                    copy.write(_copy_text(chunk).encode())
+            else:
+                marks = ", ".join(["%s"] * len(chunk))
+                statement = f"INSERT INTO {table} ({names}) VALUES ({marks})"
+                cursor.executemany(statement, zip(*chunk, strict=True))
+
+
+# COPY's text format: these characters are written as escapes; a missing value is \N.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_NEEDS_ESCAPE = re.compile(r"[\\\t\n\r]")
+
+
+def _copy_text(columns: list[list]) -> str:
+    """Rows for `COPY … FROM STDIN` in its text format, one line per item."""
+    fields = []
+    for values in columns:
+        if not values or not isinstance(values[0], str):
+            # A column of numbers (None where missing): nothing to escape.
+            fields.append(["\\N" if value is None else str(value) for value in values])
+            continue
+        # Stored text holds no NUL (validation refuses it): a column is searched at once.
+        if _NEEDS_ESCAPE.search("\0".join(values)):
+            values = [value.translate(_COPY_ESCAPES) for value in values]
+        fields.append(values)
+    return "\n".join(map("\t".join, zip(*fields, strict=True))) + "\n"
 
 
 def benchmark_queue_gold(*, benchmark: Benchmark, file: UploadedFile, grader: str) -> None:
@@ -391,7 +392,7 @@ def submission_score(
     # stored, the fingerprint will differ then and the submission is scored again.
     fingerprint = benchmark.settings_fingerprint
     config = benchmark.config()
-    gold = benchmark.gold()
+    gold = gold_snapshots.benchmark_gold(benchmark)
     progress(15)
     try:
         with submission.file.open("rb") as handle:

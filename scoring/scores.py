@@ -69,6 +69,9 @@ class RunScore:
     bootstrap: np.ndarray | None = field(default=None, repr=False)
     # The 95% interval of every rate and of the run's score under every rubric.
     intervals: dict[str, object] = field(default_factory=dict)
+    # The separation bounds of the run's score under every rubric ({key: [lo, hi]}): what a
+    # board too large for the paired test ranks by (statistics.run_bounds).
+    bounds: dict[str, list[float] | None] = field(default_factory=dict, repr=False)
 
     def score_at(self, t: float) -> float:
         """This run's score under the rubric of target t."""
@@ -238,7 +241,8 @@ def score_file(
 
 
 def _with_bootstrap(runs: list[RunScore], config: BenchmarkConfig) -> list[RunScore]:
-    """Each run with its bootstrap counts and intervals; all runs share the same resamples."""
+    """Each run with its bootstrap counts, intervals and separation bounds; all runs share the
+    same resamples."""
     counts = statistics.bootstrap_counts(
         [run.outcomes for run in runs], seed=config.seed, n_resamples=config.n_resamples
     )
@@ -246,7 +250,10 @@ def _with_bootstrap(runs: list[RunScore], config: BenchmarkConfig) -> list[RunSc
     for run, run_counts in zip(runs, counts, strict=True):
         run_counts.setflags(write=False)
         intervals = statistics.run_intervals(run_counts, run.n_items, config.rubrics)
-        out.append(dataclasses.replace(run, bootstrap=run_counts, intervals=intervals))
+        bounds = statistics.run_bounds(run_counts, run.n_items, config.rubrics)
+        out.append(
+            dataclasses.replace(run, bootstrap=run_counts, intervals=intervals, bounds=bounds)
+        )
     return out
 
 

@@ -7,11 +7,20 @@ Every formula the "How scores are computed" page states lives here.
   two submissions are compared resample by resample (paired). A run's bootstrap is, for each
   resample, its count of correct and of incorrect items; every rate and every rubric's score is a
   function of those two counts, and its 95% interval is the 2.5th and 97.5th percentile over the
-  resamples.
+  resamples. A benchmark too large for its B × N item draws to be cheap (over 16 million) is
+  resampled in blocks instead (`resamples_in_blocks`): its items are dealt once, at random, into
+  16,000 blocks of equal size (±1), and each resample draws blocks with replacement, as many as
+  there are, so that it still holds N items; for independent items the counts have the same
+  variance as those of items drawn one by one.
 - **Significance-aware rank.** Under a rubric, submission j *beats* submission i when j's score
   is higher in at least 97.5% of the paired resamples. Its significance-aware rank is 1 + the
   number of submissions that beat it; the rank it could have is at most the number of submissions
   minus those it beats ("3 (tied 2–4)").
+- **Large boards.** Above `PAIRED_MAX_ROWS` submissions, j counts as beating i when j's 13th
+  smallest of its 1,000 resampled scores is above i's 13th largest (`separation_bounds`): j is
+  then higher in at least 976 of the paired resamples, so the paired test would say the same.
+  Such bounds leave close pairs tied more often, never separate a pair the paired test does not,
+  and cost n log n instead of n² (`ranks_from_bounds`).
 - **Stated confidences.** Over the items a run answered (correct or incorrect) with a stated
   confidence: a reliability table of 10 equal-width bins, the expected calibration error, the
   Brier score, and the risk–coverage curve (answer the most confident first) with its area.
@@ -43,6 +52,13 @@ CURVE_POINTS = 101
 # benchmarks of any size; a benchmark this small keeps its draws cached between submissions.
 _BLOCK_DRAWS = 4_000_000
 _CACHED_DRAWS = 16_000_000
+# Above this many item draws (B × N) a benchmark's resamples draw blocks of items, not items
+# (`resamples_in_blocks`), into this many blocks: every benchmark at most this large keeps the
+# draws it always had, and a larger one costs a resampling of 16,000 numbers per resample.
+_ITEM_DRAWS_MAX = 16_000_000
+_ITEM_BLOCKS = 16_000
+# Block multiplicities are counted, and multiplied, this many at a time (a few MB).
+_BLOCK_MULTIPLICITIES = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -81,6 +97,9 @@ def bootstrap_counts(
         )
         for run in runs
     ]
+    if resamples_in_blocks(n_items, n_resamples):
+        counts = _block_counts(codes, seed, n_resamples)
+        return counts[0] if isinstance(outcomes, np.ndarray) else counts
     counts = np.zeros((len(runs), 2, n_resamples), dtype=np.int32)
     for start, draws in _resample_blocks(n_items, seed, n_resamples):
         stop = start + len(draws)
@@ -116,8 +135,75 @@ def _cached_draws(n_items: int, seed: int, n_resamples: int) -> np.ndarray:
     return draws
 
 
+def resamples_in_blocks(n_items: int, n_resamples: int = N_RESAMPLES) -> bool:
+    """Whether a benchmark of `n_items` items is resampled in blocks of items (see the module's
+    first lines), not item by item: when its B × N item draws would be over 16 million."""
+    return n_items * n_resamples > _ITEM_DRAWS_MAX
+
+
+def _block_counts(codes: list[np.ndarray], seed: int, n_resamples: int) -> np.ndarray:
+    """`bootstrap_counts` of runs coded 1 (correct), 2 (incorrect), 0, resampled in blocks.
+
+    Each run's correct and incorrect items are summed per block; a resample's count is then the
+    sum over blocks of how often it drew each block times the block's sum: one product of the
+    resamples' block multiplicities with the runs' block sums, O(N) per run plus B × blocks.
+    """
+    n_items = len(codes[0])
+    block, drawn = _item_blocks(n_items, seed, n_resamples)
+    n_blocks = drawn.shape[1]
+    # Exact in floating point: every partial sum is a whole number of at most N items.
+    exact = np.float32 if n_items < 2**24 else np.float64
+    sums = np.empty((n_blocks, 2 * len(codes)), dtype=exact)
+    for r, code in enumerate(codes):
+        for row, value in enumerate((1, 2)):
+            sums[:, 2 * r + row] = np.bincount(block[code == value], minlength=n_blocks)
+    counts = np.empty((n_resamples, 2 * len(codes)), dtype=np.int32)
+    rows = max(1, _BLOCK_MULTIPLICITIES // n_blocks)
+    for start in range(0, n_resamples, rows):
+        stop = min(start + rows, n_resamples)
+        counts[start:stop] = np.rint(drawn[start:stop].astype(exact) @ sums)
+    return counts.T.reshape(len(codes), 2, n_resamples).copy()
+
+
+@lru_cache(maxsize=2)
+def _item_blocks(n_items: int, seed: int, n_resamples: int) -> tuple[np.ndarray, np.ndarray]:
+    """Which block each item is in, and how often each resample draws each block, (B, blocks).
+
+    N = m·K + r items are dealt at random into K blocks: r blocks of m + 1 items, K − r of m.
+    Blocks are drawn with replacement among those of their size (as many of each size as there
+    are), so that every resample holds exactly N items. The generator is the benchmark's own,
+    apart from the one its item-by-item draws would come from.
+    """
+    n_blocks = min(n_items, _ITEM_BLOCKS)
+    rng = np.random.default_rng(np.random.SeedSequence([0x5EED, int(seed), 0xB10C]))
+    block = np.empty(n_items, dtype=np.int32)
+    block[rng.permutation(n_items)] = np.arange(n_items, dtype=np.int64) % n_blocks
+    larger = n_items % n_blocks  # blocks 0 … r − 1 hold one item more
+    # A block drawn 256 times among at most 16,000 draws (about once each) never happens.
+    drawn = np.empty((n_resamples, n_blocks), dtype=np.uint8)
+    rows = max(1, _BLOCK_MULTIPLICITIES // n_blocks)  # a few resamples at a time: little memory
+    for start in range(0, n_resamples, rows):
+        stop = min(start + rows, n_resamples)
+        picks = np.empty((stop - start, n_blocks), dtype=np.int64)
+        # Resample by resample, each size of block in turn: the same draws however many
+        # resamples are counted at a time.
+        for row in range(stop - start):
+            for low, high in ((0, larger), (larger, n_blocks)):
+                if high > low:
+                    picks[row, low:high] = rng.integers(low, high, size=high - low, dtype=np.int32)
+        picks += np.arange(stop - start, dtype=np.int64)[:, None] * n_blocks
+        times = np.bincount(picks.ravel(), minlength=picks.size).reshape(picks.shape)
+        if times.max() > 255:
+            raise OverflowError("a block was drawn more than 255 times in one resample")
+        drawn[start:stop] = times
+    block.setflags(write=False)
+    drawn.setflags(write=False)
+    return block, drawn
+
+
 def resample_indices(n_items: int, *, seed: int, n_resamples: int = N_RESAMPLES) -> np.ndarray:
-    """Every resample's item indices, shaped (B, N): what `bootstrap_counts` counts over.
+    """Every resample's item indices, shaped (B, N): what `bootstrap_counts` counts over on a
+    benchmark resampled item by item (not `resamples_in_blocks`).
 
     For checks and small benchmarks; large ones are counted block by block without this matrix.
     """
@@ -158,6 +244,19 @@ def run_intervals(
     out["scores"] = {
         target_key(t): interval(score_samples(counts, n_items, t)).to_list() for t in rubrics
     }
+    return out
+
+
+def run_bounds(
+    counts: np.ndarray, n_items: int, rubrics: tuple[float, ...]
+) -> dict[str, list[float] | None]:
+    """The run's separation bounds (`separation_bounds`) under every rubric, by rubric key:
+    [lo, hi], kept with the run so that a large board ranks without its resamples; None where
+    the run has no resampled score."""
+    out: dict[str, list[float] | None] = {}
+    for t in rubrics:
+        lo, hi = separation_bounds(score_samples(counts, n_items, t))
+        out[target_key(t)] = None if np.isnan(lo) or np.isnan(hi) else [float(lo), float(hi)]
     return out
 
 
@@ -281,6 +380,323 @@ def significant_with_more(
     if comparable is not None:
         grown &= np.asarray(comparable, dtype=bool)
     return grown
+
+
+# Boards with more scored submissions than this rank by each row's separation bounds
+# (`separation_bounds`, `ranks_from_bounds`), which cost n log n; up to it, by the paired test
+# (`significance_ranks`), which costs n² resample comparisons: 0.03–0.07 s at 300 rows of 1,000
+# resamples, 0.4–0.9 s at 1,000 and, by the fitted exponent, 15–40 s at 10,000 (bench/ranks.py).
+PAIRED_MAX_ROWS = 300
+
+
+def separation_depth(n_resamples: int, share: float = BEATS_SHARE) -> int:
+    """How many resamples each end of a row's separation bounds leaves out: the largest k with
+    (B − 2k) / B ≥ `share`, so that two rows' 2k left-out resamples together stay within what
+    the paired test lets a winner lose (12 of 1,000 at 97.5%)."""
+    k = max(0, int(np.floor(n_resamples * (1 - share) / 2)) + 1)
+    while k > 0 and (n_resamples - 2 * k) / n_resamples < share:
+        k -= 1
+    return k
+
+
+def separation_bounds(
+    samples: ArrayLike, share: float = BEATS_SHARE
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's separation bounds from its own resampled scores, shaped (…, B): `lo`, its
+    (k+1)-th smallest score, and `hi`, its (k+1)-th largest, k = `separation_depth(B)`.
+
+    When j's `lo` is higher than i's `hi` (`higher`), j is at or above its `lo` in all but at
+    most k resamples and i at or below its `hi` in all but at most k others, so j scores higher
+    than i in at least B − 2k of the paired resamples, at least `share` of them: j beats i in
+    the paired test too. Rounding cannot undo this: where S_j ≥ lo_j and S_i ≤ hi_i, S_j − S_i
+    rounds to no less than lo_j − hi_i does, so it is above the tie tolerance too. A row's bounds
+    need no other row, so they can be kept with its scores.
+    NaN for a row with a NaN score (no score under the rubric) or no resamples.
+    """
+    scores = np.asarray(samples, dtype=float)
+    n_resamples = scores.shape[-1]
+    shape = scores.shape[:-1]
+    if not n_resamples:
+        return np.full(shape, np.nan), np.full(shape, np.nan)
+    k = separation_depth(n_resamples, share)
+    ordered = np.sort(scores, axis=-1)  # faster than partitioning at two places
+    missing = np.isnan(scores).any(axis=-1)
+    lo = np.where(missing, np.nan, ordered[..., k])
+    hi = np.where(missing, np.nan, ordered[..., n_resamples - 1 - k])
+    return lo, hi
+
+
+def ranks_from_bounds(
+    lo: ArrayLike,
+    hi: ArrayLike,
+    *,
+    answered: ArrayLike | None = None,
+    min_items: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Significance-aware ranks of a large board from each row's separation bounds.
+
+    j counts as beating i where `higher(lo[j], hi[i])`; `separation_bounds` shows that the paired
+    test then finds the same, so these ranks never separate two rows that `significance_ranks`
+    would not (they may separate fewer). As `ranks_from_significant`: 1 + how many beat each row,
+    and the worst rank it could have (how many have bounds, minus those it beats); NaN for rows
+    without bounds.
+
+    With `min_items` and `answered` (each row's counts of correct and of wrong answers, shaped
+    (M, 2), NaN where unknown), a pair whose counts differ by fewer than `min_items` in both is
+    never separated, nor a row without counts from any other: the rule of hidden-gold benchmarks.
+
+    Cost: sorting and a binary search per row, n log n. Under `min_items`, a binary search per
+    row in each of the nine cells of the count grid around its counts, and the rows there that
+    are above or below it checked one by one when they are few, or else read from per-cell
+    tables of n × (`min_items` + 1)² entries: for a given `min_items`, still n log n.
+    """
+    lo = np.asarray(lo, dtype=float)
+    hi = np.asarray(hi, dtype=float)
+    present = ~np.isnan(lo) & ~np.isnan(hi)
+    kept = np.flatnonzero(present)
+    n = len(kept)
+    low_bound, high_bound = lo[kept], hi[kept]
+    lo_order = np.argsort(low_bound, kind="stable")
+    hi_order = np.argsort(high_bound, kind="stable")
+    lo_sorted, hi_sorted = low_bound[lo_order], high_bound[hi_order]
+    # The rows above row i are those from `above_from[i]` on in `lo_sorted`; the rows below it,
+    # those before `below_until[i]` in `hi_sorted`. `higher` is monotone in each argument, so
+    # a binary search on it finds the same rows as a comparison of every pair.
+    tolerance = metrics.SCORE_TIE_TOLERANCE
+    above_from = _first_where(
+        lo_sorted,
+        high_bound,
+        np.searchsorted(lo_sorted, high_bound + tolerance, side="right"),
+        lambda value, row_hi: higher(value, row_hi),
+    )
+    below_until = _first_where(
+        hi_sorted,
+        low_bound,
+        np.searchsorted(hi_sorted, low_bound - tolerance, side="left"),
+        lambda value, row_lo: ~higher(row_lo, value),
+    )
+    beaten_by = n - above_from
+    beats = below_until.copy()
+    if min_items and answered is not None and n:
+        lo_place = np.empty(n, dtype=np.int64)
+        lo_place[lo_order] = np.arange(n)
+        hi_place = np.empty(n, dtype=np.int64)
+        hi_place[hi_order] = np.arange(n)
+        counts = np.asarray(answered, dtype=float).reshape(-1, 2)[kept]
+        close_above, close_below = _too_close(
+            counts, min_items, lo_place, hi_place, above_from, below_until
+        )
+        beaten_by -= close_above
+        beats -= close_below
+    rank = np.full(len(lo), np.nan)
+    worst = np.full(len(lo), np.nan)
+    rank[kept] = 1 + beaten_by
+    worst[kept] = n - beats
+    return rank, worst
+
+
+def _first_where(values: np.ndarray, of: np.ndarray, guess: np.ndarray, reached) -> np.ndarray:
+    """For each row, the first place in the sorted `values` where `reached(value, of[row])`
+    holds (len(values) if none), given that it holds from some place on.
+
+    `guess` (a binary search on the rounded threshold) is right but where rounding puts a value
+    on the other side: from there, each row steps over whole runs of equal values until the
+    value before its place misses and the one at it holds, so ties cost no extra steps.
+    """
+    at = guess.copy()
+    while True:
+        rows = np.flatnonzero(at > 0)
+        rows = rows[reached(values[at[rows] - 1], of[rows])]
+        if not len(rows):
+            break
+        at[rows] = np.searchsorted(values, values[at[rows] - 1], side="left")
+    while True:
+        rows = np.flatnonzero(at < len(values))
+        rows = rows[~reached(values[at[rows]], of[rows])]
+        if not len(rows):
+            return at
+        at[rows] = np.searchsorted(values, values[at[rows]], side="right")
+
+
+# Pairs of rows looked at together at most, to bound memory.
+_CLOSE_BLOCK = 1_000_000
+# Counts per cell kept at most (4 bytes each) when close rows are counted by table instead.
+_TABLE_BUDGET = 16_000_000
+# What checking one pair of rows costs, in table entries: the table is used when cheaper.
+_PAIR_COST = 8
+# The eight cells around a row's own, as steps of its cell in each count.
+_AROUND = [(dc, dw) for dc in (-1, 0, 1) for dw in (-1, 0, 1) if dc or dw]
+
+
+def _too_close(
+    counts: np.ndarray,
+    min_items: int,
+    lo_place: np.ndarray,
+    hi_place: np.ndarray,
+    above_from: np.ndarray,
+    below_until: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, how many of the rows above it and of those below it (as `ranks_from_bounds`
+    finds them) may not be told apart from it under `min_items`.
+
+    A row without counts may be told apart from none. The others are put on a grid of cells
+    `min_items` wide in both counts: the rows too close to a row are in its own cell (all of
+    them) or in one of the eight around it. Within each cell the rows are kept in the order of
+    each bound, so one binary search per cell finds how many are above (below) the row. Of those
+    in the eight cells around it, the ones too close are then either checked one by one (few,
+    as rows whose counts are that close are seldom far apart in score) or, where there would be
+    many, read from each cell's running table of counts (`_close_by_table`).
+    """
+    n = len(counts)
+    known = ~np.isnan(counts).any(axis=1)
+    close_above = np.where(known, 0, n - above_from)
+    close_below = np.where(known, 0, below_until)
+    unknown = np.flatnonzero(~known)
+    if len(unknown):
+        close_above[known] += len(unknown) - np.searchsorted(
+            np.sort(lo_place[unknown]), above_from[known]
+        )
+        close_below[known] += np.searchsorted(np.sort(hi_place[unknown]), below_until[known])
+    rows = np.flatnonzero(known)
+    if not len(rows):
+        return close_above, close_below
+    counts = counts[rows]
+    grid = np.floor(counts / min_items).astype(np.int64)
+    grid -= grid.min(axis=0)
+    width = int(grid[:, 1].max()) + 3  # room for a step either way without wrapping
+    cell_key = (grid[:, 0] + 1) * width + grid[:, 1] + 1
+    keys, cell = np.unique(cell_key, return_inverse=True)
+    cell = cell.reshape(-1)
+    # Each cell's rows in the order of each bound: key = cell · n + place.
+    lo_order = np.argsort(cell * n + lo_place[rows], kind="stable")
+    hi_order = np.argsort(cell * n + hi_place[rows], kind="stable")
+    lo_keys = (cell * n + lo_place[rows])[lo_order]
+    hi_keys = (cell * n + hi_place[rows])[hi_order]
+    cell_start = np.searchsorted(lo_keys, np.arange(len(keys)) * n)
+    cell_stop = np.searchsorted(lo_keys, (np.arange(len(keys)) + 1) * n)
+
+    def in_cell(step: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The rows whose cell moved by `step` exists, that cell, and how many of its rows
+        are above each and below each."""
+        target = np.searchsorted(keys, cell_key + step)
+        found = np.flatnonzero(keys[np.minimum(target, len(keys) - 1)] == cell_key + step)
+        other = target[found]
+        above = cell_stop[other] - np.searchsorted(lo_keys, other * n + above_from[rows[found]])
+        below = np.searchsorted(hi_keys, other * n + below_until[rows[found]]) - cell_start[other]
+        return found, other, above, below
+
+    # A row's own cell: every row in it is too close.
+    found, _, above, below = in_cell(0)
+    close_above[rows[found]] += above
+    close_below[rows[found]] += below
+    around = [in_cell(dc * width + dw) for dc, dw in _AROUND]
+    one_by_one = sum(int(above.sum() + below.sum()) for _, _, above, below in around)
+    table = 2 * (len(rows) + len(keys)) * (min_items + 1) ** 2
+    whole = bool(np.all(counts == np.round(counts)))
+    if whole and table <= _TABLE_BUDGET and one_by_one * _PAIR_COST > table:
+        near_above, near_below = _close_by_table(
+            counts, min_items, cell, lo_order, hi_order, cell_start, around
+        )
+        close_above[rows] += near_above
+        close_below[rows] += near_below
+        return close_above, close_below
+    for found, other, above, below in around:
+        for order, first, size, close in (
+            (lo_order, cell_stop[other] - above, above, close_above),
+            (hi_order, cell_start[other], below, close_below),
+        ):
+            close[rows] += _count_close(counts, min_items, found, order, first, size)
+    return close_above, close_below
+
+
+def _count_close(
+    counts: np.ndarray,
+    min_items: int,
+    found: np.ndarray,
+    order: np.ndarray,
+    first: np.ndarray,
+    size: np.ndarray,
+) -> np.ndarray:
+    """Per row, how many of the rows `order[first[k]:first[k] + size[k]]` (row `found[k]`)
+    have counts within `min_items` of its own in both, looked at in blocks."""
+    close = np.zeros(len(counts), dtype=np.int64)
+    ends = np.cumsum(size)
+    if not len(ends) or not ends[-1]:
+        return close
+    cuts = np.searchsorted(ends, np.arange(_CLOSE_BLOCK, ends[-1], _CLOSE_BLOCK), side="right")
+    for block in np.split(np.arange(len(found)), cuts):
+        owner = np.repeat(found[block], size[block])
+        near = order[_ranges(first[block], size[block])]
+        # The rule of `leaderboard.boards.far_enough_apart`, negated.
+        too_close = (np.abs(counts[owner] - counts[near]) < min_items).all(axis=1)
+        close += np.bincount(owner[too_close], minlength=len(counts))
+    return close
+
+
+def _close_by_table(
+    counts: np.ndarray,
+    min_items: int,
+    cell: np.ndarray,
+    lo_order: np.ndarray,
+    hi_order: np.ndarray,
+    cell_start: np.ndarray,
+    around: list,
+) -> tuple[np.ndarray, np.ndarray]:
+    """`_too_close` for the eight cells around each row, by table, for whole counts.
+
+    A row's place within its cell is 0 … `min_items` − 1 in each count. For each cell and each
+    t, a table tallies the places of the cell's first t rows: from the top in the order of `lo`
+    (so the rows above a row come first), from the bottom in the order of `hi`. The rows of a
+    neighbouring cell above a row that are too close to it are then one rectangle of the table
+    after as many rows as are above it. The cost is rows × `min_items`², whatever the board.
+    """
+    k = min_items
+    place = (counts - k * np.floor(counts / k)).astype(np.int64)
+    n_rows, n_cells = len(counts), len(cell_start)
+    size = np.bincount(cell, minlength=n_cells)
+    # Cell c's table after t rows is table base[c] + t; tables run on across cells, so a cell's
+    # own tally is its table less its first one.
+    base = cell_start + np.arange(n_cells)
+    near = []
+    for order, top_down, which in ((lo_order, True, 0), (hi_order, False, 1)):
+        position = np.empty(n_rows, dtype=np.int64)
+        position[order] = np.arange(n_rows)
+        rank = position - cell_start[cell]
+        if top_down:
+            rank = size[cell] - 1 - rank
+        tables = np.zeros((n_rows + n_cells, k + 1, k + 1), dtype=np.int32)
+        tables[base[cell] + rank + 1, place[:, 0] + 1, place[:, 1] + 1] = 1
+        for axis in range(3):
+            np.cumsum(tables, axis=axis, out=tables)
+        close = np.zeros(n_rows, dtype=np.int64)
+        for (dc, dw), (found, other, *taken) in zip(_AROUND, around, strict=True):
+            c0, c1 = _span(dc, place[found, 0], k)
+            w0, w1 = _span(dw, place[found, 1], k)
+            for table, sign in ((base[other] + taken[which], 1), (base[other], -1)):
+                close[found] += sign * (
+                    tables[table, c1, w1]
+                    - tables[table, c0, w1]
+                    - tables[table, c1, w0]
+                    + tables[table, c0, w0]
+                )
+        near.append(close)
+    return near[0], near[1]
+
+
+def _span(step: int, at: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The places within a neighbouring cell `step` away (−1, 0, 1) whose count is within k of
+    a row at place `at` of its own cell, as a half-open range [start, stop) of table edges."""
+    if step > 0:
+        return np.zeros_like(at), at  # counts above: closer than k only below the row's place
+    if step < 0:
+        return at + 1, np.full_like(at, k)
+    return np.zeros_like(at), np.full_like(at, k)
+
+
+def _ranges(start: np.ndarray, size: np.ndarray) -> np.ndarray:
+    """start[0], start[0] + 1, …, start[0] + size[0] − 1, start[1], …: the ranges end to end."""
+    ends = np.cumsum(size)
+    return np.arange(ends[-1] if len(ends) else 0) + np.repeat(start - ends + size, size)
 
 
 def confidence_calibration(
@@ -428,21 +844,29 @@ def _risk_coverage(
     """`risk_coverage`, and the number of answers k at the end of each group of equal
     confidence."""
     confidence = np.asarray(confidence, dtype=float)
-    wrong = 1.0 - np.asarray(right, dtype=float)
     n = len(confidence)
     order = np.argsort(-confidence, kind="stable")
     conf_sorted = confidence[order]
-    wrong_sorted = wrong[order]
     # Group boundaries: where the confidence changes.
     starts = np.flatnonzero(np.concatenate([[True], conf_sorted[1:] != conf_sorted[:-1]]))
+    del conf_sorted
     ends = np.append(starts[1:], n)
+    wrong_sorted = 1.0 - np.asarray(right, dtype=float)[order]
+    del order
     group_wrong = np.add.reduceat(wrong_sorted, starts)
+    del wrong_sorted
     group_size = ends - starts
     before = np.concatenate([[0.0], np.cumsum(group_wrong)[:-1]])
-    group = np.repeat(np.arange(len(starts)), group_size)
+    group = np.repeat(np.arange(len(starts), dtype=np.intp), group_size)
     k = np.arange(1, n + 1)
-    expected_wrong = before[group] + (k - starts[group]) * (group_wrong / group_size)[group]
-    return k / n, expected_wrong / k, ends
+    # before + (k − start) · (wrong / size) of each item's group, then / k: computed in place,
+    # operation by operation as written, so that a million answers need a few arrays, not ten.
+    expected_wrong = np.subtract(k, starts[group]).astype(float)
+    expected_wrong *= (group_wrong / group_size)[group]
+    expected_wrong += before[group]
+    del group
+    expected_wrong /= k
+    return k / n, expected_wrong, ends
 
 
 def _curve_points(coverage: np.ndarray, risk: np.ndarray) -> dict[str, list[float]]:

@@ -1,8 +1,11 @@
-"""Real processes for the tests: Celery workers, gunicorn, a Redis server of a test's own, and
-a browser's form posts.
+"""Real processes for the tests and the benchmarks: Celery workers, gunicorn, a Redis server of
+a test's own, and a browser's form posts.
 
 Each runs in its own session (process group) with its output in a log file, so a test can stop,
-kill or freeze it as the fault it stands for, and read its log when something goes wrong.
+kill or freeze it as the fault it stands for, and read its log when something goes wrong; and a
+Ctrl-C in the terminal reaches the bench alone, which then stops each whole group, children
+included, instead of leaving orphans behind. The benchmarks run as scripts from bench/ and import
+this module once ``bench/_site.py`` has put the checkout's root on the path.
 """
 
 from __future__ import annotations
@@ -14,21 +17,24 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
-import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
-import pytest
+import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+HOST = "127.0.0.1"
+
+
+class StartFailed(Exception):
+    """A process ended, or was not ready in time, as it started; the message holds its log."""
 
 
 def free_port() -> int:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind((HOST, 0))
         return sock.getsockname()[1]
 
 
@@ -44,7 +50,7 @@ def start(
     while ready not in log.read_bytes():
         if process.poll() is not None or time.monotonic() > deadline:
             stop(process)
-            pytest.fail(f"{command[0]} did not start:\n{log.read_text(errors='replace')}")
+            raise StartFailed(f"{command[0]} did not start:\n{log.read_text(errors='replace')}")
         time.sleep(0.1)
     return process
 
@@ -62,26 +68,37 @@ def stop(process: subprocess.Popen) -> None:
             process.wait(timeout=10)
 
 
-def children(pid: int) -> list[int]:
-    """The direct children of a process (a Celery worker's pool processes)."""
-    found = []
+def process_stats() -> Iterator[tuple[int, list[str]]]:
+    """Each live process: its id, and the fields of its /proc/<id>/stat after the command name
+    (so the parent's id is fields[1], the process group's fields[2], user and system CPU time in
+    clock ticks fields[11] and fields[12])."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             # The command name in field 2 may hold spaces; what follows its ")" is plain.
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (FileNotFoundError, ProcessLookupError, IndexError):
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(entry.name))
-    return found
+        except (OSError, IndexError):
+            continue  # the process ended meanwhile
+        yield int(entry.name), fields
+
+
+def children(pid: int) -> list[int]:
+    """The direct children of a process (a Celery worker's pool processes)."""
+    return [child for child, fields in process_stats() if int(fields[1]) == pid]
 
 
 def start_worker(
-    env: dict[str, str], log: Path, *, name: str, queue: str, beat: bool = False
+    env: dict[str, str],
+    log: Path,
+    *,
+    name: str = "",
+    queue: str = "",
+    concurrency: int = 1,
+    beat: bool = False,
 ) -> subprocess.Popen:
-    """A `celery worker` process with one pool process, on `queue`; with `beat`, the sweep too."""
+    """A `celery worker` process, once it is ready, with `concurrency` pool processes; on `queue`
+    (else the settings' queue), named `name`; with `beat`, the sweep too."""
     command = [
         sys.executable,
         "-m",
@@ -89,24 +106,30 @@ def start_worker(
         "-A",
         "leaderboard",
         "worker",
-        "--concurrency=1",
+        f"--concurrency={concurrency}",
         "--loglevel=INFO",
         "--without-gossip",
         "--without-mingle",
-        f"--hostname={name}@%h",
-        f"--queues={queue}",
     ]
+    if name:
+        command.append(f"--hostname={name}@%h")
+    if queue:
+        command.append(f"--queues={queue}")
+        env = {**env, "CELERY_QUEUE": queue}
     if beat:
         command += ["--beat", f"--schedule={log.with_suffix('.beat')}"]
-    return start(command, {**env, "CELERY_QUEUE": queue}, log, b"ready.")
+    return start(command, env, log, b"ready.")
 
 
-def start_gunicorn(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, str]:
-    """The site on gunicorn with one worker, on a free port: the process and its address."""
+def start_gunicorn(
+    env: dict[str, str], log: Path, *, workers: int = 1, options: tuple[str, ...] = ()
+) -> tuple[subprocess.Popen, str]:
+    """The site on gunicorn's sync workers on a free port, once a worker boots (the socket is
+    bound by then, so a request waits for it): the process and the site's address."""
     port = free_port()
-    command = [str(BIN / "gunicorn"), "leaderboard.wsgi", "--bind", f"127.0.0.1:{port}"]
-    process = start([*command, "--workers", "1"], env, log, b"Booting worker")
-    return process, f"http://127.0.0.1:{port}"
+    command = [str(BIN / "gunicorn"), "leaderboard.wsgi", "--bind", f"{HOST}:{port}"]
+    process = start([*command, "--workers", str(workers), *options], env, log, b"Booting worker")
+    return process, f"http://{HOST}:{port}"
 
 
 def manage_shell(
@@ -137,7 +160,7 @@ class Redis:
         return self.database(0)
 
     def database(self, number: int) -> str:
-        return f"redis://127.0.0.1:{self.port}/{number}"
+        return f"redis://{HOST}:{self.port}/{number}"
 
     def start(self) -> None:
         self.process = start(
@@ -146,7 +169,7 @@ class Redis:
                 "--port",
                 str(self.port),
                 "--bind",
-                "127.0.0.1",
+                HOST,
                 "--save",
                 "",
                 "--appendonly",
@@ -167,27 +190,21 @@ class Redis:
 
 
 class Browser:
-    """Just enough of a browser for a form post: the session and CSRF cookies, multipart bodies."""
+    """Just enough of a browser for the site's forms: its cookies, the CSRF token of a form, form
+    posts and file uploads. A redirect is an answer to look at, not followed."""
 
     def __init__(self, base: str, session_key: str = "") -> None:
         self.base = base
-        self.cookies = {"sessionid": session_key} if session_key else {}
-        self.opener = urllib.request.build_opener(_NoRedirect())
+        self.client = httpx.Client(base_url=base, timeout=30)
+        if session_key:
+            # On the host the site's own cookie is set for, so that a new one replaces it.
+            self.client.cookies.set("sessionid", session_key, domain=urlsplit(base).hostname)
 
     def request(self, path: str, body: bytes | None = None, headers: dict | None = None):
-        cookie = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
-        request = urllib.request.Request(
-            self.base + path, data=body, headers={**(headers or {}), "Cookie": cookie}
-        )
-        try:
-            response = self.opener.open(request, timeout=30)
-        except urllib.error.HTTPError as error:
-            response = error  # a redirect or an error page: both are answers to look at
-        with response:
-            for header in response.headers.get_all("Set-Cookie") or []:
-                name, value = header.split(";", 1)[0].split("=", 1)
-                self.cookies[name] = value
-            return response.status, response.headers, response.read().decode()
+        """GET `path`, or POST `body` to it: the answer's status, headers and text."""
+        method = "GET" if body is None else "POST"
+        response = self.client.request(method, path, content=body, headers=headers)
+        return response.status_code, response.headers, response.text
 
     def form_token(self, path: str) -> str:
         """The CSRF token of the form on a page, fetched as a browser does before posting it."""
@@ -196,29 +213,13 @@ class Browser:
         return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
 
     def post_form(self, path: str, fields: dict[str, str]):
-        body = urllib.parse.urlencode({**fields, "csrfmiddlewaretoken": self.form_token(path)})
-        content_type = "application/x-www-form-urlencoded"
-        headers = {"Content-Type": content_type, "Referer": self.base + path}
-        return self.request(path, body.encode(), headers)
+        data = {**fields, "csrfmiddlewaretoken": self.form_token(path)}
+        return self._post(path, data=data)
 
     def post_file(self, path: str, fields: dict[str, str], name: str, content: bytes):
-        token = self.form_token(path)
-        boundary = uuid.uuid4().hex
-        parts = [
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'
-            for key, value in {**fields, "csrfmiddlewaretoken": token}.items()
-        ]
-        body = (
-            "".join(parts).encode()
-            + f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
-            f'filename="{name}"\r\nContent-Type: text/csv\r\n\r\n'.encode()
-            + content
-            + f"\r\n--{boundary}--\r\n".encode()
-        )
-        content_type = f"multipart/form-data; boundary={boundary}"
-        return self.request(path, body, {"Content-Type": content_type, "Referer": self.base + path})
+        data = {**fields, "csrfmiddlewaretoken": self.form_token(path)}
+        return self._post(path, data=data, files={"file": (name, content, "text/csv")})
 
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None
+    def _post(self, path: str, **parts):
+        response = self.client.post(path, headers={"Referer": self.base + path}, **parts)
+        return response.status_code, response.headers, response.text

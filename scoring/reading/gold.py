@@ -169,7 +169,7 @@ def _check_storable(
     """Refuse what validation accepts but a database cannot hold: long ids or categories, and
     characters that are not storable text (never quoting answers: the gold may be private)."""
     id_text = ids.fillna("").astype(str)
-    long_id = id_text.str.len().to_numpy() > MAX_ID_CHARS
+    long_id = _lengths(id_text) > MAX_ID_CHARS
     problems.add_rows(
         long_id,
         lambda i: (
@@ -177,7 +177,7 @@ def _check_storable(
             f"an id may have at most {MAX_ID_CHARS}"
         ),
     )
-    category_length = categories.fillna("").astype(str).str.len().to_numpy()
+    category_length = _lengths(categories.fillna("").astype(str))
     problems.add_rows(
         category_length > MAX_CATEGORY_CHARS,
         lambda i: (
@@ -185,16 +185,24 @@ def _check_storable(
             f"long; a category may have at most {MAX_CATEGORY_CHARS}"
         ),
     )
-    joined_aliases = aliases.map(lambda values: "\n".join(map(str, values)))
     fields = (
-        ("id", id_text),
-        ("answer", answers),
-        ("aliases", joined_aliases),
-        ("question", questions),
-        ("category", categories),
+        ("id", lambda: id_text),
+        ("answer", lambda: answers),
+        ("aliases", lambda: aliases.map(lambda values: "\n".join(map(str, values)))),
+        ("question", lambda: questions),
+        ("category", lambda: categories),
     )
     for name, column in fields:
-        text = column.astype(object).fillna("").astype(str)
+        # One search over the whole column first: a gold file almost never holds such a
+        # character, and a million cells searched one by one take seconds.
+        if name == "aliases":
+            cells = [alias for values in aliases.tolist() for alias in values]
+        else:
+            values = column().astype(object).to_numpy()
+            cells = values[~pd.isna(values)].tolist()
+        if not _UNSTORABLE.search("\n".join(map(str, cells))):
+            continue
+        text = column().astype(object).fillna("").astype(str)
         bad = text.str.contains(_UNSTORABLE).to_numpy(dtype=bool)
         if name == "id":
             bad = bad & ~long_id  # reported once, as too long
@@ -205,6 +213,11 @@ def _check_storable(
                 "U+0000, or half of a surrogate pair)"
             ),
         )
+
+
+def _lengths(text: pd.Series) -> np.ndarray:
+    """Each text's length in characters."""
+    return np.fromiter(map(len, text.tolist()), dtype=np.int64, count=len(text))
 
 
 def _gold_answers(

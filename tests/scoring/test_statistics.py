@@ -13,6 +13,7 @@ from scoring import (
     read_predictions,
     score_predictions,
     statistics,
+    target_key,
 )
 from scoring.outcomes import (
     OUTCOME_ABSTAINED,
@@ -75,6 +76,82 @@ def test_it_resamples_every_submission_of_a_benchmark_alike():
     )
     other_seed = statistics.bootstrap_counts(first, seed=10, n_resamples=100)
     assert not np.array_equal(together[0], other_seed)
+
+
+def test_it_keeps_the_item_draws_of_every_benchmark_up_to_16_million_draws():
+    # Stored bootstraps and intervals of benchmarks this small stay exactly as they were.
+    assert not statistics.resamples_in_blocks(16_000, 1000)
+    assert statistics.resamples_in_blocks(16_001, 1000)
+    outcomes = random_outcomes(16_000, seed=12)
+    counts = statistics.bootstrap_counts(outcomes, seed=3, n_resamples=1000)
+    drawn = outcomes[reference_indices(16_000, seed=3, n_resamples=1000)]
+    np.testing.assert_array_equal(counts[0], np.count_nonzero(drawn == C, axis=1))
+    np.testing.assert_array_equal(counts[1], np.count_nonzero(drawn == W, axis=1))
+
+
+# A benchmark over 16 million item draws: resampled in blocks of items.
+N_LARGE, B_LARGE = 50_000, 1000
+
+
+def test_it_resamples_a_large_benchmark_in_blocks_that_hold_all_its_items():
+    assert statistics.resamples_in_blocks(N_LARGE, B_LARGE)
+    for n in (N_LARGE, 16_001, 16_000 * 3 + 7):
+        counts = statistics.bootstrap_counts(np.full(n, C), seed=1, n_resamples=B_LARGE)
+        assert (counts[0] == n).all() and (counts[1] == 0).all()
+    mixed = random_outcomes(N_LARGE, seed=13)
+    counts = statistics.bootstrap_counts(mixed, seed=1, n_resamples=B_LARGE)
+    assert (counts.sum(axis=0) <= N_LARGE).all()
+    assert len(np.unique(counts[0])) > 100  # resamples, not copies of the benchmark
+
+
+def test_it_resamples_every_submission_of_a_large_benchmark_alike():
+    first, second = random_outcomes(N_LARGE, seed=3), random_outcomes(N_LARGE, seed=4)
+    together = statistics.bootstrap_counts([first, second], seed=9, n_resamples=B_LARGE)
+    np.testing.assert_array_equal(
+        together[0], statistics.bootstrap_counts(first, seed=9, n_resamples=B_LARGE)
+    )
+    np.testing.assert_array_equal(
+        together[1], statistics.bootstrap_counts(second, seed=9, n_resamples=B_LARGE)
+    )
+    statistics._item_blocks.cache_clear()  # drawn again, the same
+    np.testing.assert_array_equal(
+        together[1], statistics.bootstrap_counts(second, seed=9, n_resamples=B_LARGE)
+    )
+    other_seed = statistics.bootstrap_counts(first, seed=10, n_resamples=B_LARGE)
+    assert not np.array_equal(together[0], other_seed)
+
+
+def test_blocks_give_the_intervals_of_items_drawn_one_by_one(monkeypatch):
+    # Both methods on one benchmark: the same intervals within their Monte-Carlo error, and the
+    # same spread of paired differences between two submissions (what significance counts).
+    rng = np.random.default_rng(21)
+    first = rng.choice([C, W, A], size=N_LARGE, p=[0.5, 0.3, 0.2])
+    second = first.copy()
+    flip = rng.random(N_LARGE) < 0.03
+    second[flip] = rng.choice([C, W, A], size=int(flip.sum()))
+    blocks = statistics.bootstrap_counts([first, second], seed=5, n_resamples=B_LARGE)
+    monkeypatch.setattr(statistics, "_ITEM_DRAWS_MAX", 10**12)
+    items = statistics.bootstrap_counts([first, second], seed=5, n_resamples=B_LARGE)
+    rubrics = (0.0, 0.5, 0.75, 0.9)
+    for run in (0, 1):
+        got = statistics.run_intervals(blocks[run], N_LARGE, rubrics)
+        expected = statistics.run_intervals(items[run], N_LARGE, rubrics)
+        for t in rubrics:
+            samples = statistics.score_samples(items[run], N_LARGE, t)
+            spread = samples.std()
+            key = target_key(t)
+            # Each end of a 95% interval from 1,000 resamples is off by about 0.085 standard
+            # deviations; two of them differ by about 0.12: 0.5 is four times that.
+            assert abs(got["scores"][key][0] - expected["scores"][key][0]) < 0.5 * spread
+            assert abs(got["scores"][key][1] - expected["scores"][key][1]) < 0.5 * spread
+            block_spread = statistics.score_samples(blocks[run], N_LARGE, t).std()
+            assert block_spread == pytest.approx(spread, rel=0.12)
+    for row in (0, 1):
+        paired_blocks = (blocks[0, row] - blocks[1, row]).std()
+        paired_items = (items[0, row] - items[1, row]).std()
+        assert paired_blocks == pytest.approx(paired_items, rel=0.12)
+        unpaired = np.sqrt(blocks[0, row].var() + blocks[1, row].var())
+        assert paired_blocks < unpaired / 3
 
 
 def test_it_gives_percentile_intervals_of_every_rate_and_rubric():

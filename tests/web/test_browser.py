@@ -88,6 +88,38 @@ def test_it_confirms_an_address_before_a_hidden_gold_upload(
     assert "confirmed-model" in page.locator("h1").inner_text()
 
 
+# What the status said when the page was left, kept for the next page of the same tab.
+KEEP_STATUS_ON_LEAVING = """
+window.addEventListener("pagehide", () => {
+  const status = document.getElementById("status-text");
+  if (status) sessionStorage.setItem("statusWhenLeft", status.textContent);
+});
+"""
+
+
+def test_it_shows_scored_before_the_page_reloads_with_the_results(
+    page, make_benchmark, user, save_submission
+):
+    from leaderboard import services
+
+    submission = save_submission(make_benchmark(), user, b"id,answer\nq1,Paris\nq2,Marlowe\n")
+    page.add_init_script(KEEP_STATUS_ON_LEAVING)
+    page.goto("/accounts/login/")
+    page.fill("#id_username", user.username)
+    page.fill("#id_password", "a-long-passphrase-1")
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_text(f"Log out {user.username}").wait_for()
+    page.goto(f"/submissions/{submission.pk}/")
+    assert page.locator("#status-text").inner_text() == "queued"
+
+    services.submission_score(submission_id=submission.pk)
+    page.get_by_role("heading", name="Outcomes").wait_for(timeout=30_000)
+    assert page.locator("#status-text").inner_text() == "scored"
+    # The status had turned already on the page that followed the scoring, before the reload
+    # that brought the results.
+    assert page.evaluate("() => sessionStorage.getItem('statusWhenLeft')") == "scored"
+
+
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 

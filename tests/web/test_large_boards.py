@@ -1,129 +1,179 @@
-"""Boards of more submissions than the table shows on a page, or than are exported whole."""
+"""Boards too large for paired resamples: ranked by the separation bounds each run stores."""
 
-import re
-from html import unescape
-
+import numpy as np
 import pytest
-from django.db import connection
+from django.contrib.auth.models import AnonymousUser
 
+import scoring
+from leaderboard import selectors, services
+from leaderboard.boards import far_enough_apart
 from leaderboard.models import Run, Submission
 
-# Copies of each of the five SimpleQA-cs models: a board of 5 + 5 × 46 = 235 submissions.
-COPIES = 46
+pytestmark = pytest.mark.django_db
 
-
-def clone_submissions(copies: int) -> None:
-    """Copy every submission with its runs `copies` times, in SQL (the copies of a model are
-    named "<model> #<n>" and score as it does)."""
-    columns = [
-        field.column
-        for field in Submission._meta.concrete_fields
-        if field.column not in ("id", "model_name")
-    ]
-    run_columns = [
-        field.column
-        for field in Run._meta.concrete_fields
-        if field.column not in ("id", "submission_id")
-    ]
-    listed = ", ".join(columns)
-    run_listed = ", ".join(f"r.{column}" for column in run_columns)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            CREATE TEMP TABLE copies AS
-            SELECT s.id AS original, n, nextval(pg_get_serial_sequence(%s, 'id')) AS id
-            FROM {Submission._meta.db_table} s, generate_series(1, %s) AS n
-            """,
-            [Submission._meta.db_table, copies],
-        )
-        cursor.execute(
-            f"""
-            INSERT INTO {Submission._meta.db_table} (id, model_name, {listed})
-            SELECT c.id, s.model_name || ' #' || c.n, {", ".join(f"s.{c}" for c in columns)}
-            FROM copies c JOIN {Submission._meta.db_table} s ON s.id = c.original
-            """
-        )
-        cursor.execute(
-            f"""
-            INSERT INTO {Run._meta.db_table} (submission_id, {", ".join(run_columns)})
-            SELECT c.id, {run_listed}
-            FROM copies c JOIN {Run._meta.db_table} r ON r.submission_id = c.original
-            """
-        )
-        cursor.execute("DROP TABLE copies")
+N_ITEMS = 200
+GOLD = "id,answer\n" + "".join(f"q{i},a{i}\n" for i in range(N_ITEMS))
+KEYS = ("0", "0.5", "0.9")
+# Scored for real: how many items each answers right, then wrong (the rest abstained).
+SCORED = [(right, wrong) for right in range(60, 200, 14) for wrong in (0, 40 - right // 10)]
 
 
 @pytest.fixture
-def large_board(seeded_simpleqa_cs):
-    from leaderboard import services
-
-    clone_submissions(COPIES)
-    # Rows written in SQL: their board is told, as for any bulk change.
-    services.benchmark_results_changed(benchmark_id=seeded_simpleqa_cs.pk)
-    assert Submission.objects.count() == 5 * (COPIES + 1)
-    return seeded_simpleqa_cs
+def benchmark(make_benchmark):
+    return make_benchmark(slug="large", gold=GOLD, targets=[0.5, 0.9])
 
 
-def table_ids(html: str) -> list[int]:
-    return [int(found) for found in re.findall(r'name="ids" value="(\d+)"', html)]
+@pytest.fixture
+def scored(benchmark, user, save_submission):
+    return score_all(benchmark, user, save_submission)
 
 
-def next_link(html: str) -> str | None:
-    found = re.search(r'<a href="([^"]+)" rel="next">', html)
-    return unescape(found.group(1)) if found else None
+def score_all(benchmark, user, save_submission) -> list[Submission]:
+    """A few submissions scored through the site, of different counts."""
+    for right, wrong in SCORED:
+        lines = [f"q{i},a{i}" for i in range(right)]
+        lines += [f"q{i},x" for i in range(right, min(right + wrong, N_ITEMS))]
+        content = ("id,answer\n" + "\n".join(lines) + "\n").encode()
+        submission = save_submission(
+            benchmark, user, content=content, model_name=f"m{right}-{wrong}"
+        )
+        services.submission_score(submission_id=submission.pk)
+    return list(Submission.objects.filter(benchmark=benchmark, status="scored"))
 
 
-@pytest.mark.parametrize("sort", ["0", "0.9"])
-def test_it_pages_the_table_of_a_large_board_sorted_whole(client, large_board, sort):
-    board = client.get("/benchmarks/simpleqa-cs/leaderboard.json").json()
-    ranked = sorted(
-        board["rows"], key=lambda row: (row["scores"][sort]["rank"], row["model"].lower())
-    )
-    address = "/benchmarks/simpleqa-cs/" + ("" if sort == "0" else f"?sort={sort}")
-    pages = []
-    while address is not None:
-        html = client.get(address).content.decode()
-        pages.append(table_ids(html))
-        link = next_link(html)
-        if link is not None:
-            # The page links keep the sort, and go to the table.
-            assert link.endswith("#table")
-            assert (f"sort={sort}&" in link) == (sort != "0")
-            address = "/benchmarks/simpleqa-cs/" + link.removesuffix("#table")
-        else:
-            address = None
-    assert [len(ids) for ids in pages] == [100, 100, 35]
-    # The whole board sorted, then cut: page 2 holds the models ranked 101 to 200.
-    assert [pk for ids in pages for pk in ids] == [row["id"] for row in ranked]
-    assert (
-        "Models 101–200 of 235, page 2 of 3"
-        in client.get(f"/benchmarks/simpleqa-cs/?sort={sort}&page=2").content.decode()
-    )
+def clone(submissions: list[Submission], total: int) -> None:
+    """Copies of the scored submissions, runs included, until there are `total`: as a large
+    board holds many submissions of much the same scores."""
+    runs = {}
+    for run in Run.objects.filter(submission__in=submissions):
+        runs.setdefault(run.submission_id, []).append(run)
+    copies = []
+    for number in range(total - len(submissions)):
+        source = submissions[number % len(submissions)]
+        copy = Submission.objects.get(pk=source.pk)
+        copy.pk = None
+        copy.model_name = f"{source.model_name}-copy-{number}"
+        copies.append((source, copy))
+    Submission.objects.bulk_create([copy for _, copy in copies])
+    new_runs = []
+    for source, copy in copies:
+        for run in runs[source.pk]:
+            run = Run.objects.get(pk=run.pk)
+            run.pk = None
+            run.submission = copy
+            new_runs.append(run)
+    Run.objects.bulk_create(new_runs)
 
 
-def test_it_places_the_reference_lines_on_their_pages(client, large_board):
-    html = [client.get(f"/benchmarks/simpleqa-cs/?page={n}").content.decode() for n in (1, 2, 3)]
-    lines = sum(page.count('<tr class="baseline">') for page in html)
-    board = client.get("/benchmarks/simpleqa-cs/leaderboard.json").json()
-    assert lines == len(board["baselines"]) > 0
+def paired_beats(benchmark, board, key: str) -> np.ndarray:
+    """[i, j] true where the paired test finds that row j beats row i (rows in the order of
+    `board.positions`), computed from the runs' stored bootstraps as a small board is."""
+    rows = sorted(board.rows, key=lambda row: board.positions[row.id])
+    matrix = selectors._sample_matrices(benchmark, rows, board.rubrics)[key]
+    shares = scoring.statistics.significance_ranks(matrix).beats
+    return shares >= scoring.statistics.BEATS_SHARE
 
 
-def test_it_streams_the_exports_of_a_large_board_as_they_would_be_sent_whole(
-    client, large_board, monkeypatch
+def test_a_run_keeps_its_separation_bounds_under_every_rubric(benchmark, scored):
+    for run in Run.objects.filter(submission__in=scored):
+        counts = run.bootstrap_counts()
+        assert set(run.bounds) == set(KEYS)
+        for key in KEYS:
+            samples = scoring.statistics.score_samples(counts, run.n_items, float(key))
+            lo, hi = scoring.statistics.separation_bounds(samples)
+            assert run.bounds[key] == [lo, hi]
+
+
+def test_a_large_board_ranks_by_bounds_and_never_separates_what_pairs_would_not(benchmark, scored):
+    limit = scoring.statistics.PAIRED_MAX_ROWS
+    clone(scored, limit + 20)
+    services.benchmark_results_changed(benchmark_id=benchmark.pk)
+    benchmark.refresh_from_db()
+    board = selectors.board_for(benchmark, AnonymousUser())
+    assert len(board.rows) == limit + 20
+    # No n × n matrices: each row's bounds.
+    assert board.beats == {}
+    assert set(board.bounds) == set(KEYS)
+    rows = sorted(board.rows, key=lambda row: board.positions[row.id])
+    separated = 0
+    for key in KEYS:
+        lo, hi = board.bounds[key]
+        by_bounds = scoring.statistics.higher(lo[None, :], hi[:, None])
+        paired = paired_beats(benchmark, board, key)
+        # Every separation the bounds claim, the paired resamples make too.
+        assert not (by_bounds & ~paired).any()
+        separated += int(by_bounds.sum())
+        # The ranks shown are those of the bounds: 1 + how many beat a row, and how low it
+        # could be.
+        shown = [(row.cells[key].significant_rank, row.cells[key].rank_low) for row in rows]
+        expected = list(
+            zip(1 + by_bounds.sum(axis=1), len(rows) - by_bounds.sum(axis=0), strict=True)
+        )
+        assert shown == expected
+    assert separated > 0
+
+    # At the limit, the paired resamples as before.
+    extra = Submission.objects.filter(model_name__contains="-copy-").order_by("-pk")[:20]
+    Run.objects.filter(submission__in=list(extra)).delete()
+    Submission.objects.filter(pk__in=[s.pk for s in extra]).delete()
+    services.benchmark_results_changed(benchmark_id=benchmark.pk)
+    benchmark.refresh_from_db()
+    board = selectors.board_for(benchmark, AnonymousUser())
+    assert len(board.rows) == limit
+    assert board.bounds == {}
+    assert set(board.beats) == set(KEYS)
+
+
+def test_a_large_board_with_private_rows_ranks_them_by_bounds_too(benchmark, scored, user):
+    limit = scoring.statistics.PAIRED_MAX_ROWS
+    clone(scored, limit + 5)
+    mine = Submission.objects.filter(model_name__contains="-copy-").order_by("pk")[:10]
+    Submission.objects.filter(pk__in=[s.pk for s in mine]).update(visibility="private")
+    services.benchmark_results_changed(benchmark_id=benchmark.pk)
+    benchmark.refresh_from_db()
+    public = selectors.board_for(benchmark, AnonymousUser())
+    assert len(public.rows) == limit - 5
+    assert public.bounds == {} and public.beats
+    # With the owner's private rows the board is above the limit: ranked by bounds, as a
+    # board this large built from the database would be.
+    board = selectors.board_for(benchmark, user)
+    assert len(board.rows) == limit + 5
+    assert board.beats == {}
+    built = selectors._build_board(benchmark, user, public=False)
+    assert [(row.id, row.cells) for row in board.rows] == [
+        (row.id, row.cells) for row in built.rows
+    ]
+
+
+def test_a_large_board_of_hidden_gold_never_tells_apart_rows_too_close_in_counts(
+    make_benchmark, settings, user, save_submission
 ):
-    from leaderboard import exports, selectors, views
-
-    names = ("leaderboard.json", "leaderboard.csv")
-    # As for a board of more than a thousand submissions, in pieces of a hundred rows.
-    monkeypatch.setattr(selectors, "STREAMED_ABOVE_ROWS", 100)
-    monkeypatch.setattr(views, "STREAMED_ABOVE_ROWS", 100)
-    monkeypatch.setattr(exports, "ROWS_PER_PIECE", 100)
-    streamed = {name: client.get(f"/benchmarks/simpleqa-cs/{name}") for name in names}
-    pieces = {name: list(response.streaming_content) for name, response in streamed.items()}
-    monkeypatch.undo()
-    whole = {name: client.get(f"/benchmarks/simpleqa-cs/{name}") for name in names}
-    for name in names:
-        assert streamed[name].streaming and not whole[name].streaming, name
-        assert len(pieces[name]) >= 3, name
-        assert b"".join(pieces[name]) == whole[name].content, name
-        assert streamed[name]["Content-Type"] == whole[name]["Content-Type"]
+    settings.HIDDEN_GOLD_MIN_ITEMS = K = 20
+    benchmark = make_benchmark(slug="hidden", gold=GOLD, targets=[0.5, 0.9], gold_public=False)
+    scored = score_all(benchmark, user, save_submission)
+    clone(scored, scoring.statistics.PAIRED_MAX_ROWS + 20)
+    services.benchmark_results_changed(benchmark_id=benchmark.pk)
+    benchmark.refresh_from_db()
+    board = selectors.board_for(benchmark, AnonymousUser())
+    assert board.beats == {} and board.bounds
+    rows = sorted(board.rows, key=lambda row: board.positions[row.id])
+    kept_apart = 0
+    for key, (lo, hi) in board.bounds.items():
+        apart = far_enough_apart(rows, key, K)
+        separable = scoring.statistics.higher(lo[None, :], hi[:, None])
+        # Rows whose counts differ by fewer than K in both are never separated (the ranks
+        # shown below are those of `by_bounds`) ...
+        by_bounds = separable & apart
+        kept_apart += int((separable & ~apart).sum())
+        # ... and what is separated, the paired test under the same rule separates too.
+        matrix = selectors._sample_matrices(benchmark, rows, board.rubrics)[key]
+        paired = scoring.statistics.significance_ranks(matrix, comparable=apart).beats
+        paired = paired >= scoring.statistics.BEATS_SHARE
+        assert not (by_bounds & ~paired).any()
+        shown = [(row.cells[key].significant_rank, row.cells[key].rank_low) for row in rows]
+        expected = list(
+            zip(1 + by_bounds.sum(axis=1), len(rows) - by_bounds.sum(axis=0), strict=True)
+        )
+        assert shown == expected
+    # The rule made a difference: some pairs the bounds alone would separate are kept together.
+    assert kept_apart > 0

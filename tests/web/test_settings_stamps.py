@@ -14,7 +14,7 @@ from datetime import timedelta
 import pytest
 
 import scoring
-from leaderboard import services
+from leaderboard import models, services
 from leaderboard.models import Benchmark, Submission
 from leaderboard.tasks import score_submission
 from tests.web.test_admin import benchmark_form
@@ -197,3 +197,34 @@ def test_it_scores_hidden_gold_results_again_when_k_changes(
     assert Submission.objects.get(pk=submission.pk).status == Submission.Status.QUEUED
     benchmark.refresh_from_db()
     assert benchmark.settings_fingerprint == benchmark.current_fingerprint()
+
+
+@pytest.mark.django_db
+def test_it_scores_again_large_benchmarks_bootstrapped_item_by_item_by_an_earlier_release(
+    make_benchmark, user, save_submission
+):
+    # Over 16,000 items a benchmark is resampled in blocks: results an earlier release stamped
+    # (bootstrapped item by item) are scored again, never compared with the new ones.
+    n = 16_001
+    gold = "id,answer\n" + "".join(f"q{i},answer {i % 7}\n" for i in range(n))
+    large = make_benchmark(slug="large", gold=gold)
+    small = make_benchmark(slug="small")
+    for benchmark in (large, small):
+        grading = {name: getattr(benchmark, name) for name in models.GRADING_FIELDS}
+        earlier = models.settings_fingerprint(grading, benchmark.gold_digest)
+        # What this release stamps a benchmark of up to 16,000 items with is unchanged.
+        assert (benchmark.settings_fingerprint == earlier) == (benchmark is small)
+    submission = save_submission(large, user, b"id,answer\nq1,answer 1\n")
+    services.submission_score(submission_id=submission.pk)
+    grading = {name: getattr(large, name) for name in models.GRADING_FIELDS}
+    earlier = models.settings_fingerprint(grading, large.gold_digest)
+    Benchmark.objects.filter(pk=large.pk).update(settings_fingerprint=earlier)
+    Submission.objects.filter(pk=submission.pk).update(settings_fingerprint=earlier)
+
+    swept = services.submissions_requeue_stale(stale_after=timedelta(minutes=10), max_attempts=3)
+    assert swept == {"requeued": 1, "failed": 0}
+    assert Benchmark.objects.get(pk=large.pk).settings_fingerprint == large.settings_fingerprint
+    services.submission_score(submission_id=submission.pk)
+    rescored = Submission.objects.get(pk=submission.pk)
+    assert rescored.status == Submission.Status.SCORED
+    assert rescored.settings_fingerprint == large.settings_fingerprint

@@ -12,7 +12,7 @@ On the real MMLU-Pro demo data (12,032 items, 29 models) it times, side by side 
 
 Each figure is the best of `--repeat` runs. Target: a submission's bootstrap within 1 s.
 
-    .venv/bin/python bench/statistics.py [--repeat 5]
+    .venv/bin/python bench/bootstrap.py [--repeat 5]
 """
 
 from __future__ import annotations
