@@ -119,6 +119,7 @@ STATUS_RECENT = 4
 # Room for the ids of the uploads, shared with the client processes.
 MAX_UPLOADS = 10_000
 TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+MODELS_ON_PAGE = re.compile(rb"\s([\d,]+) models? \xc2\xb7")
 SUBMISSION_URL = re.compile(r"^/submissions/(\d+)/$")
 FORM_ERRORS = re.compile(r'<ul class="errorlist[^"]*"[^>]*>(.*?)</ul>', re.S)
 ENDED = {"scored", "rejected", "failed"}
@@ -703,8 +704,9 @@ def _value(kind: int, body: bytes) -> int:
     if kind > 2:
         return 0  # a logged-in reader's board: not followed for freshness
     if kind == 0:
-        # The page's table lists every model, each with a box to tick for the comparison.
-        return body.count(b'name="ids"')
+        # The page's header counts the models on the board (its table shows a page of them).
+        found = MODELS_ON_PAGE.search(body)
+        return int(found.group(1).replace(b",", b"")) if found else 0
     data = json.loads(body)
     if kind == 1:
         return len(data["rows"])

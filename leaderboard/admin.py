@@ -187,9 +187,21 @@ class SubmissionAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change) -> None:
         # The benchmark row first, in the order scoring locks them (services._store_result).
+        # Saving it bumps the board's results generation (services.submission_saved).
         Benchmark.objects.select_for_update().filter(pk=obj.benchmark_id).first()
         super().save_model(request, obj, form, change)
-        services.benchmark_results_changed(benchmark_id=obj.benchmark_id)
+
+    def delete_model(self, request, obj: Submission) -> None:
+        # As in save_model: the benchmark row first (its results generation is bumped).
+        with transaction.atomic():
+            Benchmark.objects.select_for_update().filter(pk=obj.benchmark_id).first()
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        with transaction.atomic():
+            benchmark_ids = sorted(set(queryset.values_list("benchmark_id", flat=True)))
+            list(Benchmark.objects.select_for_update().filter(pk__in=benchmark_ids).order_by("pk"))
+            super().delete_queryset(request, queryset)
 
     @admin.action(description="Hide from the leaderboard")
     def hide_from_leaderboard(self, request, queryset) -> None:

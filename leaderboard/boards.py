@@ -518,13 +518,32 @@ class Board:
             lines.insert(at, baseline)
         return lines
 
-    def to_json(self) -> dict:
+    def lines_of_page(self, key: str, start: int, stop: int) -> list[Row | Baseline]:
+        """The rows ``start`` to ``stop`` (from 0) in rank order under one rubric (``sorted_by``),
+        with the baselines placed among the whole board's rows (``with_baselines``) that fall
+        among them: each on the page of the row it comes before, or of the last row."""
+        rows = self.sorted_by(key)
+        out: list[Row | Baseline] = []
+        seen = 0
+        for line in self.with_baselines(key, rows):
+            if line.is_baseline:
+                if start <= seen < stop or (seen == len(rows) and stop >= len(rows)):
+                    out.append(line)
+                continue
+            if start <= seen < stop:
+                out.append(line)
+            seen += 1
+        return out
+
+    def to_json(self, *, rows: bool = True) -> dict:
+        """The board as ``leaderboard.json`` holds it; with ``rows=False``, its rows left empty
+        (for a writer that formats them one piece at a time)."""
         return {
             "benchmark": self.benchmark.slug,
             "n_items": self.benchmark.n_items,
             "targets": [rubric.target for rubric in self.targets],
             "kendall_tau_b": self.taus,
-            "rows": [row.to_dict() for row in self.rows],
+            "rows": [row.to_dict() for row in self.rows] if rows else [],
             "baselines": [baseline.to_dict() for baseline in self.baselines],
         }
 

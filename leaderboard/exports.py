@@ -9,26 +9,59 @@ import hashlib
 import io
 import json
 import math
+from collections.abc import Iterable, Iterator
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Max
 
 import scoring
-from leaderboard.boards import INTERVAL_METRICS, Board
+from leaderboard.boards import INTERVAL_METRICS, Board, Row
 from leaderboard.models import METRICS, Benchmark, Submission
 from leaderboard.results_cache import cached_results
+
+# Rows formatted per piece of a streamed export: a piece of about a megabyte at most.
+ROWS_PER_PIECE = 500
 
 
 def board_json_bytes(board: Board, waiting: list[dict]) -> bytes:
     """The board as ``leaderboard.json`` sends it, with the submissions being rescored."""
-    data = board.to_json()
+    return b"".join(board_json_pieces(board, waiting))
+
+
+def board_json_pieces(board: Board, waiting: list[dict]) -> Iterator[bytes]:
+    """``leaderboard.json`` in pieces of ``ROWS_PER_PIECE`` rows, each formatted as it is sent:
+    the same bytes as the document dumped whole, never all of them in memory at once."""
+    encoder = DjangoJSONEncoder()
+    data = board.to_json(rows=False)
     # Listed apart from the rows: their results are under earlier settings.
     data["being_rescored"] = [{"id": each["id"], "model": each["model"]} for each in waiting]
-    return json.dumps(data, cls=DjangoJSONEncoder).encode()
+    # The document around the rows, cut where they go.
+    data["rows"] = ROWS_GO_HERE
+    head, tail = encoder.encode(data).split(encoder.encode(ROWS_GO_HERE))
+    yield f"{head}[".encode()
+    for at, rows in enumerate(_pieces(board.rows)):
+        text = ", ".join(encoder.encode(row.to_dict()) for row in rows)
+        yield f"{', ' if at else ''}{text}".encode()
+    yield f"]{tail}".encode()
+
+
+# Marks where the rows go in the document around them: no text stored in PostgreSQL holds a NUL.
+ROWS_GO_HERE = "\x00rows\x00"
 
 
 def board_csv(board: Board) -> str:
     """The board as ``leaderboard.csv`` sends it."""
+    return "".join(board_csv_pieces(board))
+
+
+def board_csv_pieces(board: Board) -> Iterator[str]:
+    """``leaderboard.csv`` in pieces: the header, then ``ROWS_PER_PIECE`` rows at a time."""
+    yield _csv_lines([csv_header(board)])
+    for rows in _pieces(board.rows):
+        yield _csv_lines(csv_record(board, row) for row in rows)
+
+
+def csv_header(board: Board) -> list[str]:
     header = ["id", "model", "organisation", "self_graded", *METRICS, "omitted_rate"]
     header += ["correct", "incorrect", "abstained", "omitted"]
     for name in INTERVAL_METRICS:
@@ -43,28 +76,39 @@ def board_csv(board: Board) -> str:
             f"rank_significant_{rubric.key}",
             f"rank_low_{rubric.key}",
         ]
+    return header
+
+
+def csv_record(board: Board, row: Row) -> list:
+    """One row of ``leaderboard.csv``, in the order of ``csv_header``."""
+    line = [
+        row.id,
+        _csv_text(row.model),
+        _csv_text(row.organisation),
+        row.self_graded,
+    ]
+    line += [row.metrics.get(name) for name in METRICS]
+    line += [row.omitted_rate, *row.to_dict()["counts"].values()]
+    for name in INTERVAL_METRICS:
+        line += row.intervals.get(name) or [None, None]
+    for rubric in board.rubrics:
+        cell = row.cells[rubric.key]
+        line += [cell.score, cell.rank]
+        if not rubric.is_binary:
+            line += [cell.rank_shift, cell.prompted]
+        line += [*(cell.interval or [None, None]), cell.significant_rank, cell.rank_low]
+    return ["" if value is None else value for value in line]
+
+
+def _csv_lines(records: Iterable[list]) -> str:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(header)
-    for row in board.rows:
-        line = [
-            row.id,
-            _csv_text(row.model),
-            _csv_text(row.organisation),
-            row.self_graded,
-        ]
-        line += [row.metrics.get(name) for name in METRICS]
-        line += [row.omitted_rate, *row.to_dict()["counts"].values()]
-        for name in INTERVAL_METRICS:
-            line += row.intervals.get(name) or [None, None]
-        for rubric in board.rubrics:
-            cell = row.cells[rubric.key]
-            line += [cell.score, cell.rank]
-            if not rubric.is_binary:
-                line += [cell.rank_shift, cell.prompted]
-            line += [*(cell.interval or [None, None]), cell.significant_rank, cell.rank_low]
-        writer.writerow(["" if value is None else value for value in line])
+    csv.writer(out, lineterminator="\n").writerows(records)
     return out.getvalue()
+
+
+def _pieces(rows: list[Row]) -> Iterator[list[Row]]:
+    for start in range(0, len(rows), ROWS_PER_PIECE):
+        yield rows[start : start + ROWS_PER_PIECE]
 
 
 def _csv_text(value: str) -> str:

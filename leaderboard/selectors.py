@@ -8,7 +8,7 @@ import hashlib
 import json
 import math
 import pickle
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import ParamSpec, TypeVar
@@ -32,9 +32,9 @@ from leaderboard.boards import (
     cycle_collection_paused,
     far_enough_apart,
 )
-from leaderboard.exports import board_json_bytes
+from leaderboard.exports import board_json_bytes, board_json_pieces
 from leaderboard.models import METRICS, Benchmark, Item, Run, Submission, results_of
-from leaderboard.results_cache import BOARD_CACHE_SECONDS, cached_results
+from leaderboard.results_cache import BOARD_CACHE_SECONDS, cached_results, warming
 from scoring import BINARY_KEY
 
 T = TypeVar("T")
@@ -45,10 +45,11 @@ def board_for(benchmark: Benchmark, user, *, stale_ok: bool = False) -> Board:
     """The leaderboard of a benchmark, with the submissions this user may see.
 
     The public board, which most visitors see, is cached under the benchmark's results
-    generation: scoring or hiding a submission bumps it, and computes the new board before the
-    change commits. Should it be missing, with ``stale_ok`` (the busy public reads) a visitor
-    who comes while another process computes it is given the one before (``cached_results``);
-    without, the board is never older than the last change.
+    generation: scoring or hiding a submission bumps it; the first reader after the change, or a
+    warm task queued when it commits (``cache_public_results``), computes the new board. With
+    ``stale_ok`` (the busy public reads) a visitor who comes while another process computes it
+    is given the one before (``cached_results``); without, the board is never older than the
+    last change.
 
     A viewer who may see private submissions (their own, or all of them for staff) is given the
     public board with those rows merged in (``_merged_board``), never older than the last change.
@@ -80,8 +81,15 @@ def _public_board(benchmark: Benchmark, *, stale_ok: bool = False) -> Board:
     return cached_results(benchmark, "board", build, stale_ok=stale_ok)
 
 
-def board_json(benchmark: Benchmark, user, *, stale_ok: bool = False) -> bytes:
-    """The board as ``leaderboard.json`` sends it; the public one cached like the board.
+# A board of more rows has its JSON and CSV formatted as they are sent, a piece at a time
+# (``exports.board_json_pieces``), and never cached whole: tens of megabytes at 10,000 rows, which
+# every reader would otherwise hold at once in memory. A smaller board's JSON is cached whole.
+STREAMED_ABOVE_ROWS = 1000
+
+
+def board_json(benchmark: Benchmark, user, *, stale_ok: bool = False) -> bytes | Iterator[bytes]:
+    """The board as ``leaderboard.json`` sends it: its bytes, cached like the board, or for a
+    board of more than ``STREAMED_ABOVE_ROWS`` rows, its pieces, formatted as they are read.
 
     A viewer who sees private rows, or private submissions being rescored, gets a JSON of their
     own, cached under exactly those: no viewer is ever given another's private names.
@@ -91,34 +99,43 @@ def board_json(benchmark: Benchmark, user, *, stale_ok: bool = False) -> bytes:
     if user.is_authenticated and (more or waiting != being_rescored(benchmark, AnonymousUser())):
         shown = _digest([submission.pk for submission in more])
         listed = _digest([submission["id"] for submission in waiting])
-        return cached_results(
-            benchmark,
-            f"json-with-{shown}-{listed}",
-            lambda: board_json_bytes(_board_adding(benchmark, more, stale_ok=False), waiting),
-        )
+        kind = f"json-with-{shown}-{listed}"
+        stale_ok = False
+    else:
+        more, kind = [], "json"
+    found = cache.get(benchmark.results_cache_key(kind))
+    if found is not None:
+        return found
+    board = _board_adding(benchmark, more, stale_ok=stale_ok)
+    if len(board.rows) > STREAMED_ABOVE_ROWS:
+        return board_json_pieces(board, waiting)
     return cached_results(
         benchmark,
-        "json",
-        lambda: board_json_bytes(board_for(benchmark, AnonymousUser()), waiting),
+        kind,
+        # Always from the current board: a cached JSON must never hold an older one.
+        lambda: board_json_bytes(_board_adding(benchmark, more, stale_ok=False), waiting),
         stale_ok=stale_ok,
     )
 
 
-def cache_public_results(benchmark: Benchmark) -> None:
+def cache_public_results(benchmark: Benchmark) -> bool:
     """Compute the public board, its figures, its JSON and its resampled scores for the current
-    results, and cache them.
+    results, and cache them; False, doing nothing, when the board is cached already or another
+    process is computing it.
 
-    The writer of a change of results calls this before the change commits
-    (``services.benchmark_results_changed``), so that readers find them ready the moment they
-    see the change.
+    The warm task that a change of results queues once it commits calls this
+    (``services.benchmark_warm``), so that readers find them ready should none of them come
+    first.
     """
-    # Anything already under these keys was computed by a transaction that then rolled back.
-    kinds = ("board", "json", "samples", "being-rescored")
-    cache.delete_many([benchmark.results_cache_key(kind) for kind in kinds])
-    # The board caches its resampled scores as it is built, and its JSON the being-rescored list.
-    board = board_for(benchmark, AnonymousUser())
-    charts_for(board, show_all=False)
-    board_json(benchmark, AnonymousUser())
+    with warming(benchmark) as mine:
+        if not mine:
+            return False
+        # The board caches its resampled scores as it is built, and its JSON the being-rescored
+        # list.
+        board = board_for(benchmark, AnonymousUser())
+        charts_for(board, show_all=False)
+        board_json(benchmark, AnonymousUser())
+    return True
 
 
 def being_rescored(benchmark: Benchmark, user) -> list[dict]:

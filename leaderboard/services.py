@@ -460,8 +460,8 @@ def _store_result(*, submission_id: int, result: scoring.SubmissionScore, finger
         submission.errors = []
         submission.n_errors = 0
         submission.finished_at = timezone.now()
+        # Saving it bumps its benchmark's results generation (``submission_saved``).
         submission.save()
-        benchmark_results_changed(benchmark_id=submission.benchmark_id)
 
 
 def submission_finish(
@@ -581,25 +581,89 @@ def submission_set_hidden(*, submission: Submission, hidden: bool) -> None:
     submission.hidden = hidden
 
 
-def benchmark_results_changed(*, benchmark_id: int) -> int:
-    """Bump the benchmark's results generation, which keys its cached boards; the new value.
+def benchmark_results_changed(*, benchmark_id: int) -> int | None:
+    """Bump the benchmark's results generation, which keys its cached boards; the new value
+    (None for a benchmark that is gone).
 
-    The new public board, its figures and its JSON are computed and cached at once, inside the
-    caller's transaction (a scoring's, a hide's): readers see the new generation only when it
-    commits, and then find them ready. Otherwise every web worker would compute the same board
-    at once after each scoring while its readers wait, a rush that grows with the board.
+    That is all a writer does: nothing is computed in its transaction, which may hold the
+    submission's and the benchmark's rows. Once the change commits, the public board, its
+    figures and its JSON are computed (``benchmark_warm``): by the worker that made the change,
+    at once, or by a task queued then; anonymous readers who come meanwhile are given the board
+    before, and should a reader come first, it computes the board (``results_cache``).
+    A scoring, an edit or a deletion of a submission calls this by itself
+    (``submission_saved``, ``submission_deleted``); a bulk update must call it.
+    """
+    Benchmark.objects.filter(pk=benchmark_id).update(results_generation=F("results_generation") + 1)
+    bumped = Benchmark.objects.filter(pk=benchmark_id).values_list("results_generation", flat=True)
+    generation = bumped.first()
+    if generation is not None:
+        transaction.on_commit(lambda: _warm_on_commit(benchmark_id, generation))
+    return generation
+
+
+def _warm_on_commit(benchmark_id: int, generation: int) -> None:
+    from celery import current_task
+
+    from leaderboard.tasks import warm_results
+
+    if current_task and not current_task.request.called_directly:
+        # A change made by a task (a scoring): its worker computes the board at once, before
+        # readers come for it, rather than queueing that behind the next scorings.
+        try:
+            benchmark_warm(benchmark_id=benchmark_id, generation=generation)
+        except Exception:
+            # The change stands; readers compute the board.
+            log.exception("Could not compute the board of benchmark %s", benchmark_id)
+        return
+    _enqueue(warm_results, benchmark_id, generation, what=f"the board of benchmark {benchmark_id}")
+
+
+def benchmark_warm(*, benchmark_id: int, generation: int) -> str:
+    """Compute and cache the public board, its figures and its JSON for results `generation`,
+    as one process at a time; what was done.
+
+    Nothing ("moved on") once a later change has bumped the generation (its own task computes
+    the newer board), nothing ("cached") when a reader computed it first or is computing it.
     """
     from leaderboard.selectors import cache_public_results
 
-    Benchmark.objects.filter(pk=benchmark_id).update(results_generation=F("results_generation") + 1)
-    benchmark = Benchmark.objects.get(pk=benchmark_id)
-    try:
-        # A savepoint: should this fail, the change stands and readers compute the board.
-        with transaction.atomic():
-            cache_public_results(benchmark)
-    except Exception:
-        log.exception("Could not compute the board of benchmark %s; readers will", benchmark_id)
-    return benchmark.results_generation
+    benchmark = Benchmark.objects.filter(pk=benchmark_id).first()
+    if benchmark is None or benchmark.results_generation != generation:
+        return "moved on"
+    return "computed" if cache_public_results(benchmark) else "cached"
+
+
+# The fields of a submission that its board row shows or that decide whether it is listed.
+BOARD_FIELDS = frozenset(
+    {
+        "model_name",
+        "organisation",
+        "url",
+        "visibility",
+        "hidden",
+        "status",
+        "targets",
+        "self_graded",
+        "settings_fingerprint",
+        "owner",
+        "benchmark",
+    }
+)
+
+
+def submission_saved(*, sender, instance: Submission, created: bool, update_fields, **kwargs):
+    """A saved submission (a scoring stored, an edit in the admin) changes its board: the cached
+    boards are for the results before, whoever saved it."""
+    if created or kwargs.get("raw"):
+        return  # a new upload is on no board until it is scored
+    if update_fields is not None and not BOARD_FIELDS.intersection(update_fields):
+        return
+    benchmark_results_changed(benchmark_id=instance.benchmark_id)
+
+
+def submission_deleted(*, sender, instance: Submission, **kwargs):
+    """A deleted submission leaves its board (deleted alone, in the admin, or with its owner)."""
+    benchmark_results_changed(benchmark_id=instance.benchmark_id)
 
 
 def email_confirm(*, user, email: str) -> ConfirmedEmail:

@@ -129,8 +129,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 
 # Boards and their figures are cached under a generation key that every scoring bumps. With
-# CACHE_URL (Redis) the web processes and the workers share one cache, and the worker that scores
-# a submission computes the new board once for all of them.
+# CACHE_URL (Redis) the web processes and the workers share one cache, and a worker computes the
+# new board once for all of them after each scoring (leaderboard.results_cache).
 # https://docs.djangoproject.com/en/5.2/topics/cache/#redis
 # Redis down is a cache miss, not an error (leaderboard.cache_backend): pages are computed without
 # it. A Redis that does not answer costs a request at most CACHE_CONNECT_TIMEOUT to connect (or

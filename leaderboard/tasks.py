@@ -62,6 +62,16 @@ def requeue_stale_submissions() -> dict[str, int]:
     )
 
 
+@shared_task(bind=True, max_retries=3, acks_late=True)
+def warm_results(self, benchmark_id: int, generation: int) -> str:
+    """Compute a benchmark's public board for its results `generation`, queued when a change of
+    results commits."""
+    try:
+        return services.benchmark_warm(benchmark_id=benchmark_id, generation=generation)
+    except TRANSIENT_ERRORS as exc:
+        raise self.retry(exc=exc, countdown=2**self.request.retries) from exc
+
+
 class GoldTask(Task):
     def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
         benchmark_id, upload = args

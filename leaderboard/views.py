@@ -11,7 +11,8 @@ from django.contrib.auth import get_user_model, login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core import signing
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
@@ -22,12 +23,18 @@ from django.views.decorators.http import require_http_methods, require_safe
 import scoring
 from leaderboard import charts, confirmation, ratelimit, services, uploads
 from leaderboard.boards import behaviour_of
-from leaderboard.exports import benchmark_json_gzip, board_csv, submission_json_data
+from leaderboard.exports import (
+    benchmark_json_gzip,
+    board_csv,
+    board_csv_pieces,
+    submission_json_data,
+)
 from leaderboard.forms import ConfirmationRequestForm, SignupForm, SubmissionForm
 from leaderboard.models import Benchmark, ConfirmedEmail, Submission, results_of
 from leaderboard.results_cache import cached_results
 from leaderboard.selectors import (
     CHART_TOP,
+    STREAMED_ABOVE_ROWS,
     being_rescored,
     board_for,
     board_json,
@@ -51,6 +58,16 @@ def _get_submission_for_user(request: HttpRequest, submission_id: int) -> Submis
     )
 
 
+def _may_be_stale(request: HttpRequest) -> bool:
+    """Whether this reader may be given the board before while the current one is computed.
+
+    Anonymous visitors, the crowd that would otherwise compute it all at once, may; a visitor
+    who is logged in (the submitter following an upload, staff) is given the current board,
+    waiting for the process computing it (``results_cache.cached_results``).
+    """
+    return not request.user.is_authenticated
+
+
 @require_safe
 def home(request: HttpRequest) -> HttpResponse:
     benchmarks = Benchmark.objects.visible_to(request.user).exclude(
@@ -58,7 +75,7 @@ def home(request: HttpRequest) -> HttpResponse:
     )
     cards = []
     for benchmark in benchmarks:
-        board = board_for(benchmark, request.user, stale_ok=True)
+        board = board_for(benchmark, request.user, stale_ok=_may_be_stale(request))
         strictest = board.strictest
         strictest_leader = board.leader(strictest.key) if strictest else None
         cards.append(
@@ -85,6 +102,11 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "home.html", {"cards": cards, "archived": archived})
 
 
+# The table of a board lists this many models a page; a board of at most this many looks as
+# if there were no pages.
+TABLE_PAGE_SIZE = 100
+
+
 @require_safe
 def benchmark(request: HttpRequest, slug: str) -> HttpResponse:
     benchmark = _get_benchmark_for_user(request, slug)
@@ -92,11 +114,16 @@ def benchmark(request: HttpRequest, slug: str) -> HttpResponse:
     sort_key = request.GET.get("sort", scoring.BINARY_KEY)
     if sort_key not in {scoring.target_key(t) for t in benchmark.config().rubrics}:
         sort_key = scoring.BINARY_KEY
+    page_number = request.GET.get("page", "1")
+    page_number = max(1, int(page_number)) if page_number.isascii() and page_number.isdigit() else 1
 
     def page() -> HttpResponse:
         # Always from the current board: a cached page must never hold an older one.
         board = board_for(benchmark, request.user)
         sort = board.rubric(sort_key)
+        # Sorted whole, then cut into pages: page 2 holds the models ranked 101 to 200.
+        table = Paginator(board.sorted_by(sort.key), TABLE_PAGE_SIZE).get_page(page_number)
+        first = table.start_index() - 1 if table.object_list else 0
         # The board's part of the page is the same for every viewer of the same board: it is
         # rendered once per change of results and set of private rows shown, not per request.
         # Keyed by the private rows and the submissions being rescored that this viewer sees, so
@@ -105,8 +132,10 @@ def benchmark(request: HttpRequest, slug: str) -> HttpResponse:
         waiting = being_rescored(benchmark, request.user)
         listed = ",".join(str(submission["id"]) for submission in waiting)
         content_key = (
-            f"{benchmark.results_cache_key('content')}:{sort.key}:{show_all}:{private}:{listed}"
+            f"{benchmark.results_cache_key('content')}:{sort.key}:{show_all}:{table.number}:"
+            f"{private}:{listed}"
         )
+        on_page = {row.id for row in table.object_list}
         return render(
             request,
             "benchmark.html",
@@ -115,12 +144,19 @@ def benchmark(request: HttpRequest, slug: str) -> HttpResponse:
                 "benchmark": benchmark,
                 "board": board,
                 "sort": sort,
-                "table_rows": board.with_baselines(sort.key, board.sorted_by(sort.key)),
+                "table": table,
+                "table_rows": board.lines_of_page(sort.key, first, first + len(table.object_list)),
                 "columns": board.columns(limit=None if show_all else CHART_TOP),
                 "figures": charts_for(board, show_all=show_all),
                 "show_all": show_all,
+                # What the table's page links keep of the address: its sort and "show all".
+                "sort_query": "" if sort.key == "0" else f"sort={sort.key}&",
+                "all_query": "all=1&" if show_all else "",
                 "chart_top": CHART_TOP,
-                "behaviour_rows": [row for row in board.rows if row.behaviour],
+                # On a board of several pages, those of the models on this page.
+                "behaviour_rows": [
+                    row for row in board.rows if row.behaviour and row.id in on_page
+                ],
                 "being_rescored": waiting,
             },
         )
@@ -130,9 +166,8 @@ def benchmark(request: HttpRequest, slug: str) -> HttpResponse:
         return page()
     # Anonymous visitors, most of the readers, all see the same page: it is rendered once per
     # change of results and then served from the cache, the page before while it is rendered.
-    content = cached_results(
-        benchmark, f"page-{sort_key}-{int(show_all)}", lambda: page().content, stale_ok=True
-    )
+    kind = f"page-{sort_key}-{int(show_all)}" + (f"-{page_number}" if page_number > 1 else "")
+    content = cached_results(benchmark, kind, lambda: page().content, stale_ok=True)
     return HttpResponse(content)
 
 
@@ -147,18 +182,24 @@ def methods(request: HttpRequest) -> HttpResponse:
 @require_safe
 def leaderboard_json(request: HttpRequest, slug: str) -> HttpResponse:
     benchmark = _get_benchmark_for_user(request, slug)
-    return HttpResponse(
-        board_json(benchmark, request.user, stale_ok=True), content_type="application/json"
-    )
+    body = board_json(benchmark, request.user, stale_ok=_may_be_stale(request))
+    if isinstance(body, bytes):
+        return HttpResponse(body, content_type="application/json")
+    # A large board: sent a piece at a time, as it is formatted.
+    return StreamingHttpResponse(body, content_type="application/json")
 
 
 @require_safe
 def leaderboard_csv(request: HttpRequest, slug: str) -> HttpResponse:
     benchmark = _get_benchmark_for_user(request, slug)
-    response = HttpResponse(
-        board_csv(board_for(benchmark, request.user, stale_ok=True)),
-        content_type="text/csv; charset=utf-8",
-    )
+    board = board_for(benchmark, request.user, stale_ok=_may_be_stale(request))
+    if len(board.rows) > STREAMED_ABOVE_ROWS:
+        response = StreamingHttpResponse(
+            (piece.encode() for piece in board_csv_pieces(board)),
+            content_type="text/csv; charset=utf-8",
+        )
+    else:
+        response = HttpResponse(board_csv(board), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{benchmark.slug}-leaderboard.csv"'
     return response
 

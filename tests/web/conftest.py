@@ -52,3 +52,13 @@ def own_redis(tmp_path):
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def tasks_in_process(monkeypatch):
+    """Tasks queued by the code under test run at once in this process (Celery's eager mode), as
+    a worker would run them; with ``django_capture_on_commit_callbacks(execute=True)`` for those
+    queued once a transaction commits."""
+    from leaderboard.celery import app
+
+    monkeypatch.setitem(app.conf, "task_always_eager", True)

@@ -265,8 +265,16 @@ def test_it_shows_a_board_of_one(client, make_benchmark, user, save_submission):
 
 
 def test_it_has_the_new_board_ready_when_a_scoring_ends(
-    client, make_benchmark, user, save_submission, django_assert_max_num_queries
+    client,
+    make_benchmark,
+    user,
+    save_submission,
+    django_assert_max_num_queries,
+    django_capture_on_commit_callbacks,
+    tasks_in_process,
 ):
+    from leaderboard.results_cache import computations
+
     benchmark = make_benchmark()
     first = save_submission(benchmark, user, model_name="first")
     services.submission_score(submission_id=first.pk)
@@ -276,14 +284,52 @@ def test_it_has_the_new_board_ready_when_a_scoring_ends(
     second = save_submission(
         benchmark, user, content=b"id,answer\nq1,Paris\nq3,Jupiter\n", model_name="second"
     )
-    services.submission_score(submission_id=second.pk)
-    # The scoring came with its board: the first reader after it is neither shown the board
+    with django_capture_on_commit_callbacks(execute=True) as queued:
+        services.submission_score(submission_id=second.pk)
+    assert len(queued) == 1  # the task that computes the new board, once the scoring committed
+    # That task ran as the scoring ended: the first reader after it is neither shown the board
     # before nor made to wait while it is computed (no query beyond the benchmark's).
     with django_assert_max_num_queries(1):
         rows = client.get("/benchmarks/capitals/leaderboard.json").json()["rows"]
     assert [row["model"] for row in rows] == ["second", "first"]
     with django_assert_max_num_queries(1):
         assert client.get("/benchmarks/capitals/").status_code == 200
+    assert computations(Benchmark.objects.get(pk=benchmark.pk), "board") == 1
+
+
+def test_it_computes_nothing_in_the_scoring_transaction(
+    client, make_benchmark, user, save_submission, django_capture_on_commit_callbacks
+):
+    from django.core.cache import cache
+
+    benchmark = make_benchmark()
+    first = save_submission(benchmark, user, model_name="first")
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        services.submission_score(submission_id=first.pk)
+    benchmark = Benchmark.objects.get(pk=benchmark.pk)
+    # The scoring bumped the board's generation and queued its computation for after it commits;
+    # it computed no board, figure or JSON itself.
+    assert benchmark.results_generation == 1 and len(queued) == 1
+    for kind in ("board", "json", "samples"):
+        assert cache.get(benchmark.results_cache_key(kind)) is None
+    # A reader who comes before that task has run computes the board, and is never shown an
+    # older one.
+    rows = client.get("/benchmarks/capitals/leaderboard.json").json()["rows"]
+    assert [row["model"] for row in rows] == ["first"]
+
+
+def test_it_bumps_the_board_whoever_changes_a_submission(client, seeded_simpleqa_cs):
+    mini = Submission.objects.get(model_name="gpt-4o-mini-2024-07-18")
+    assert "gpt-4o-mini-2024-07-18" in client.get("/benchmarks/simpleqa-cs/").content.decode()
+    # Renamed by a save (as the admin does), with no cache function called.
+    mini.model_name = "renamed-model"
+    mini.save()
+    page = client.get("/benchmarks/simpleqa-cs/").content.decode()
+    assert "renamed-model" in page and "gpt-4o-mini-2024-07-18" not in page
+    # Deleted: it leaves the board at once.
+    mini.delete()
+    rows = client.get("/benchmarks/simpleqa-cs/leaderboard.json").json()["rows"]
+    assert "renamed-model" not in [row["model"] for row in rows] and len(rows) == 4
 
 
 def test_it_serves_the_page_before_while_another_process_renders_the_new_one(

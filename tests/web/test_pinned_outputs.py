@@ -138,7 +138,16 @@ def test_it_serves_the_pinned_exports_of_the_demo_boards(client):
                 outputs[f"{slug}.{export}"] = response.content
         return outputs
 
-    # As the scoring cached them, then as a reader builds them with nothing cached: the same.
+    from django.contrib.auth.models import AnonymousUser
+
+    from leaderboard import selectors
+    from leaderboard.models import Benchmark
+
+    # As computed after the last scoring (by a worker's task, should one be running: anonymous
+    # readers are given the board before until it is done), then as a reader builds them with
+    # nothing cached: the same.
+    for benchmark in Benchmark.objects.filter(slug__in=DEMO_SLUGS):
+        selectors.board_json(benchmark, AnonymousUser())
     served = fetch()
     cache.clear()
     built = fetch()

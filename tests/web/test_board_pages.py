@@ -1,0 +1,130 @@
+"""Board pages and exports of more submissions than the table shows on a page, or than are
+exported whole."""
+
+import re
+from html import unescape
+
+import pytest
+from django.db import connection
+
+from leaderboard.models import Run, Submission
+
+# Copies of each of the five SimpleQA-cs models: a board of 5 + 5 × 46 = 235 submissions.
+COPIES = 46
+
+
+def clone_submissions(copies: int) -> None:
+    """Copy every submission with its runs `copies` times, in SQL (the copies of a model are
+    named "<model> #<n>" and score as it does)."""
+    columns = [
+        field.column
+        for field in Submission._meta.concrete_fields
+        if field.column not in ("id", "model_name")
+    ]
+    run_columns = [
+        field.column
+        for field in Run._meta.concrete_fields
+        if field.column not in ("id", "submission_id")
+    ]
+    listed = ", ".join(columns)
+    run_listed = ", ".join(f"r.{column}" for column in run_columns)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            CREATE TEMP TABLE copies AS
+            SELECT s.id AS original, n, nextval(pg_get_serial_sequence(%s, 'id')) AS id
+            FROM {Submission._meta.db_table} s, generate_series(1, %s) AS n
+            """,
+            [Submission._meta.db_table, copies],
+        )
+        cursor.execute(
+            f"""
+            INSERT INTO {Submission._meta.db_table} (id, model_name, {listed})
+            SELECT c.id, s.model_name || ' #' || c.n, {", ".join(f"s.{c}" for c in columns)}
+            FROM copies c JOIN {Submission._meta.db_table} s ON s.id = c.original
+            """
+        )
+        cursor.execute(
+            f"""
+            INSERT INTO {Run._meta.db_table} (submission_id, {", ".join(run_columns)})
+            SELECT c.id, {run_listed}
+            FROM copies c JOIN {Run._meta.db_table} r ON r.submission_id = c.original
+            """
+        )
+        cursor.execute("DROP TABLE copies")
+
+
+@pytest.fixture
+def large_board(seeded_simpleqa_cs):
+    from leaderboard import services
+
+    clone_submissions(COPIES)
+    # Rows written in SQL: their board is told, as for any bulk change.
+    services.benchmark_results_changed(benchmark_id=seeded_simpleqa_cs.pk)
+    assert Submission.objects.count() == 5 * (COPIES + 1)
+    return seeded_simpleqa_cs
+
+
+def table_ids(html: str) -> list[int]:
+    return [int(found) for found in re.findall(r'name="ids" value="(\d+)"', html)]
+
+
+def next_link(html: str) -> str | None:
+    found = re.search(r'<a href="([^"]+)" rel="next">', html)
+    return unescape(found.group(1)) if found else None
+
+
+@pytest.mark.parametrize("sort", ["0", "0.9"])
+def test_it_pages_the_table_of_a_large_board_sorted_whole(client, large_board, sort):
+    board = client.get("/benchmarks/simpleqa-cs/leaderboard.json").json()
+    ranked = sorted(
+        board["rows"], key=lambda row: (row["scores"][sort]["rank"], row["model"].lower())
+    )
+    address = "/benchmarks/simpleqa-cs/" + ("" if sort == "0" else f"?sort={sort}")
+    pages = []
+    while address is not None:
+        html = client.get(address).content.decode()
+        pages.append(table_ids(html))
+        link = next_link(html)
+        if link is not None:
+            # The page links keep the sort, and go to the table.
+            assert link.endswith("#table")
+            assert (f"sort={sort}&" in link) == (sort != "0")
+            address = "/benchmarks/simpleqa-cs/" + link.removesuffix("#table")
+        else:
+            address = None
+    assert [len(ids) for ids in pages] == [100, 100, 35]
+    # The whole board sorted, then cut: page 2 holds the models ranked 101 to 200.
+    assert [pk for ids in pages for pk in ids] == [row["id"] for row in ranked]
+    assert (
+        "Models 101–200 of 235, page 2 of 3"
+        in client.get(f"/benchmarks/simpleqa-cs/?sort={sort}&page=2").content.decode()
+    )
+
+
+def test_it_places_the_reference_lines_on_their_pages(client, large_board):
+    html = [client.get(f"/benchmarks/simpleqa-cs/?page={n}").content.decode() for n in (1, 2, 3)]
+    lines = sum(page.count('<tr class="baseline">') for page in html)
+    board = client.get("/benchmarks/simpleqa-cs/leaderboard.json").json()
+    assert lines == len(board["baselines"]) > 0
+
+
+def test_it_streams_the_exports_of_a_large_board_as_they_would_be_sent_whole(
+    client, large_board, monkeypatch
+):
+    from leaderboard import exports, selectors, views
+
+    names = ("leaderboard.json", "leaderboard.csv")
+    # As for a board of more than a thousand submissions, in pieces of a hundred rows.
+    monkeypatch.setattr(selectors, "STREAMED_ABOVE_ROWS", 100)
+    monkeypatch.setattr(views, "STREAMED_ABOVE_ROWS", 100)
+    monkeypatch.setattr(exports, "ROWS_PER_PIECE", 100)
+    streamed = {name: client.get(f"/benchmarks/simpleqa-cs/{name}") for name in names}
+    pieces = {name: list(response.streaming_content) for name, response in streamed.items()}
+    monkeypatch.undo()
+    whole = {name: client.get(f"/benchmarks/simpleqa-cs/{name}") for name in names}
+    for name in names:
+        assert streamed[name].streaming and not whole[name].streaming, name
+        assert len(pieces[name]) >= 3, name
+        assert b"".join(pieces[name]) == whole[name].content, name
+        assert streamed[name]["Content-Type"] == whole[name]["Content-Type"]
