@@ -440,7 +440,15 @@ class Uploader:
         from playwright.sync_api import Error as PlaywrightError
 
         page = self.page
-        page.goto(SUBMIT)
+        # The last upload's page reloads itself once scored: let that reload end first.
+        for attempt in range(3):
+            try:
+                page.goto(SUBMIT)
+                break
+            except PlaywrightError as error:
+                if "interrupted by another navigation" not in str(error) or attempt == 2:
+                    raise
+                page.wait_for_load_state()
         page.fill("#id_model_name", upload.model)
         page.fill("#id_organisation", "Latency benchmark")
         page.set_input_files(
