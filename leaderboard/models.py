@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
-from django.db.models.functions import Lower
+from django.db.models.functions import Cast, Lower
 from django.urls import reverse
 from django.utils import timezone
 
@@ -407,13 +407,33 @@ def results_of(
     """
     left_out = (*Run.RESAMPLING, *(Run.BOARD_LEAVES_OUT if for_board else ()))
     fields = [name for name in Run.SCORED_FIELDS if name not in left_out]
-    runs: dict[int, list[scoring.RunScore]] = {}
-    stored = (
+    # The JSON values read as text and decoded in one go: decoded one by one, as Django does,
+    # they cost a board of 10,000 rows a tenth of its time.
+    as_json = [isinstance(Run._meta.get_field(name), models.JSONField) for name in fields]
+    stored = list(
         Run.objects.filter(submission_id__in=[submission.pk for submission in submissions])
         .order_by()
-        .values_list("submission_id", *fields)
+        .values_list(
+            "submission_id",
+            *(
+                Cast(name, models.TextField()) if is_json else name
+                for name, is_json in zip(fields, as_json, strict=True)
+            ),
+        )
     )
-    for submission_id, *values in stored.iterator(chunk_size=2000):
+    texts = [
+        "null" if value is None else value
+        for _, *values in stored
+        for value, is_json in zip(values, as_json, strict=True)
+        if is_json
+    ]
+    decoded = iter(json.loads("[" + ",".join(texts) + "]"))
+    runs: dict[int, list[scoring.RunScore]] = {}
+    for submission_id, *values in stored:
+        values = [
+            next(decoded) if is_json else value
+            for value, is_json in zip(values, as_json, strict=True)
+        ]
         run = scoring.RunScore(**dict(zip(fields, values, strict=True)), **dict.fromkeys(left_out))
         runs.setdefault(submission_id, []).append(run)
     out = {}

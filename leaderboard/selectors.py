@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import json
 import math
 import pickle
@@ -83,7 +84,9 @@ def _public_board(benchmark: Benchmark, *, stale_ok: bool = False) -> Board:
 
 # A board of more rows has its JSON and CSV formatted as they are sent, a piece at a time
 # (``exports.board_json_pieces``), and never cached whole: tens of megabytes at 10,000 rows, which
-# every reader would otherwise hold at once in memory. A smaller board's JSON is cached whole.
+# every reader would otherwise hold at once in memory. The public board's JSON pieces are cached
+# one by one and sent from the cache one at a time (``_caching_json_pieces``). A smaller board's
+# JSON is cached whole.
 STREAMED_ABOVE_ROWS = 1000
 
 
@@ -106,8 +109,14 @@ def board_json(benchmark: Benchmark, user, *, stale_ok: bool = False) -> bytes |
     found = cache.get(benchmark.results_cache_key(kind))
     if found is not None:
         return found
+    if kind == "json":
+        cached = cache.get(benchmark.results_cache_key("json-pieces"))
+        if cached is not None and cached["rows"] > STREAMED_ABOVE_ROWS:
+            return _cached_json_pieces(benchmark, cached["pieces"], waiting)
     board = _board_adding(benchmark, more, stale_ok=stale_ok)
     if len(board.rows) > STREAMED_ABOVE_ROWS:
+        if kind == "json" and _of_these_results(board, benchmark):
+            return _caching_json_pieces(benchmark, board, waiting)
         return board_json_pieces(board, waiting)
     return cached_results(
         benchmark,
@@ -116,6 +125,40 @@ def board_json(benchmark: Benchmark, user, *, stale_ok: bool = False) -> bytes |
         lambda: board_json_bytes(_board_adding(benchmark, more, stale_ok=False), waiting),
         stale_ok=stale_ok,
     )
+
+
+def _of_these_results(board: Board, benchmark: Benchmark) -> bool:
+    """Whether the board was computed for the benchmark's current results, not the one before
+    given to a reader who may have it (``cached_results``)."""
+    return board.benchmark.results_cache_key("") == benchmark.results_cache_key("")
+
+
+def _caching_json_pieces(
+    benchmark: Benchmark, board: Board, waiting: list[dict]
+) -> Iterator[bytes]:
+    """The public board's ``leaderboard.json`` in pieces (``board_json_pieces``), each cached as
+    it is sent, and then how many there are: the next reader is sent them from the cache, a piece
+    at a time (``_cached_json_pieces``), without reading the board or formatting it again."""
+    key = benchmark.results_cache_key("json-pieces")
+    count = 0
+    for piece in board_json_pieces(board, waiting):
+        cache.set(f"{key}:{count}", piece, BOARD_CACHE_SECONDS)
+        count += 1
+        yield piece
+    # Only once every piece is cached (a reader who leaves halfway caches no count).
+    cache.set(key, {"pieces": count, "rows": len(board.rows)}, BOARD_CACHE_SECONDS)
+
+
+def _cached_json_pieces(benchmark: Benchmark, count: int, waiting: list[dict]) -> Iterator[bytes]:
+    """The public ``leaderboard.json`` from its cached pieces (``_caching_json_pieces``); a piece
+    gone from the cache meanwhile is formatted again from the public board of these results."""
+    key = benchmark.results_cache_key("json-pieces")
+    for at in range(count):
+        piece = cache.get(f"{key}:{at}")
+        if piece is None:
+            board = _public_board(benchmark)
+            piece = next(itertools.islice(board_json_pieces(board, waiting), at, None))
+        yield piece
 
 
 def cache_public_results(benchmark: Benchmark) -> bool:
@@ -134,7 +177,11 @@ def cache_public_results(benchmark: Benchmark) -> bool:
         # list.
         board = board_for(benchmark, AnonymousUser())
         charts_for(board, show_all=False)
-        board_json(benchmark, AnonymousUser())
+        body = board_json(benchmark, AnonymousUser())
+        if not isinstance(body, bytes):
+            # A large board's JSON is cached a piece at a time, as it is read.
+            for _ in body:
+                pass
     return True
 
 
@@ -490,15 +537,15 @@ def _ranked_board(
     for key in keys:
         shifts = table.get(f"rank_shift_{key}")
         columns[key] = (
-            [_number(value) for value in table[key].tolist()],
-            [_integer(value) for value in table[f"rank_{key}"].tolist()],
+            _numbers(table[key].tolist()),
+            _integers(table[f"rank_{key}"].tolist()),
             [0 if key == BINARY_KEY else None] * len(ids)
             if key == BINARY_KEY or shifts is None
-            else [_integer(value) for value in shifts.tolist()],
+            else _integers(shifts.tolist()),
         )
     # Per rubric, the significance-aware ranks in the order of `rows`.
     significant_ranks = {
-        key: ([_integer(v) for v in low.tolist()], [_integer(v) for v in high.tolist()])
+        key: (_integers(low.tolist()), _integers(high.tolist()))
         for key, (low, high) in ranked.items()
     }
     out = []
@@ -763,6 +810,22 @@ def _number(value) -> float | None:
 def _integer(value) -> int | None:
     number = _number(value)
     return None if number is None else int(number)
+
+
+def _numbers(values: list) -> list[float | None]:
+    """``_number`` of each value, inline: a board of 10,000 rows converts a quarter of a million."""
+    return [
+        None if value is None or (isinstance(value, float) and value != value) else float(value)
+        for value in values
+    ]
+
+
+def _integers(values: list) -> list[int | None]:
+    """``_integer`` of each value, inline (``_numbers``)."""
+    return [
+        None if value is None or (isinstance(value, float) and value != value) else int(value)
+        for value in values
+    ]
 
 
 # Charts show the top models by binary rank unless the reader asks for all of them.

@@ -128,3 +128,32 @@ def test_it_streams_the_exports_of_a_large_board_as_they_would_be_sent_whole(
         assert len(pieces[name]) >= 3, name
         assert b"".join(pieces[name]) == whole[name].content, name
         assert streamed[name]["Content-Type"] == whole[name]["Content-Type"]
+
+
+def test_it_sends_a_large_board_s_json_again_from_its_cached_pieces(
+    client, large_board, monkeypatch
+):
+    from django.core.cache import cache
+
+    from leaderboard import exports, selectors, views
+    from leaderboard.models import Benchmark
+    from leaderboard.results_cache import computations
+
+    monkeypatch.setattr(selectors, "STREAMED_ABOVE_ROWS", 100)
+    monkeypatch.setattr(views, "STREAMED_ABOVE_ROWS", 100)
+    monkeypatch.setattr(exports, "ROWS_PER_PIECE", 100)
+    url = "/benchmarks/simpleqa-cs/leaderboard.json"
+    first = b"".join(client.get(url).streaming_content)
+    benchmark = Benchmark.objects.get(slug="simpleqa-cs")
+    built = computations(benchmark, "board")
+    # The board gone from the cache: sent again without computing it, from the pieces.
+    cache.delete(benchmark.results_cache_key("board"))
+    again = client.get(url)
+    assert again.streaming
+    assert b"".join(again.streaming_content) == first
+    assert computations(benchmark, "board") == built
+    # A piece gone from the cache too is formatted again, from the board of these results.
+    cache.delete(f"{benchmark.results_cache_key('json-pieces')}:1")
+    assert b"".join(client.get(url).streaming_content) == first
+    monkeypatch.undo()
+    assert client.get(url).content == first
