@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import gc
 import pickle
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from typing import ClassVar
 
 import numpy as np
+from django.core.signals import request_finished, request_started
 
 import scoring
 from leaderboard.models import METRICS, Benchmark
@@ -249,7 +251,9 @@ def cycle_collection_paused() -> Iterator[None]:
     submission), none of them in a reference cycle; while they pile up the collector walks them
     again and again, which on a board of 10,000 rows took as long as building the board, and
     five times as long as reading it back. Reference counting frees everything as usual; the
-    collector runs again afterwards.
+    collector runs again afterwards: in a request, once its response has been sent, when the
+    board has been rendered and let go (else the first collection after the build walks the
+    whole board, and the next ones while its page is rendered), otherwise at once.
     """
     if not gc.isenabled():
         yield
@@ -258,7 +262,30 @@ def cycle_collection_paused() -> Iterator[None]:
     try:
         yield
     finally:
+        if getattr(_request, "open", False):
+            _request.collect_after = True
+        else:
+            gc.enable()
+
+
+# Per thread, whether a request is being answered, and whether the cycle collector is to run
+# again when it has been (``cycle_collection_paused``).
+_request = threading.local()
+
+
+def _request_opened(**kwargs) -> None:
+    _request.open = True
+
+
+def _request_closed(**kwargs) -> None:
+    _request.open = False
+    if getattr(_request, "collect_after", False):
+        _request.collect_after = False
         gc.enable()
+
+
+request_started.connect(_request_opened, dispatch_uid="boards-request-opened")
+request_finished.connect(_request_closed, dispatch_uid="boards-request-closed")
 
 
 def _board_from(data: bytes) -> Board:

@@ -1,6 +1,7 @@
 """Board pages and exports of more submissions than the table shows on a page, or than are
 exported whole."""
 
+import gc
 import re
 from html import unescape
 
@@ -157,3 +158,27 @@ def test_it_sends_a_large_board_s_json_again_from_its_cached_pieces(
     assert b"".join(client.get(url).streaming_content) == first
     monkeypatch.undo()
     assert client.get(url).content == first
+
+
+def test_the_cycle_collector_runs_again_once_the_page_has_been_sent(client, seeded_simpleqa_cs):
+    """A board is built with Python's cycle collector paused; in a request it stays paused while
+    the board's page is rendered, and runs again once the response has been sent."""
+    from django.core.cache import cache
+    from django.test.signals import template_rendered
+
+    cache.clear()  # the page and its board computed in this request
+    collecting = []
+
+    def rendered(sender, template, **kwargs) -> None:
+        if template.name == "benchmark.html":
+            collecting.append(gc.isenabled())
+
+    assert gc.isenabled()
+    template_rendered.connect(rendered)
+    try:
+        response = client.get("/benchmarks/simpleqa-cs/")
+    finally:
+        template_rendered.disconnect(rendered)
+    assert response.status_code == 200
+    assert collecting == [False]
+    assert gc.isenabled()
