@@ -7,16 +7,18 @@ from __future__ import annotations
 import gc
 import pickle
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
-from typing import ClassVar
+from typing import ClassVar, TypeVar, overload
 
 import numpy as np
 from django.core.signals import request_finished, request_started
 
 import scoring
 from leaderboard.models import METRICS, Benchmark
+
+T = TypeVar("T")
 
 # A model named first whose file leaves out at least this share of the items is named with it.
 OMITTED_WORTH_SAYING = 0.01
@@ -140,6 +142,182 @@ class Row:
         }
 
 
+# A row's fields besides its cells, and a cell's, as a board's columns hold them (``RowTable``).
+ROW_COLUMNS = (
+    "id",
+    "model",
+    "organisation",
+    "url",
+    "self_graded",
+    "private",
+    "intervals",
+    "behaviour",
+)
+CELL_FIELDS = tuple(item.name for item in fields(Cell))
+COUNTS = ("correct", "incorrect", "abstained")
+
+
+def made(kind: type[T], **values) -> T:
+    """An instance of a frozen dataclass from all its fields, made without running its
+    ``__init__`` (these have no checks to run, and a frozen one sets each field through
+    ``object.__setattr__``): a board of 10,000 rows holds fifty thousand cells."""
+    instance = object.__new__(kind)
+    instance.__dict__.update(values)
+    return instance
+
+
+class RowTable(Sequence[Row]):
+    """A board's rows, held as columns and each made into a ``Row`` when it is read.
+
+    A board of 10,000 rows is built, cached and read back as a few hundred thousand values in
+    lists, not as sixty thousand objects, and its page reads only the hundred rows it shows
+    (``Board`` answers what it says of all of them from the columns). A row read by its index
+    is kept, so that reading it again gives the same object; rows read by going through the
+    table are not, so that an export of every row holds them one piece at a time.
+
+    `columns` holds a list per name of ``ROW_COLUMNS``, per metric of ``METRICS`` and per count
+    of ``COUNTS``; `cells` a list per name of ``CELL_FIELDS`` per rubric key, in the board's
+    order of rubrics.
+    """
+
+    def __init__(self, columns: dict[str, list], cells: dict[str, dict[str, list]]) -> None:
+        self.columns = columns
+        self.cells = cells
+        self._made: dict[int, Row] = {}
+
+    @classmethod
+    def of_rows(cls, rows: Iterable[Row], keys: list[str]) -> RowTable:
+        """These rows as a table, with their cells under these rubric keys (an empty cell where
+        a row has none)."""
+        rows = list(rows)
+        columns = {name: [getattr(row, name) for row in rows] for name in ROW_COLUMNS}
+        for name in METRICS:
+            columns[name] = [row.metrics.get(name) for row in rows]
+        for name in COUNTS:
+            columns[name] = [row.counts.get(name, 0) for row in rows]
+        cells = {}
+        for key in keys:
+            each = [row.cells.get(key) or EMPTY_CELL for row in rows]
+            cells[key] = {name: [getattr(cell, name) for cell in each] for name in CELL_FIELDS}
+        return cls(columns, cells)
+
+    def __len__(self) -> int:
+        return len(self.columns["id"])
+
+    @overload
+    def __getitem__(self, at: int) -> Row: ...
+
+    @overload
+    def __getitem__(self, at: slice) -> list[Row]: ...
+
+    def __getitem__(self, at: int | slice) -> Row | list[Row]:
+        if isinstance(at, slice):
+            return [self[index] for index in range(*at.indices(len(self)))]
+        if at < 0:
+            at += len(self)
+        if not 0 <= at < len(self):
+            raise IndexError("row index out of range")
+        row = self._made.get(at)
+        if row is None:
+            row = self._made[at] = self._row(at)
+        return row
+
+    def __iter__(self) -> Iterator[Row]:
+        for at in range(len(self)):
+            yield self._made.get(at) or self._row(at)
+
+    def _row(self, at: int) -> Row:
+        columns = self.columns
+        return made(
+            Row,
+            **{name: columns[name][at] for name in ROW_COLUMNS},
+            metrics={name: columns[name][at] for name in METRICS},
+            counts={name: columns[name][at] for name in COUNTS},
+            cells={
+                key: made(Cell, **{name: values[at] for name, values in cell.items()})
+                for key, cell in self.cells.items()
+            },
+        )
+
+    def column(self, name: str) -> list:
+        return self.columns[name]
+
+    def cell_column(self, key: str, name: str) -> list:
+        return self.cells[key][name]
+
+    def taken(
+        self, order: Iterable[int], cells: dict[str, dict[str, list]] | None = None
+    ) -> RowTable:
+        """The rows at these indices, in this order; with `cells`, some cell columns (by rubric
+        key, then name) replaced by these, already in the new order."""
+        order = list(order)
+        columns = {name: [values[at] for at in order] for name, values in self.columns.items()}
+        taken = {}
+        for key, cell in self.cells.items():
+            given = (cells or {}).get(key, {})
+            taken[key] = {
+                name: given[name] if name in given else [values[at] for at in order]
+                for name, values in cell.items()
+            }
+        return RowTable(columns, taken)
+
+    @classmethod
+    def joined(cls, tables: list[RowTable]) -> RowTable:
+        """The rows of these tables (with the same rubric keys), one table after another."""
+        first = tables[0]
+        columns = {name: [v for t in tables for v in t.columns[name]] for name in first.columns}
+        cells = {
+            key: {name: [v for t in tables for v in t.cells[key][name]] for name in cell}
+            for key, cell in first.cells.items()
+        }
+        return cls(columns, cells)
+
+    def __getstate__(self) -> dict:
+        return {"columns": self.columns, "cells": self.cells}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["columns"], state["cells"])
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, RowTable):
+            return self.columns == other.columns and self.cells == other.cells
+        if isinstance(other, list):
+            return list(self) == other
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"<RowTable of {len(self)} rows>"
+
+
+class InOrder(Sequence[Row]):
+    """The rows of a table in another order (a view: each row read from the table)."""
+
+    def __init__(self, table: RowTable, order: list[int]) -> None:
+        self.table = table
+        self.order = order
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    @overload
+    def __getitem__(self, at: int) -> Row: ...
+
+    @overload
+    def __getitem__(self, at: slice) -> InOrder: ...
+
+    def __getitem__(self, at: int | slice) -> Row | InOrder:
+        if isinstance(at, slice):
+            return InOrder(self.table, self.order[at])
+        return self.table[self.order[at]]
+
+    def __iter__(self) -> Iterator[Row]:
+        return (self.table[at] for at in self.order)
+
+
+EMPTY_CELL = Cell(score=None, rank=None, rank_shift=None, prompted=False)
+
 ABSTAIN_EVERYWHERE = "abstain on everything"
 UNIFORM_GUESSING = "uniform guessing"
 # What a board says of a score that does not beat abstaining on everything beyond noise.
@@ -234,8 +412,29 @@ def baselines_of(
     return baselines, notes
 
 
-def _score_of(line: Row | Baseline, key: str) -> float | None:
-    return line.scores[key] if line.is_baseline else line.cells[key].score
+def _beats_abstaining(score: float | None, interval: list[float] | None) -> bool:
+    """``Board.beats_abstaining`` of a score with its interval."""
+    if score is None or score <= scoring.SCORE_TIE_TOLERANCE:
+        return False
+    return not interval or interval[0] > scoring.SCORE_TIE_TOLERANCE
+
+
+def _against_abstaining(score: float | None, interval: list[float] | None) -> str:
+    """``Board.against_abstaining`` of a score with its interval."""
+    if score is None or _beats_abstaining(score, interval):
+        return ""
+    if score < -scoring.SCORE_TIE_TOLERANCE:
+        return BELOW_ABSTAINING
+    if score <= scoring.SCORE_TIE_TOLERANCE:
+        return LEVEL_WITH_ABSTAINING
+    return ABOVE_ABSTAINING_WITHIN_NOISE
+
+
+def _apart(before: tuple[int | None, int | None], after: tuple[int | None, int | None]) -> bool:
+    """Whether two ranges of possible ranks (best, worst) do not overlap, both known."""
+    if None in (before[0], before[1], after[0]):
+        return False
+    return after[1] < before[0] or after[0] > before[1]
 
 
 def _joined(words: list[str]) -> str:
@@ -298,7 +497,8 @@ def _board_from(data: bytes) -> Board:
 class Board:
     benchmark: Benchmark
     rubrics: list[Rubric]
-    rows: list[Row]
+    # In binary rank order (``scoring.rank_table``).
+    rows: RowTable
     taus: dict[str, float | None] = field(default_factory=dict)
     # True for the board every visitor sees, which is cached; False for one that shows a
     # viewer's own private rows, or everything to staff.
@@ -349,7 +549,15 @@ class Board:
         ranking = self.ranking(key)
         return ranking[0] if ranking else None
 
-    def ranking(self, key: str) -> list[Row]:
+    def row(self, submission_id: int) -> Row | None:
+        """The row of this submission, None when it is not on the board."""
+        ids = self.rows.column("id")
+        try:
+            return self.rows[ids.index(submission_id)]
+        except ValueError:
+            return None
+
+    def ranking(self, key: str) -> Sequence[Row]:
         """Rows in rank order under one rubric, those without a score left out: the first rows
         of ``sorted_by``."""
         rows = self.sorted_by(key)
@@ -384,29 +592,32 @@ class Board:
     def moved_beyond_noise(self, row: Row, key: str) -> bool:
         """Whether the ranks the bootstrap allows under binary and at `key` do not overlap."""
         before, after = row.cells[scoring.BINARY_KEY], row.cells[key]
-        if None in (before.significant_rank, before.rank_low, after.significant_rank):
-            return False
-        return after.rank_low < before.significant_rank or after.significant_rank > before.rank_low
+        return _apart(
+            (before.significant_rank, before.rank_low), (after.significant_rank, after.rank_low)
+        )
+
+    def _moved_beyond_noise_at(self, at: int, key: str) -> bool:
+        """``moved_beyond_noise`` of the row at this index, read from the columns."""
+        cells = self.rows.cells
+        return _apart(
+            (
+                cells[scoring.BINARY_KEY]["significant_rank"][at],
+                cells[scoring.BINARY_KEY]["rank_low"][at],
+            ),
+            (cells[key]["significant_rank"][at], cells[key]["rank_low"][at]),
+        )
 
     def beats_abstaining(self, row: Row, key: str) -> bool:
         """Whether the row scores above abstaining on everything (0) at this rubric, beyond noise:
         its 95% interval, where one is stored, lies above 0 too."""
         cell = row.cells[key]
-        if cell.score is None or cell.score <= scoring.SCORE_TIE_TOLERANCE:
-            return False
-        return not cell.interval or cell.interval[0] > scoring.SCORE_TIE_TOLERANCE
+        return _beats_abstaining(cell.score, cell.interval)
 
     def against_abstaining(self, row: Row, key: str) -> str:
         """How the row's score at this rubric stands against abstaining on everything, in words;
         "" when it beats it beyond noise (or has no score)."""
-        score = row.cells[key].score
-        if score is None or self.beats_abstaining(row, key):
-            return ""
-        if score < -scoring.SCORE_TIE_TOLERANCE:
-            return BELOW_ABSTAINING
-        if score <= scoring.SCORE_TIE_TOLERANCE:
-            return LEVEL_WITH_ABSTAINING
-        return ABOVE_ABSTAINING_WITHIN_NOISE
+        cell = row.cells[key]
+        return _against_abstaining(cell.score, cell.interval)
 
     def unbeaten_by_models(self) -> list[Rubric]:
         """The targets at which no model here beats abstaining on everything beyond noise."""
@@ -415,7 +626,13 @@ class Board:
         return [
             rubric
             for rubric in self.targets
-            if not any(self.beats_abstaining(row, rubric.key) for row in self.rows)
+            if not any(
+                map(
+                    _beats_abstaining,
+                    self.rows.cell_column(rubric.key, "score"),
+                    self.rows.cell_column(rubric.key, "interval"),
+                )
+            )
         ]
 
     def abstaining_verdict(self) -> str:
@@ -428,8 +645,8 @@ class Board:
             rubric
             for rubric in unbeaten
             if all(
-                (row.cells[rubric.key].score or 0) <= scoring.SCORE_TIE_TOLERANCE
-                for row in self.rows
+                (score or 0) <= scoring.SCORE_TIE_TOLERANCE
+                for score in self.rows.cell_column(rubric.key, "score")
             )
         ]
         sentences = []
@@ -440,14 +657,22 @@ class Board:
             )
         noisy = [rubric for rubric in unbeaten if rubric not in none_above]
         if noisy:
-            above = [
-                row.model
-                for row in self.rows
-                if any(
-                    self.against_abstaining(row, rubric.key) == ABOVE_ABSTAINING_WITHIN_NOISE
-                    for rubric in noisy
-                )
+            within_noise = [
+                {
+                    at
+                    for at, said in enumerate(
+                        map(
+                            _against_abstaining,
+                            self.rows.cell_column(rubric.key, "score"),
+                            self.rows.cell_column(rubric.key, "interval"),
+                        )
+                    )
+                    if said == ABOVE_ABSTAINING_WITHIN_NOISE
+                }
+                for rubric in noisy
             ]
+            models = self.rows.column("model")
+            above = [models[at] for at in sorted(set().union(*within_noise))]
             sentences.append(
                 f"At t = {_joined([rubric.key for rubric in noisy])} no model here does better "
                 "than answering “I don't know” to everything beyond noise: "
@@ -484,8 +709,10 @@ class Board:
         if strictest is None:
             return ""
         key = strictest.key
-        ranked = [row for row in self.rows if row.cells[key].rank is not None]
-        moved = [row for row in ranked if row.cells[key].rank_shift not in (0, None)]
+        ranks = self.rows.cell_column(key, "rank")
+        shifts = self.rows.cell_column(key, "rank_shift")
+        ranked = [at for at, rank in enumerate(ranks) if rank is not None]
+        moved = [at for at in ranked if shifts[at] not in (0, None)]
         if not moved:
             return (
                 f"Rewarding abstention leaves this board's order as it is: at t = "
@@ -497,7 +724,7 @@ class Board:
             f"{len(moved)} of {len(ranked)} models change rank"
         )
         if known:
-            beyond = sum(self.moved_beyond_noise(row, key) for row in moved)
+            beyond = sum(self._moved_beyond_noise_at(at, key) for at in moved)
             sentence += f", {beyond} beyond noise" if beyond else ", each within noise"
         leader = self.leader(scoring.BINARY_KEY)
         new_leader = self.leader(key)
@@ -525,20 +752,19 @@ class Board:
                     sentence += f" but {context} at t = {key}"
         return sentence + "."
 
-    def sorted_by(self, key: str) -> list[Row]:
+    def sorted_by(self, key: str) -> InOrder:
         """Every row, by rank under one rubric, rows of equal rank by name; rows without a score
-        there come last, by name. Sorted once per board and rubric (a copy each time)."""
-        found = self._memo.get(("sorted", key))
-        if found is None:
-            ranks = [row.cells[key].rank for row in self.rows]
-            names = [row.model.lower() for row in self.rows]
-            order = sorted(
+        there come last, by name. Sorted once per board and rubric."""
+        order = self._memo.get(("sorted", key))
+        if order is None:
+            ranks = self.rows.cell_column(key, "rank")
+            names = [model.lower() for model in self.rows.column("model")]
+            order = self._memo[("sorted", key)] = sorted(
                 range(len(self.rows)),
                 key=lambda at: (ranks[at] is None, ranks[at] or 0, names[at]),
             )
-            found = self._memo[("sorted", key)] = [self.rows[at] for at in order]
             self._memo[("ranked", key)] = sum(rank is not None for rank in ranks)
-        return list(found)
+        return InOrder(self.rows, order)
 
     def columns(self, limit: int | None = None) -> list[tuple[Rubric, list[Row | Baseline]]]:
         """Each rubric with its ranking, the first `limit` rows of each when given, and the
@@ -548,18 +774,27 @@ class Board:
             for rubric in self.rubrics
         ]
 
-    def with_baselines(self, key: str, rows: list[Row]) -> list[Row | Baseline]:
+    def with_baselines(self, key: str, rows: Sequence[Row]) -> list[Row | Baseline]:
         """Rows in rank order under one rubric with each baseline where its score falls: after
         the rows scoring above it, before those level with or below it (or without a score)."""
-        lines: list[Row | Baseline] = list(rows)
+        rows = list(rows)
+        return [
+            line if isinstance(line, Baseline) else rows[line]
+            for line in self._placed(key, [row.cells[key].score for row in rows])
+        ]
+
+    def _placed(self, key: str, scores: list[float | None]) -> list[int | Baseline]:
+        """``with_baselines`` of rows of these scores: each row as its index among them."""
+        lines: list[int | Baseline] = list(range(len(scores)))
         for baseline in sorted(self.baselines, key=lambda line: -line.scores[key]):
             score = baseline.scores[key]
             at = next(
                 (
                     index
                     for index, line in enumerate(lines)
-                    if _score_of(line, key) is None
-                    or _score_of(line, key) <= score + scoring.SCORE_TIE_TOLERANCE
+                    if (value := line.scores[key] if isinstance(line, Baseline) else scores[line])
+                    is None
+                    or value <= score + scoring.SCORE_TIE_TOLERANCE
                 ),
                 len(lines),
             )
@@ -571,15 +806,16 @@ class Board:
         with the baselines placed among the whole board's rows (``with_baselines``) that fall
         among them: each on the page of the row it comes before, or of the last row."""
         rows = self.sorted_by(key)
+        scores = self.rows.cell_column(key, "score")
         out: list[Row | Baseline] = []
         seen = 0
-        for line in self.with_baselines(key, rows):
-            if line.is_baseline:
+        for line in self._placed(key, [scores[at] for at in rows.order]):
+            if isinstance(line, Baseline):
                 if start <= seen < stop or (seen == len(rows) and stop >= len(rows)):
                     out.append(line)
                 continue
             if start <= seen < stop:
-                out.append(line)
+                out.append(rows[line])
             seen += 1
         return out
 

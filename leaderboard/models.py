@@ -402,18 +402,38 @@ def results_of(
     Never with the runs' outcomes and bootstrap, which hold a value per item or per resample,
     nor their separation bounds, which boards read on their own; `for_board` leaves out what no
     board shows too (None: see scoring.RunScore). Each submission needs its `targets`,
-    `self_graded` and `columns`. Read as plain values, not as Run objects: a board reads tens
-    of thousands of runs.
+    `self_graded` and `columns`.
     """
-    left_out = (*Run.RESAMPLING, *(Run.BOARD_LEAVES_OUT if for_board else ()))
+    runs = stored_runs(
+        Run.objects.filter(submission_id__in=[submission.pk for submission in submissions]),
+        for_board=for_board,
+    )
+    out = {}
+    for submission in submissions:
+        result = submission.result_of(runs.get(submission.pk, []))
+        if result is not None:
+            out[submission.pk] = result
+    return out
+
+
+def stored_runs(
+    runs: models.QuerySet[Run], *, for_board: bool = False, with_bounds: bool = False
+) -> dict[int, list[scoring.RunScore]]:
+    """These runs as scoring's `RunScore`, by submission id, each submission's in the order
+    scoring gives them (the default run first, then by target).
+
+    As `results_of` reads them (`for_board`: without what no board shows), and with their
+    separation bounds only when asked. Read as plain values, not as Run objects, and the JSON
+    values as text decoded in one go: decoded one by one, as Django does, they cost a board of
+    10,000 rows a tenth of its time.
+    """
+    left_out = (*Run.BOARD_LEAVES_OUT,) if for_board else ()
+    if not with_bounds:
+        left_out = (*left_out, *Run.RESAMPLING)
     fields = [name for name in Run.SCORED_FIELDS if name not in left_out]
-    # The JSON values read as text and decoded in one go: decoded one by one, as Django does,
-    # they cost a board of 10,000 rows a tenth of its time.
     as_json = [isinstance(Run._meta.get_field(name), models.JSONField) for name in fields]
     stored = list(
-        Run.objects.filter(submission_id__in=[submission.pk for submission in submissions])
-        .order_by()
-        .values_list(
+        runs.order_by().values_list(
             "submission_id",
             *(
                 Cast(name, models.TextField()) if is_json else name
@@ -428,19 +448,18 @@ def results_of(
         if is_json
     ]
     decoded = iter(json.loads("[" + ",".join(texts) + "]"))
-    runs: dict[int, list[scoring.RunScore]] = {}
+    absent = dict.fromkeys(left_out)
+    out: dict[int, list[scoring.RunScore]] = {}
     for submission_id, *values in stored:
         values = [
             next(decoded) if is_json else value
             for value, is_json in zip(values, as_json, strict=True)
         ]
-        run = scoring.RunScore(**dict(zip(fields, values, strict=True)), **dict.fromkeys(left_out))
-        runs.setdefault(submission_id, []).append(run)
-    out = {}
-    for submission in submissions:
-        result = submission.result_of(runs.get(submission.pk, []))
-        if result is not None:
-            out[submission.pk] = result
+        run = scoring.RunScore(**dict(zip(fields, values, strict=True)), **absent)
+        out.setdefault(submission_id, []).append(run)
+    for own in out.values():
+        if len(own) > 1:
+            own.sort(key=_run_order)
     return out
 
 

@@ -24,9 +24,13 @@ from django.db.models.functions import Cast
 import scoring
 from leaderboard import charts
 from leaderboard.boards import (
+    CELL_FIELDS,
+    COUNTS,
+    EMPTY_CELL,
+    ROW_COLUMNS,
     Board,
-    Cell,
     Row,
+    RowTable,
     Rubric,
     baselines_of,
     behaviour_of,
@@ -34,7 +38,15 @@ from leaderboard.boards import (
     far_enough_apart,
 )
 from leaderboard.exports import board_json_bytes, board_json_pieces
-from leaderboard.models import METRICS, Benchmark, Item, Run, Submission, results_of
+from leaderboard.models import (
+    METRICS,
+    Benchmark,
+    Item,
+    Run,
+    Submission,
+    results_of,
+    stored_runs,
+)
 from leaderboard.results_cache import BOARD_CACHE_SECONDS, cached_results, warming
 from scoring import BINARY_KEY
 
@@ -315,11 +327,24 @@ def _board_with_samples(
     bounds instead (``_bounds_board``), and has no resampled scores: {}.
     """
     rubrics = _rubrics(benchmark)
-    # The submissions read as plain values, their results in chunks: a chunk's stored results
-    # are held only until its rows are made.
-    rows = _unranked_rows(_listed(_on_board(benchmark, user)))
-    if _by_bounds(len(rows)):
-        return _bounds_board(benchmark, rubrics, rows, public=public), {}
+    on_board = _on_board(benchmark, user)
+    # The submissions read as plain values, and their runs in one query (with their separation
+    # bounds on a board ranked by them).
+    listed = _listed(on_board)
+    by_bounds = _by_bounds(len(listed))
+    runs = stored_runs(
+        Run.objects.filter(submission__in=on_board.order_by().values("pk")),
+        for_board=True,
+        with_bounds=by_bounds,
+    )
+    rows = _unranked_rows(listed, rubrics, runs)
+    if by_bounds:
+        stored = {
+            (submission_id, run.key): run.bounds
+            for submission_id, own in runs.items()
+            for run in own
+        }
+        return _bounds_board(benchmark, rubrics, rows, stored, public=public), {}
     samples = _sample_matrices(benchmark, rows, rubrics)
     min_items = benchmark.config().min_items_per_figure
     significant = {
@@ -344,28 +369,32 @@ def _merged_board(benchmark: Benchmark, board: Board, more: list[Submission]) ->
     """
     rubrics = board.rubrics
     more = [submission for submission in more if submission.pk not in board.positions]
-    public = sorted(board.rows, key=lambda row: board.positions[row.id])
-    added = _unranked_rows(more)
-    # Every row in the order the database lists them (``_on_board``): newest first.
-    created = dict(
-        Submission.objects.filter(pk__in=[row.id for row in [*public, *added]]).values_list(
-            "pk", "created_at"
-        )
+    public_ids = board.rows.column("id")
+    public = board.rows.taken(
+        sorted(range(len(public_ids)), key=lambda at: board.positions[public_ids[at]])
     )
+    added = _unranked_rows(
+        more,
+        rubrics,
+        stored_runs(Run.objects.filter(submission__in=[row.pk for row in more]), for_board=True),
+    )
+    both = RowTable.joined([public, added])
+    ids = both.column("id")
+    # Every row in the order the database lists them (``_on_board``): newest first.
+    created = dict(Submission.objects.filter(pk__in=ids).values_list("pk", "created_at"))
     # (A row deleted since the public board was computed goes last, until the next change.)
     oldest = datetime.min.replace(tzinfo=UTC)
-    rows = sorted(
-        [*public, *added], key=lambda row: (created.get(row.id, oldest), row.id), reverse=True
+    # From the order of the public rows then the added ones to that of `rows`.
+    index = sorted(
+        range(len(ids)), key=lambda at: (created.get(ids[at], oldest), ids[at]), reverse=True
     )
+    rows = both.taken(index)
     if _by_bounds(len(rows)):
         # Ranked by the stored bounds, as ``_build_board`` would rank a board this large.
-        return _bounds_board(benchmark, rubrics, rows, public=False)
+        return _bounds_board(benchmark, rubrics, rows, _stored_bounds(benchmark), public=False)
     public_samples = _public_samples(benchmark, board)
     added_samples = _sample_matrices(benchmark, added, rubrics)
     min_items = benchmark.config().min_items_per_figure
-    # From the public rows then the added ones to the order of `rows`.
-    order = {row.id: at for at, row in enumerate([*public, *added])}
-    index = np.array([order[row.id] for row in rows])
     significant = {}
     for rubric in rubrics:
         key = rubric.key
@@ -378,7 +407,7 @@ def _merged_board(benchmark: Benchmark, board: Board, more: list[Submission]) ->
         width = widths.pop()
         if not extra.shape[1]:
             extra = np.full((len(added), width), np.nan)
-        comparable = far_enough_apart([*public, *added], key, min_items)
+        comparable = far_enough_apart(both, key, min_items)
         if known.shape[1]:
             grown = scoring.statistics.significant_with_more(
                 board.beats[key], known, extra, comparable=comparable
@@ -401,134 +430,162 @@ def _by_bounds(n_rows: int) -> bool:
 
 
 def _bounds_board(
-    benchmark: Benchmark, rubrics: list[Rubric], rows: list[Row], *, public: bool
+    benchmark: Benchmark,
+    rubrics: list[Rubric],
+    rows: RowTable,
+    stored: dict[tuple[int, str], dict | None],
+    *,
+    public: bool,
 ) -> Board:
     """The board of these rows, its significance-aware ranks from each row's separation bounds
-    (``scoring.statistics.ranks_from_bounds``), stored with its runs when they were scored.
+    (``scoring.statistics.ranks_from_bounds``), stored with its runs when they were scored:
+    `stored` holds them by submission id and run key.
 
     As with paired resamples, a rubric where a scored row's run has no bounds (scored before
     they were kept: rescoring adds them) has no significance-aware ranks; on a benchmark whose
     gold is hidden, rows whose counts are fewer than K items apart are never told apart.
     """
     min_items = benchmark.config().min_items_per_figure
-    bounds = _bounds_of(benchmark, rows, rubrics)
+    bounds = _bounds_of(rows, rubrics, stored)
     ranked = {}
     for key, (lo, hi) in bounds.items():
         answered = None
         if min_items:
-            answered = np.full((len(rows), 2), np.nan)
-            for index, row in enumerate(rows):
-                cell = row.cells.get(key)
-                if cell is not None and cell.answered is not None:
-                    answered[index] = cell.answered
+            answered = np.array(
+                [
+                    (np.nan, np.nan) if counts is None else counts
+                    for counts in rows.cell_column(key, "answered")
+                ],
+                dtype=float,
+            ).reshape(len(rows), 2)
         ranked[key] = scoring.statistics.ranks_from_bounds(
             lo, hi, answered=answered, min_items=min_items
         )
     return _ranked_board(benchmark, rubrics, rows, {}, public=public, bounds=bounds, ranks=ranked)
 
 
-def _bounds_of(
-    benchmark: Benchmark, rows: list[Row], rubrics: list[Rubric]
-) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Per rubric key, the rows' separation bounds (lo, hi; NaN for a row without a score there),
-    from the runs that score them; a key is missing where a scored row's run has none."""
-    # The benchmark's runs, the bounds as text decoded in one go: a JSON value decoded per run
-    # (and a list of every row's id in the query) would cost more than the ranking itself.
+def _stored_bounds(benchmark: Benchmark) -> dict[tuple[int, str], dict | None]:
+    """The separation bounds of the benchmark's runs, by submission id and run key."""
+    # The bounds as text decoded in one go: a JSON value decoded per run (and a list of every
+    # row's id in the query) would cost more than the ranking itself.
     runs = list(
         Run.objects.filter(submission__benchmark_id=benchmark.pk).values_list(
             "submission_id", "key", Cast("bounds", TextField())
         )
     )
     decoded = json.loads("[" + ",".join(text for _, _, text in runs) + "]")
-    stored = {
+    return {
         (submission_id, key): bounds
         for (submission_id, key, _), bounds in zip(runs, decoded, strict=True)
     }
+
+
+def _bounds_of(
+    rows: RowTable, rubrics: list[Rubric], stored: dict[tuple[int, str], dict | None]
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per rubric key, the rows' separation bounds (lo, hi; NaN for a row without a score there),
+    from the runs that score them; a key is missing where a scored row's run has none."""
+    ids = rows.column("id")
     out = {}
     for rubric in rubrics:
-        lo = np.full(len(rows), np.nan)
-        hi = np.full(len(rows), np.nan)
-        complete = True
-        for index, row in enumerate(rows):
-            cell = row.cells.get(rubric.key)
-            if cell is None or cell.score is None:
+        key = rubric.key
+        found = []
+        for row_id, score, run in zip(
+            ids, rows.cell_column(key, "score"), rows.cell_column(key, "run"), strict=True
+        ):
+            if score is None:
+                found.append(None)
                 continue
-            run_bounds = stored.get((row.id, cell.run)) or {}
-            if rubric.key not in run_bounds:
-                complete = False
+            run_bounds = stored.get((row_id, run)) or {}
+            if key not in run_bounds:
                 break
-            if run_bounds[rubric.key] is not None:
-                lo[index], hi[index] = run_bounds[rubric.key]
-        if complete:
-            out[rubric.key] = (lo, hi)
+            found.append(run_bounds[key])
+        else:
+            both = np.array(
+                [(np.nan, np.nan) if pair is None else pair for pair in found], dtype=float
+            ).reshape(len(rows), 2)
+            out[key] = (both[:, 0].copy(), both[:, 1].copy())
     return out
 
 
-# Submissions whose results are read in one query when rows are made.
-ROWS_PER_QUERY = 500
-
-
-def _unranked_rows(submissions: Iterable[Submission]) -> list[Row]:
+def _unranked_rows(
+    submissions: Iterable[Submission | _Listed],
+    rubrics: list[Rubric],
+    runs: dict[int, list[scoring.RunScore]],
+) -> RowTable:
     """These submissions' rows, with their scores but no ranks yet (``_ranked_board`` gives
-    them): their results read ``ROWS_PER_QUERY`` submissions at a time, in one query each,
-    without what a board does not show."""
-    rows: list[Row] = []
-    chunk: list[Submission] = []
+    them), from their runs (``models.stored_runs``): a cell per rubric of the board that the
+    submission was scored under, the others empty.
 
-    def add_rows() -> None:
-        results = results_of(chunk, for_board=True)
-        rows.extend(_unranked_row(submission, results.get(submission.pk)) for submission in chunk)
-        chunk.clear()
-
-    for submission in submissions:
-        chunk.append(submission)
-        if len(chunk) == ROWS_PER_QUERY:
-            add_rows()
-    add_rows()
-    return rows
-
-
-def _unranked_row(submission: Submission, result: scoring.SubmissionScore | None) -> Row:
-    """A submission's row, from its result (None: a scored submission without runs, which
-    no scoring leaves, shows no figure)."""
-    cells = {}
-    primary = None
-    if result is not None:
-        primary = result.primary
-        for key, rubric in result.rubrics.items():
-            run = result.run(rubric.run_key)
-            cells[key] = Cell(
-                score=_number(rubric.score),
-                rank=None,
-                rank_shift=None,
-                prompted=rubric.prompted,
-                interval=rubric.interval,
-                run=rubric.run_key,
-                answered=None if run is None else (run.correct, run.incorrect),
+    A row holds what its result (``Submission.result_of``) holds for those rubrics, the same
+    policies applied (``scoring.scores.rubric_run``, ``primary_run``), but a rubric's scores
+    computed for every row in one call: a board reads thousands of results at once.
+    """
+    submissions = list(submissions)
+    n = len(submissions)
+    keys = [rubric.key for rubric in rubrics]
+    columns: dict[str, list] = {name: [] for name in (*ROW_COLUMNS, *METRICS, *COUNTS)}
+    cells = {key: {name: [getattr(EMPTY_CELL, name)] * n for name in CELL_FIELDS} for key in keys}
+    # Per rubric key: (the row's index, the target, the run scoring it, whether prompted at t).
+    chosen: dict[str, list[tuple[int, float, scoring.RunScore, bool]]] = {key: [] for key in keys}
+    for at, submission in enumerate(submissions):
+        own = runs.get(submission.pk)
+        for name, value in (
+            ("id", submission.pk),
+            ("model", submission.model_name),
+            ("organisation", submission.organisation),
+            ("url", submission.url),
+            ("self_graded", submission.self_graded),
+            ("private", submission.visibility == Submission.Visibility.PRIVATE),
+        ):
+            columns[name].append(value)
+        if not own:
+            # A scored submission without runs, which no scoring leaves: no figure.
+            for name in METRICS:
+                columns[name].append(None)
+            for name in COUNTS:
+                columns[name].append(0)
+            columns["intervals"].append({})
+            columns["behaviour"].append([])
+            continue
+        # As the result's rubrics are keyed: the later of two targets of one key wins.
+        wanted = {scoring.target_key(t): t for t in (0.0, *(submission.targets or ()))}
+        for key in keys:
+            t = wanted.get(key)
+            if t is not None:
+                run, prompted = scoring.scores.rubric_run(own, t)
+                if run is not None:
+                    chosen[key].append((at, t, run, prompted))
+        primary = scoring.scores.primary_run(own)
+        for name in (*METRICS, *COUNTS):
+            columns[name].append(getattr(primary, name))
+        columns["intervals"].append(primary.intervals or {})
+        columns["behaviour"].append(behaviour_of(own))
+    for key, scored in chosen.items():
+        if not scored:
+            continue
+        scores = np.atleast_1d(
+            scoring.metrics.score_at_target(
+                [run.correct for _, _, run, _ in scored],
+                [run.incorrect for _, _, run, _ in scored],
+                [run.n_items for _, _, run, _ in scored],
+                [t for _, t, _, _ in scored],
             )
-    return Row(
-        id=submission.pk,
-        model=submission.model_name,
-        organisation=submission.organisation,
-        url=submission.url,
-        self_graded=submission.self_graded,
-        private=submission.visibility == Submission.Visibility.PRIVATE,
-        metrics={name: getattr(primary, name, None) for name in METRICS},
-        counts={
-            "correct": primary.correct if primary else 0,
-            "incorrect": primary.incorrect if primary else 0,
-            "abstained": primary.abstained if primary else 0,
-        },
-        cells=cells,
-        intervals=(primary.intervals if primary else None) or {},
-        behaviour=behaviour_of(result.runs) if result else [],
-    )
+        ).tolist()
+        cell = cells[key]
+        for (at, _, run, prompted), score in zip(scored, scores, strict=True):
+            cell["score"][at] = _number(score)
+            cell["prompted"][at] = prompted
+            cell["interval"][at] = run.score_interval(key)
+            cell["run"][at] = run.key
+            cell["answered"][at] = (run.correct, run.incorrect)
+    return RowTable(columns, cells)
 
 
 def _ranked_board(
     benchmark: Benchmark,
     rubrics: list[Rubric],
-    rows: list[Row],
+    rows: RowTable,
     significant: dict[str, np.ndarray],
     *,
     public: bool,
@@ -542,73 +599,59 @@ def _ranked_board(
     board gives instead its rows' separation bounds and the ranks from them (`_bounds_board`).
     """
     baselines, baseline_notes = baselines_of(rubrics, _item_options(benchmark))
-    if not rows:
+    keys = [rubric.key for rubric in rubrics]
+    if not len(rows):
         return Board(
             benchmark=benchmark,
             rubrics=rubrics,
-            rows=[],
+            rows=RowTable.of_rows([], keys),
             taus={},
             public=public,
             baselines=baselines,
             baseline_notes=baseline_notes,
         )
-    keys = [rubric.key for rubric in rubrics]
+    ids = rows.column("id")
     scores = pd.DataFrame(
-        [[_cell_score(row, key) for key in keys] for row in rows],
-        index=[row.id for row in rows],
+        {
+            key: np.array(
+                [math.nan if score is None else score for score in rows.cell_column(key, "score")],
+                dtype=float,
+            )
+            for key in keys
+        },
+        index=ids,
         columns=keys,
-        dtype=float,
     )
     table, taus = scoring.rank_table(scores, keys)
-    position = {row.id: index for index, row in enumerate(rows)}
-    by_id = {row.id: row for row in rows}
+    position = {row_id: index for index, row_id in enumerate(ids)}
+    order = [position[row_id] for row_id in table.index.tolist()]
     present = {key: ~scores[key].isna().to_numpy() for key in significant}
     ranked = ranks or {
         key: scoring.statistics.ranks_from_significant(matrix, present[key])
         for key, matrix in significant.items()
     }
-    # Column by column into plain Python values: a pandas row per submission costs more than
-    # all the rest of the ranking on a large board.
-    ids = table.index.tolist()
-    columns = {}
+    # Column by column into plain Python values, in rank order.
+    cells = {}
     for key in keys:
         shifts = table.get(f"rank_shift_{key}")
-        columns[key] = (
-            _numbers(table[key].tolist()),
-            _integers(table[f"rank_{key}"].tolist()),
-            [0 if key == BINARY_KEY else None] * len(ids)
+        significance = ranked.get(key)
+        cells[key] = {
+            "score": _numbers(table[key].tolist()),
+            "rank": _integers(table[f"rank_{key}"].tolist()),
+            "rank_shift": [0 if key == BINARY_KEY else None] * len(order)
             if key == BINARY_KEY or shifts is None
             else _integers(shifts.tolist()),
-        )
-    # Per rubric, the significance-aware ranks in the order of `rows`.
-    significant_ranks = {
-        key: (_integers(low.tolist()), _integers(high.tolist()))
-        for key, (low, high) in ranked.items()
-    }
-    out = []
-    for place, row_id in enumerate(ids):
-        row = by_id[row_id]
-        at = position[row_id]
-        cells = {}
-        for key in keys:
-            cell = row.cells.get(key) or Cell(
-                score=None, rank=None, rank_shift=None, prompted=False
-            )
-            score, rank, shift = columns[key]
-            significance = significant_ranks.get(key)
-            cells[key] = _changed(
-                cell,
-                score=score[place],
-                rank=rank[place],
-                rank_shift=shift[place],
-                significant_rank=significance[0][at] if significance else None,
-                rank_low=significance[1][at] if significance else None,
-            )
-        out.append(_changed(row, cells=cells))
+            "significant_rank": [None] * len(order)
+            if significance is None
+            else _integers(significance[0][order].tolist()),
+            "rank_low": [None] * len(order)
+            if significance is None
+            else _integers(significance[1][order].tolist()),
+        }
     return Board(
         benchmark=benchmark,
         rubrics=rubrics,
-        rows=out,
+        rows=rows.taken(order, cells),
         taus={key: _number(tau) for key, tau in taus.items()},
         public=public,
         beats=significant,
@@ -617,15 +660,6 @@ def _ranked_board(
         baselines=baselines,
         baseline_notes=baseline_notes,
     )
-
-
-def _changed(instance: T, **changes) -> T:
-    """A copy of a frozen dataclass with some fields changed, as ``dataclasses.replace`` makes
-    it but without running ``__init__`` again (these have no checks to run): on a board of
-    10,000 rows that made a third of the ranking's time."""
-    copy = object.__new__(type(instance))
-    copy.__dict__.update(instance.__dict__, **changes)
-    return copy
 
 
 def _item_options(benchmark: Benchmark) -> list[tuple[int | None, int]] | None:
@@ -641,11 +675,6 @@ def _item_options(benchmark: Benchmark) -> list[tuple[int | None, int]] | None:
         .order_by()
     )
     return [(n_options or benchmark.n_options, items) for n_options, items in groups]
-
-
-def _cell_score(row: Row, key: str) -> float:
-    cell = row.cells.get(key)
-    return math.nan if cell is None or cell.score is None else float(cell.score)
 
 
 def _public_samples(benchmark: Benchmark, board: Board) -> dict[str, np.ndarray]:
@@ -813,7 +842,7 @@ def rubric_rows(
     # owner's private submissions would show through the ranks and their count.
     sees_owners_board = viewer.is_staff or viewer.pk == submission.owner_id
     board = board_for(submission.benchmark, submission.owner if sees_owners_board else viewer)
-    row = next((row for row in board.rows if row.id == submission.pk), None)
+    row = board.row(submission.pk)
     rows = []
     for rubric in board.rubrics:
         scored = result.rubrics.get(rubric.key)

@@ -128,7 +128,13 @@ def benchmark(request: HttpRequest, slug: str) -> HttpResponse:
         # rendered once per change of results and set of private rows shown, not per request.
         # Keyed by the private rows and the submissions being rescored that this viewer sees, so
         # that no viewer is given a part of the page that names another's private submissions.
-        private = ",".join(str(pk) for pk in sorted(row.id for row in board.rows if row.private))
+        ids = board.rows.column("id")
+        private = ",".join(
+            str(pk)
+            for pk in sorted(
+                pk for pk, private in zip(ids, board.rows.column("private"), strict=True) if private
+            )
+        )
         waiting = being_rescored(benchmark, request.user)
         listed = ",".join(str(submission["id"]) for submission in waiting)
         content_key = (
@@ -155,7 +161,11 @@ def benchmark(request: HttpRequest, slug: str) -> HttpResponse:
                 "chart_top": CHART_TOP,
                 # On a board of several pages, those of the models on this page.
                 "behaviour_rows": [
-                    row for row in board.rows if row.behaviour and row.id in on_page
+                    board.rows[at]
+                    for at, (pk, behaviour) in enumerate(
+                        zip(ids, board.rows.column("behaviour"), strict=True)
+                    )
+                    if behaviour and pk in on_page
                 ],
                 "being_rescored": waiting,
             },
@@ -238,7 +248,7 @@ def compare(request: HttpRequest, slug: str) -> HttpResponse:
             problems.append(f"“{part}” is not a submission number.")
         elif int(part) not in ids:
             ids.append(int(part))
-    rows_by_id = {row.id: row for row in board.rows}
+    rows_by_id = {i: row for i in ids if (row := board.row(i)) is not None}
     unknown = [i for i in ids if i not in rows_by_id]
     if unknown:
         problems.append(

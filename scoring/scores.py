@@ -83,6 +83,10 @@ class RunScore:
         """This run's score under the rubric of target t."""
         return metrics.score_at_target(self.correct, self.incorrect, self.n_items, t)
 
+    def score_interval(self, key: str) -> list[float] | None:
+        """The 95% interval of this run's score under the rubric of this key, None without."""
+        return self.intervals.get("scores", {}).get(key) if self.intervals else None
+
     @property
     def is_default(self) -> bool:
         """Whether this is the default run (rows without a target)."""
@@ -190,7 +194,7 @@ class SubmissionScore:
             key = target_key(t)
             if run is not None:
                 rubrics[key] = RubricScore(
-                    t, key, next(scores), prompted, run.key, _score_interval(run, key)
+                    t, key, next(scores), prompted, run.key, run.score_interval(key)
                 )
             else:
                 rubrics[key] = RubricScore(t, key, None, False, None)
@@ -298,10 +302,6 @@ def _with_bootstrap(runs: list[RunScore], config: BenchmarkConfig) -> list[RunSc
             dataclasses.replace(run, bootstrap=run_counts, intervals=intervals, bounds=bounds)
         )
     return out
-
-
-def _score_interval(run: RunScore, key: str) -> list[float] | None:
-    return run.intervals.get("scores", {}).get(key) if run.intervals else None
 
 
 def primary_run(runs: Sequence[RunScore]) -> RunScore:
