@@ -1,15 +1,23 @@
 """Plotly figures of a board, built on the server and drawn by plotly.js from our own static files.
 
 Each function returns the figure as JSON text; the benchmark page caches them with the board.
+
+The figures are written as plain dicts, not as plotly's graph objects: those check every value
+against plotly's schema, which took most of the time of a board's figures, and our inputs are our
+own. The JSON is the same, byte for byte, as plotly's `Figure.to_json()` wrote it: the same
+default template, traces and their parts with keys in alphabetical order (as plotly's classes set
+them), the layout in the order `update_layout` leaves it, NumPy arrays as typed arrays.
 """
 
 from __future__ import annotations
 
+import base64
+import functools
 import html
 
 import numpy as np
 import plotly.colors
-import plotly.graph_objects as go
+import plotly.io
 
 import scoring
 from leaderboard.boards import Board, Row
@@ -24,12 +32,46 @@ DIAGONAL = {"dash": "dot", "color": "#5c6570", "width": 1}
 FONT = {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 13}
 
 
+def _trace(kind: str, **properties) -> dict:
+    """A trace of this kind: its properties (and theirs) by name, "type" last; None left out."""
+    return {**_sorted(properties), "type": kind}
+
+
+def _sorted(properties: dict) -> dict:
+    return {key: _plain(value) for key, value in sorted(properties.items()) if value is not None}
+
+
+def _plain(value):
+    if isinstance(value, dict):
+        return _sorted(value)
+    if isinstance(value, np.ndarray):
+        return _typed_array(value)
+    return value
+
+
+def _typed_array(values: np.ndarray) -> dict:
+    """A NumPy array of floats as plotly.js reads it: its bytes in base64, not a list of numbers."""
+    data = np.ascontiguousarray(values, dtype="<f8")
+    return {"dtype": "f8", "bdata": base64.b64encode(data).decode("ascii")}
+
+
+@functools.cache
+def _template() -> dict:
+    # What plotly's Figure puts in every layout; plotly.js would draw with its own defaults instead.
+    return plotly.io.templates[plotly.io.templates.default].to_plotly_json()
+
+
+def _json(data: list[dict], layout: dict) -> str:
+    return plotly.io.json.to_json_plotly({"data": data, "layout": layout})
+
+
 def _label(row: Row) -> str:
     # Plotly reads a few HTML tags in its text; model names are shown as typed.
     return html.escape(row.model)
 
 
 def _layout(**overrides) -> dict:
+    """The house layout with these settings, nested ones first (as `update_layout` sets them)."""
     layout = {
         "font": FONT,
         "margin": {"l": 60, "r": 20, "t": 30, "b": 50},
@@ -38,17 +80,20 @@ def _layout(**overrides) -> dict:
         "hovermode": "closest",
     }
     layout.update(overrides)
-    return layout
+    nested = {key: value for key, value in layout.items() if isinstance(value, dict)}
+    return {**nested, **{key: value for key, value in layout.items() if key not in nested}}
 
 
-def _diagonal(name: str) -> go.Scatter:
+def _diagonal(name: str) -> dict:
     """The line y = x of charts that compare a rate with the target or confidence it should meet."""
-    return go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=DIAGONAL, name=name, hoverinfo="skip")
+    return _trace(
+        "scatter", x=[0, 1], y=[0, 1], mode="lines", line=DIAGONAL, name=name, hoverinfo="skip"
+    )
 
 
 def _unit_axis(title: str, *, percent: bool = True) -> dict:
     """An axis from 0 to 1 (a little more, so that points on 1 show whole)."""
-    axis = {"title": title, "range": [0, 1.02], "gridcolor": "#eef1f4"}
+    axis = {"title": {"text": title}, "range": [0, 1.02], "gridcolor": "#eef1f4"}
     if percent:
         axis["tickformat"] = ".0%"
     return axis
@@ -58,8 +103,6 @@ def bump_chart(board: Board, rows: list[Row]) -> str:
     """Rank under each rubric, one line per model: the lines that cross are the story."""
     rubrics = board.rubrics
     x = [rubric.label for rubric in rubrics]
-    # Traces and labels are handed to plotly at once: added one by one, each addition checks
-    # every one before it again, and a board's chart took most of a second to draw.
     traces, annotations = [], []
     for row in rows:
         cells = [row.cells[rubric.key] for rubric in rubrics]
@@ -72,7 +115,8 @@ def bump_chart(board: Board, rows: list[Row]) -> str:
             for rubric, cell in zip(rubrics, cells, strict=True)
         ]
         traces.append(
-            go.Scatter(
+            _trace(
+                "scatter",
                 x=x,
                 y=[cell.rank for cell in cells],
                 mode="lines+markers",
@@ -86,46 +130,48 @@ def bump_chart(board: Board, rows: list[Row]) -> str:
         first, last = cells[0], cells[-1]
         if first.rank is not None:
             annotations.append(
-                {
-                    "x": x[0],
-                    "y": first.rank,
-                    "text": _label(row),
-                    "xanchor": "right",
-                    "showarrow": False,
-                    "xshift": -10,
-                    "font": {"size": 11},
-                }
+                _sorted(
+                    {
+                        "x": x[0],
+                        "y": first.rank,
+                        "text": _label(row),
+                        "xanchor": "right",
+                        "showarrow": False,
+                        "xshift": -10,
+                        "font": {"size": 11},
+                    }
+                )
             )
         if last.rank is not None:
             annotations.append(
-                {
-                    "x": x[-1],
-                    "y": last.rank,
-                    "text": _label(row),
-                    "xanchor": "left",
-                    "showarrow": False,
-                    "xshift": 10,
-                    "font": {"size": 11},
-                }
+                _sorted(
+                    {
+                        "x": x[-1],
+                        "y": last.rank,
+                        "text": _label(row),
+                        "xanchor": "left",
+                        "showarrow": False,
+                        "xshift": 10,
+                        "font": {"size": 11},
+                    }
+                )
             )
-    figure = go.Figure(data=traces, layout={"annotations": annotations})
     n = max(len(rows), 1)
-    figure.update_layout(
-        _layout(
-            height=max(260, 34 * n + 80),
-            showlegend=False,
-            margin={"l": 230, "r": 230, "t": 20, "b": 40},
-            yaxis={
-                "autorange": "reversed",
-                "title": "rank",
-                "dtick": 1 if n <= 30 else None,
-                "zeroline": False,
-                "gridcolor": "#eef1f4",
-            },
-            xaxis={"type": "category", "gridcolor": "#eef1f4"},
-        )
+    layout = _layout(
+        height=max(260, 34 * n + 80),
+        showlegend=False,
+        margin={"l": 230, "r": 230, "t": 20, "b": 40},
+        yaxis={
+            "autorange": "reversed",
+            "title": {"text": "rank"},
+            # Past 30 ranks plotly.js picks the step.
+            **({"dtick": 1} if n <= 30 else {}),
+            "zeroline": False,
+            "gridcolor": "#eef1f4",
+        },
+        xaxis={"type": "category", "gridcolor": "#eef1f4"},
     )
-    return figure.to_json()
+    return _json(traces, {"annotations": annotations, "template": _template(), **layout})
 
 
 def score_curves(board: Board, rows: list[Row]) -> str:
@@ -133,8 +179,6 @@ def score_curves(board: Board, rows: list[Row]) -> str:
 
     At each rubric of the board a marker shows the model's score there with its 95% interval.
     """
-    # Traces handed to plotly at once: added one by one, each is validated again with all the
-    # others, which grows with the square of the rows shown.
     traces = []
     for index, row in enumerate(rows):
         colour = PALETTE[index % len(PALETTE)]
@@ -143,7 +187,8 @@ def score_curves(board: Board, rows: list[Row]) -> str:
             counts["correct"], counts["incorrect"], board.benchmark.n_items, CURVE_TARGETS
         )
         traces.append(
-            go.Scatter(
+            _trace(
+                "scatter",
                 x=CURVE_TARGETS,
                 y=scores,
                 mode="lines",
@@ -163,7 +208,8 @@ def score_curves(board: Board, rows: list[Row]) -> str:
             continue
         # A prompted run's score need not lie on the line of the default run's answers.
         traces.append(
-            go.Scatter(
+            _trace(
+                "scatter",
                 x=[rubric.target for rubric, _ in marked],
                 y=[cell.score for _, cell in marked],
                 mode="markers",
@@ -186,7 +232,8 @@ def score_curves(board: Board, rows: list[Row]) -> str:
     for baseline in board.baselines:
         # Reference lines, never ranked: a model below one does worse than a trivial strategy.
         traces.append(
-            go.Scatter(
+            _trace(
+                "scatter",
                 x=CURVE_TARGETS,
                 y=baseline.score_at(CURVE_TARGETS),
                 mode="lines",
@@ -196,42 +243,70 @@ def score_curves(board: Board, rows: list[Row]) -> str:
                 "score %{y:.3f}<extra></extra>",
             )
         )
-    figure = go.Figure(data=traces)
-    for baseline in board.baselines:
-        figure.add_annotation(
-            x=0,
-            y=float(baseline.score_at(0.0)),
-            text=baseline.name,
-            showarrow=False,
-            xanchor="left",
-            yanchor="bottom",
-            font={"color": BASELINE_COLOUR, "size": 11},
+    layout = {"template": _template()}
+    annotations = [
+        _sorted(
+            {
+                "x": 0,
+                "y": float(baseline.score_at(0.0)),
+                "text": baseline.name,
+                "showarrow": False,
+                "xanchor": "left",
+                "yanchor": "bottom",
+                "font": {"color": BASELINE_COLOUR, "size": 11},
+            }
         )
+        for baseline in board.baselines
+    ]
+    if annotations:
+        layout["annotations"] = annotations
+    # A dotted vertical line at each target, labelled above the plot: a shape, then its label, as
+    # plotly's add_vline adds them (without baselines, "shapes" comes first in the layout).
     for rubric in board.targets:
-        figure.add_vline(
-            x=rubric.target,
-            line={"dash": "dot", "color": "#5c6570", "width": 1},
-            annotation_text=f"t = {rubric.key}",
-            annotation_position="top",
+        layout.setdefault("shapes", []).append(
+            _sorted(
+                {
+                    "type": "line",
+                    "x0": rubric.target,
+                    "x1": rubric.target,
+                    "xref": "x",
+                    "y0": 0,
+                    "y1": 1,
+                    "yref": "y domain",
+                    "line": {"dash": "dot", "color": "#5c6570", "width": 1},
+                }
+            )
         )
-    figure.update_layout(
-        _layout(
-            height=460,
-            xaxis={
-                "title": "confidence target t (a wrong answer costs t/(1−t))",
-                "range": [-0.02, 0.95],
-                "gridcolor": "#eef1f4",
-            },
-            yaxis={
-                "title": "score (markers: 95% interval)",
-                "zerolinecolor": "#5c6570",
-                "gridcolor": "#eef1f4",
-                "range": _curve_range(board, rows),
-            },
-            legend={"font": {"size": 11}},
+        layout.setdefault("annotations", []).append(
+            _sorted(
+                {
+                    "x": rubric.target,
+                    "y": 1,
+                    "xref": "x",
+                    "yref": "y domain",
+                    "text": f"t = {rubric.key}",
+                    "showarrow": False,
+                    "xanchor": "center",
+                    "yanchor": "bottom",
+                }
+            )
         )
+    layout |= _layout(
+        height=460,
+        xaxis={
+            "title": {"text": "confidence target t (a wrong answer costs t/(1−t))"},
+            "range": [-0.02, 0.95],
+            "gridcolor": "#eef1f4",
+        },
+        yaxis={
+            "title": {"text": "score (markers: 95% interval)"},
+            "zerolinecolor": "#5c6570",
+            "gridcolor": "#eef1f4",
+            "range": _curve_range(board, rows),
+        },
+        legend={"font": {"size": 11}},
     )
-    return figure.to_json()
+    return _json(traces, layout)
 
 
 def _error_bars(values: list[float], intervals: list[list[float] | None]) -> dict:
@@ -286,7 +361,7 @@ def outcome_bars(bars: list[tuple]) -> str:
     ordered = list(reversed(bars))
     labels = [html.escape(bar[0]) for bar in ordered]
     intervals = [bar[4] if len(bar) > 4 and bar[4] else {} for bar in ordered]
-    figure = go.Figure()
+    traces = []
     for position, outcome in ((1, "correct"), (2, "abstained"), (3, "wrong")):
         rate = ("accuracy", "abstention_rate", "error_rate")[position - 1]
         error_x = None
@@ -302,8 +377,9 @@ def outcome_bars(bars: list[tuple]) -> str:
                 for i in intervals
             ]
             error_x = _error_bars(ends, mirrored)
-        figure.add_trace(
-            go.Bar(
+        traces.append(
+            _trace(
+                "bar",
                 y=labels,
                 x=[bar[position] for bar in ordered],
                 name=outcome,
@@ -318,22 +394,20 @@ def outcome_bars(bars: list[tuple]) -> str:
                 hoverinfo="text",
             )
         )
-    figure.update_layout(
-        _layout(
-            barmode="stack",
-            height=max(220, 26 * len(bars) + 90),
-            margin={"l": 230, "r": 20, "t": 50, "b": 40},
-            xaxis={"tickformat": ".0%", "range": [0, 1], "gridcolor": "#eef1f4"},
-            legend={
-                "orientation": "h",
-                "y": 1.0,
-                "yanchor": "bottom",
-                "x": 0,
-                "traceorder": "normal",
-            },
-        )
+    layout = _layout(
+        barmode="stack",
+        height=max(220, 26 * len(bars) + 90),
+        margin={"l": 230, "r": 20, "t": 50, "b": 40},
+        xaxis={"tickformat": ".0%", "range": [0, 1], "gridcolor": "#eef1f4"},
+        legend={
+            "orientation": "h",
+            "y": 1.0,
+            "yanchor": "bottom",
+            "x": 0,
+            "traceorder": "normal",
+        },
     )
-    return figure.to_json()
+    return _json(traces, {"template": _template(), **layout})
 
 
 def behaviour_chart(models: list[tuple[str, list[dict]]]) -> str:
@@ -343,12 +417,13 @@ def behaviour_chart(models: list[tuple[str, list[dict]]]) -> str:
     "accuracy_given_attempted", "interval" ([low, high] or None) and "calibrated". A model that
     answers exactly when it is more than t confident stays on or above the diagonal.
     """
-    figure = go.Figure(_diagonal("accuracy = t"))
+    traces = [_diagonal("accuracy = t")]
     for index, (model, runs) in enumerate(models):
         name = html.escape(model)
         values = [run["accuracy_given_attempted"] for run in runs]
-        figure.add_trace(
-            go.Scatter(
+        traces.append(
+            _trace(
+                "scatter",
                 x=[run["target"] for run in runs],
                 y=values,
                 mode="lines+markers",
@@ -372,23 +447,22 @@ def behaviour_chart(models: list[tuple[str, list[dict]]]) -> str:
                 hoverinfo="text",
             )
         )
-    figure.update_layout(
-        _layout(
-            height=420,
-            xaxis=_unit_axis("target t the run was prompted with", percent=False),
-            yaxis=_unit_axis("accuracy given attempted"),
-            legend={"font": {"size": 11}},
-        )
+    layout = _layout(
+        height=420,
+        xaxis=_unit_axis("target t the run was prompted with", percent=False),
+        yaxis=_unit_axis("accuracy given attempted"),
+        legend={"font": {"size": 11}},
     )
-    return figure.to_json()
+    return _json(traces, {"template": _template(), **layout})
 
 
 def reliability_diagram(calibration: dict) -> str:
     """Share answered correctly against stated confidence, per bin of confidence."""
     bins = [row for row in calibration["bins"] if row["n"]]
-    figure = go.Figure(_diagonal("calibrated"))
-    figure.add_trace(
-        go.Bar(
+    traces = [
+        _diagonal("calibrated"),
+        _trace(
+            "bar",
             x=[(row["low"] + row["high"]) / 2 for row in bins],
             y=[row["accuracy"] for row in bins],
             width=[(row["high"] - row["low"]) * 0.92 for row in bins],
@@ -400,59 +474,52 @@ def reliability_diagram(calibration: dict) -> str:
                 for row in bins
             ],
             hoverinfo="text",
-        )
-    )
-    figure.add_trace(
-        go.Scatter(
+        ),
+        _trace(
+            "scatter",
             x=[row["confidence"] for row in bins],
             y=[row["accuracy"] for row in bins],
             mode="markers",
             name="mean confidence",
             marker={"color": "#1f2328", "size": 7},
             hoverinfo="skip",
-        )
+        ),
+    ]
+    layout = _layout(
+        height=360,
+        xaxis=_unit_axis("stated confidence"),
+        yaxis=_unit_axis("share correct"),
+        legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0},
     )
-    figure.update_layout(
-        _layout(
-            height=360,
-            xaxis=_unit_axis("stated confidence"),
-            yaxis=_unit_axis("share correct"),
-            legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0},
-        )
-    )
-    return figure.to_json()
+    return _json(traces, {"template": _template(), **layout})
 
 
 def risk_coverage_chart(calibration: dict) -> str:
     """Share wrong among the answers kept, keeping the most confident first."""
     curve = calibration["risk_coverage"]
-    figure = go.Figure(
-        go.Scatter(
-            x=curve["coverage"],
-            y=curve["risk"],
-            mode="lines",
-            line={"color": COLOURS["wrong"], "width": 2},
-            name="risk",
-            hovertemplate="keeping the %{x:.0%} most confident answers: %{y:.1%} wrong"
-            "<extra></extra>",
-        )
+    trace = _trace(
+        "scatter",
+        x=curve["coverage"],
+        y=curve["risk"],
+        mode="lines",
+        line={"color": COLOURS["wrong"], "width": 2},
+        name="risk",
+        hovertemplate="keeping the %{x:.0%} most confident answers: %{y:.1%} wrong<extra></extra>",
     )
-    figure.update_layout(
-        _layout(
-            height=340,
-            showlegend=False,
-            xaxis={
-                "title": "coverage (share of answers kept, most confident first)",
-                "range": [0, 1],
-                "tickformat": ".0%",
-                "gridcolor": "#eef1f4",
-            },
-            yaxis={
-                "title": "risk (share wrong)",
-                "rangemode": "tozero",
-                "tickformat": ".0%",
-                "gridcolor": "#eef1f4",
-            },
-        )
+    layout = _layout(
+        height=340,
+        showlegend=False,
+        xaxis={
+            "title": {"text": "coverage (share of answers kept, most confident first)"},
+            "range": [0, 1],
+            "tickformat": ".0%",
+            "gridcolor": "#eef1f4",
+        },
+        yaxis={
+            "title": {"text": "risk (share wrong)"},
+            "rangemode": "tozero",
+            "tickformat": ".0%",
+            "gridcolor": "#eef1f4",
+        },
     )
-    return figure.to_json()
+    return _json([trace], {"template": _template(), **layout})

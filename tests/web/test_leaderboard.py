@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import plotly.io
 import pytest
 from django.contrib.staticfiles import finders
 
@@ -211,6 +212,16 @@ def test_it_embeds_the_figures_and_serves_plotly_itself(client, seeded_simpleqa_
     assert '/static/vendor/plotly/plotly.min.js"' in page
     found = finders.find("vendor/plotly/plotly.min.js")
     assert found and Path(found).stat().st_size > 1_000_000
+
+
+def test_it_writes_figures_that_plotly_reads_back_unchanged(client, seeded_simpleqa_cs):
+    # The figures are written as plain JSON: plotly's graph objects, which refuse an unknown
+    # property or a value of the wrong kind, read each one back to the same figure.
+    page = client.get("/benchmarks/simpleqa-cs/").content.decode()
+    for name in ("bump", "curves", "outcomes"):
+        text = page.split(f'<script id="figure-{name}" type="application/json">')[1]
+        text = text.split("</script>")[0]
+        assert json.loads(plotly.io.from_json(text).to_json()) == json.loads(text)
 
 
 def test_it_escapes_model_names_inside_figures(client, seeded_simpleqa_cs):
