@@ -5,6 +5,7 @@ what it says in words. Pure: built by ``selectors`` from the database, never que
 from __future__ import annotations
 
 import gc
+import json
 import pickle
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -166,6 +167,89 @@ def made(kind: type[T], **values) -> T:
     return instance
 
 
+class JSONTexts:
+    """Values held as JSON text, each decoded the first time it is read (and kept)."""
+
+    def __init__(self, texts: list[str]) -> None:
+        self.texts = texts
+        self._decoded: dict[int, object] = {}
+
+    def value(self, at: int) -> object:
+        found = self._decoded.get(at, self)
+        if found is self:
+            found = self._decoded[at] = json.loads(self.texts[at])
+        return found
+
+    def __getstate__(self) -> dict:
+        return {"texts": self.texts}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["texts"])
+
+
+class JSONColumn(Sequence):
+    """A column of a ``RowTable`` whose values are read from JSON text when a row is: a board
+    of 10,000 rows holds the intervals of every run, and its page shows a hundred.
+
+    Entry i is the value at `path` in text `at[i]` of `texts` (an index of −1: none), `missing`
+    where there is none.
+    """
+
+    def __init__(
+        self, texts: JSONTexts, at: list[int], path: tuple[str, ...] = (), missing=None
+    ) -> None:
+        self.texts = texts
+        self.at = at
+        self.path = path
+        self.missing = missing
+
+    def __len__(self) -> int:
+        return len(self.at)
+
+    def __getitem__(self, index: int):  # type: ignore[override]
+        at = self.at[index]
+        value = None if at < 0 else self.texts.value(at)
+        for part in self.path:
+            value = value.get(part) if value else None
+        return self.missing if value is None else value
+
+    def __iter__(self) -> Iterator:
+        return (self[index] for index in range(len(self)))
+
+    def taken(self, order: list[int]) -> JSONColumn:
+        return JSONColumn(self.texts, [self.at[index] for index in order], self.path, self.missing)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, JSONColumn | list):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def _taken(values: list | JSONColumn, order: list[int]) -> list | JSONColumn:
+    if isinstance(values, JSONColumn):
+        return values.taken(order)
+    return [values[at] for at in order]
+
+
+def _concatenated(columns: list[list | JSONColumn]) -> list | JSONColumn:
+    """Columns one after another: a JSONColumn where all are of the same texts and path."""
+    first = columns[0]
+    if isinstance(first, JSONColumn) and all(
+        isinstance(column, JSONColumn)
+        and (column.path, column.missing) == (first.path, first.missing)
+        for column in columns
+    ):
+        texts, at = [], []
+        for column in columns:
+            offset = len(texts)
+            texts.extend(column.texts.texts)
+            at.extend(-1 if index < 0 else index + offset for index in column.at)
+        return JSONColumn(JSONTexts(texts), at, first.path, first.missing)
+    return [value for column in columns for value in column]
+
+
 class RowTable(Sequence[Row]):
     """A board's rows, held as columns and each made into a ``Row`` when it is read.
 
@@ -239,10 +323,10 @@ class RowTable(Sequence[Row]):
             },
         )
 
-    def column(self, name: str) -> list:
+    def column(self, name: str) -> Sequence:
         return self.columns[name]
 
-    def cell_column(self, key: str, name: str) -> list:
+    def cell_column(self, key: str, name: str) -> Sequence:
         return self.cells[key][name]
 
     def taken(
@@ -251,12 +335,12 @@ class RowTable(Sequence[Row]):
         """The rows at these indices, in this order; with `cells`, some cell columns (by rubric
         key, then name) replaced by these, already in the new order."""
         order = list(order)
-        columns = {name: [values[at] for at in order] for name, values in self.columns.items()}
+        columns = {name: _taken(values, order) for name, values in self.columns.items()}
         taken = {}
         for key, cell in self.cells.items():
             given = (cells or {}).get(key, {})
             taken[key] = {
-                name: given[name] if name in given else [values[at] for at in order]
+                name: given[name] if name in given else _taken(values, order)
                 for name, values in cell.items()
             }
         return RowTable(columns, taken)
@@ -265,9 +349,9 @@ class RowTable(Sequence[Row]):
     def joined(cls, tables: list[RowTable]) -> RowTable:
         """The rows of these tables (with the same rubric keys), one table after another."""
         first = tables[0]
-        columns = {name: [v for t in tables for v in t.columns[name]] for name in first.columns}
+        columns = {name: _concatenated([t.columns[name] for t in tables]) for name in first.columns}
         cells = {
-            key: {name: [v for t in tables for v in t.cells[key][name]] for name in cell}
+            key: {name: _concatenated([t.cells[key][name] for t in tables]) for name in cell}
             for key, cell in first.cells.items()
         }
         return cls(columns, cells)
@@ -623,17 +707,23 @@ class Board:
         """The targets at which no model here beats abstaining on everything beyond noise."""
         if not self.rows:
             return []
-        return [
-            rubric
-            for rubric in self.targets
-            if not any(
-                map(
-                    _beats_abstaining,
-                    self.rows.cell_column(rubric.key, "score"),
-                    self.rows.cell_column(rubric.key, "interval"),
-                )
-            )
-        ]
+        return [rubric for rubric in self.targets if not self._above_zero(rubric.key, beyond=True)]
+
+    def _above_zero(self, key: str, *, beyond: bool) -> list[int]:
+        """The indices of the rows that score above abstaining on everything at this rubric:
+        beyond noise (``beats_abstaining``; the first found only), or only within noise. The
+        intervals are read only for rows scoring above 0, the few on a strict rubric."""
+        scores = self.rows.cell_column(key, "score")
+        intervals = self.rows.cell_column(key, "interval")
+        out = []
+        for at, score in enumerate(scores):
+            if score is None or score <= scoring.SCORE_TIE_TOLERANCE:
+                continue
+            if _beats_abstaining(score, intervals[at]) == beyond:
+                out.append(at)
+                if beyond:
+                    break
+        return out
 
     def abstaining_verdict(self) -> str:
         """In words: the targets at which no model here does better than abstaining everywhere.
@@ -657,22 +747,11 @@ class Board:
             )
         noisy = [rubric for rubric in unbeaten if rubric not in none_above]
         if noisy:
-            within_noise = [
-                {
-                    at
-                    for at, said in enumerate(
-                        map(
-                            _against_abstaining,
-                            self.rows.cell_column(rubric.key, "score"),
-                            self.rows.cell_column(rubric.key, "interval"),
-                        )
-                    )
-                    if said == ABOVE_ABSTAINING_WITHIN_NOISE
-                }
-                for rubric in noisy
-            ]
+            within_noise = set()
+            for rubric in noisy:
+                within_noise.update(self._above_zero(rubric.key, beyond=False))
             models = self.rows.column("model")
-            above = [models[at] for at in sorted(set().union(*within_noise))]
+            above = [models[at] for at in sorted(within_noise)]
             sentences.append(
                 f"At t = {_joined([rubric.key for rubric in noisy])} no model here does better "
                 "than answering “I don't know” to everything beyond noise: "

@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from dataclasses import dataclass
 from pathlib import PurePath
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -402,38 +404,18 @@ def results_of(
     Never with the runs' outcomes and bootstrap, which hold a value per item or per resample,
     nor their separation bounds, which boards read on their own; `for_board` leaves out what no
     board shows too (None: see scoring.RunScore). Each submission needs its `targets`,
-    `self_graded` and `columns`.
+    `self_graded` and `columns`. Read as plain values, not as Run objects. (A board reads
+    its runs as columns instead: ``run_columns``.)
     """
-    runs = stored_runs(
-        Run.objects.filter(submission_id__in=[submission.pk for submission in submissions]),
-        for_board=for_board,
-    )
-    out = {}
-    for submission in submissions:
-        result = submission.result_of(runs.get(submission.pk, []))
-        if result is not None:
-            out[submission.pk] = result
-    return out
-
-
-def stored_runs(
-    runs: models.QuerySet[Run], *, for_board: bool = False, with_bounds: bool = False
-) -> dict[int, list[scoring.RunScore]]:
-    """These runs as scoring's `RunScore`, by submission id, each submission's in the order
-    scoring gives them (the default run first, then by target).
-
-    As `results_of` reads them (`for_board`: without what no board shows), and with their
-    separation bounds only when asked. Read as plain values, not as Run objects, and the JSON
-    values as text decoded in one go: decoded one by one, as Django does, they cost a board of
-    10,000 rows a tenth of its time.
-    """
-    left_out = (*Run.BOARD_LEAVES_OUT,) if for_board else ()
-    if not with_bounds:
-        left_out = (*left_out, *Run.RESAMPLING)
+    left_out = (*Run.RESAMPLING, *(Run.BOARD_LEAVES_OUT if for_board else ()))
     fields = [name for name in Run.SCORED_FIELDS if name not in left_out]
+    # The JSON values read as text and decoded in one go: decoded one by one, as Django does,
+    # they cost a board of 10,000 rows a tenth of its time.
     as_json = [isinstance(Run._meta.get_field(name), models.JSONField) for name in fields]
     stored = list(
-        runs.order_by().values_list(
+        Run.objects.filter(submission_id__in=[submission.pk for submission in submissions])
+        .order_by()
+        .values_list(
             "submission_id",
             *(
                 Cast(name, models.TextField()) if is_json else name
@@ -448,19 +430,87 @@ def stored_runs(
         if is_json
     ]
     decoded = iter(json.loads("[" + ",".join(texts) + "]"))
-    absent = dict.fromkeys(left_out)
-    out: dict[int, list[scoring.RunScore]] = {}
+    runs: dict[int, list[scoring.RunScore]] = {}
     for submission_id, *values in stored:
         values = [
             next(decoded) if is_json else value
             for value, is_json in zip(values, as_json, strict=True)
         ]
-        run = scoring.RunScore(**dict(zip(fields, values, strict=True)), **absent)
-        out.setdefault(submission_id, []).append(run)
-    for own in out.values():
-        if len(own) > 1:
-            own.sort(key=_run_order)
+        run = scoring.RunScore(**dict(zip(fields, values, strict=True)), **dict.fromkeys(left_out))
+        runs.setdefault(submission_id, []).append(run)
+    out = {}
+    for submission in submissions:
+        result = submission.result_of(runs.get(submission.pk, []))
+        if result is not None:
+            out[submission.pk] = result
     return out
+
+
+@dataclass(frozen=True)
+class RunColumns:
+    """The runs of many submissions as columns, one entry per run, in the order scoring gives
+    a submission's runs (the default run first, then by target): what a board reads
+    (``run_columns``), without a ``RunScore`` made per run.
+
+    `values` holds a list per field of ``BOARD_FIELDS``; `intervals` each run's intervals as
+    JSON text, decoded where they are read; `bounds` its separation bounds, when read.
+    """
+
+    submission_id: list[int]
+    target: np.ndarray
+    values: dict[str, list]
+    intervals: list[str]
+    bounds: list[dict | None] | None
+
+    # The fields of a run that a board reads besides its intervals and bounds.
+    BOARD_FIELDS: ClassVar[tuple[str, ...]] = (
+        "key",
+        "target",
+        "n_items",
+        "present",
+        "correct",
+        "incorrect",
+        "abstained",
+        *METRICS,
+        "categories_not_shown",
+        "has_confidence",
+    )
+
+    def __len__(self) -> int:
+        return len(self.submission_id)
+
+    def run(self, at: int) -> scoring.RunScore:
+        """The run at this index as scoring's type, as ``results_of`` reads it for a board."""
+        return scoring.RunScore(
+            **{name: self.values[name][at] for name in self.BOARD_FIELDS},
+            intervals=json.loads(self.intervals[at]),
+            bounds=None if self.bounds is None else self.bounds[at],
+            **dict.fromkeys(Run.BOARD_LEAVES_OUT),
+        )
+
+
+def run_columns(runs: models.QuerySet[Run], *, with_bounds: bool = False) -> RunColumns:
+    """These runs as columns (``RunColumns``), their separation bounds decoded when asked."""
+    fields = RunColumns.BOARD_FIELDS
+    texts = [Cast("intervals", models.TextField())]
+    if with_bounds:
+        texts.append(Cast("bounds", models.TextField()))
+    stored = list(runs.order_by().values_list("submission_id", *fields, *texts))
+    at_target = 1 + fields.index("target")
+    stored.sort(key=lambda run: (run[at_target] is not None, run[at_target] or 0.0))
+    columns = list(zip(*stored, strict=True)) or [()] * (1 + len(fields) + len(texts))
+    bounds = None
+    if with_bounds:
+        bounds = json.loads(
+            "[" + ",".join("null" if text is None else text for text in columns[-1]) + "]"
+        )
+    return RunColumns(
+        submission_id=list(columns[0]),
+        target=np.array([np.nan if t is None else t for t in columns[at_target]], dtype=float),
+        values={name: list(columns[1 + at]) for at, name in enumerate(fields)},
+        intervals=["null" if text is None else text for text in columns[1 + len(fields)]],
+        bounds=bounds,
+    )
 
 
 def _run_order(run: scoring.RunScore) -> tuple[bool, float]:

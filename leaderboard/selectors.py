@@ -8,8 +8,7 @@ import hashlib
 import itertools
 import json
 import math
-import pickle
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import ParamSpec, TypeVar
@@ -20,6 +19,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
 from django.db.models import Count, TextField
 from django.db.models.functions import Cast
+from numpy.typing import ArrayLike
 
 import scoring
 from leaderboard import charts
@@ -27,8 +27,9 @@ from leaderboard.boards import (
     CELL_FIELDS,
     COUNTS,
     EMPTY_CELL,
-    ROW_COLUMNS,
     Board,
+    JSONColumn,
+    JSONTexts,
     Row,
     RowTable,
     Rubric,
@@ -43,9 +44,10 @@ from leaderboard.models import (
     Benchmark,
     Item,
     Run,
+    RunColumns,
     Submission,
     results_of,
-    stored_runs,
+    run_columns,
 )
 from leaderboard.results_cache import BOARD_CACHE_SECONDS, cached_results, warming
 from scoring import BINARY_KEY
@@ -229,10 +231,9 @@ ROW_FIELDS = (
     "organisation",
     "url",
     "visibility",
-    # What a result needs besides its runs (models.results_of).
     "self_graded",
+    # The targets it was scored under: which of the board's rubrics its row has a cell for.
     "targets",
-    "columns",
 )
 
 
@@ -266,27 +267,18 @@ class _Listed:
     visibility: str
     self_graded: bool
     targets: list | None
-    columns: dict | None
-
-    # What these runs make, as the model's own method computes it from the same fields.
-    result_of = Submission.result_of
 
 
 def _listed(submissions) -> list[_Listed]:
-    """These submissions (a query), in its order, as ``_Listed``: their JSON fields read as
-    text and decoded in one go."""
-    names = [name for name in ROW_FIELDS if name not in ("targets", "columns")]
-    values = list(
-        submissions.values_list(*names, Cast("targets", TextField()), Cast("columns", TextField()))
-    )
-    texts = [
-        "null" if text is None else text
-        for *_, targets, columns in values
-        for text in (targets, columns)
-    ]
-    decoded = iter(json.loads("[" + ",".join(texts) + "]"))
+    """These submissions (a query), in its order, as ``_Listed``: their targets read as text
+    and decoded in one go."""
+    names = [name for name in ROW_FIELDS if name != "targets"]
+    values = list(submissions.values_list(*names, Cast("targets", TextField())))
+    texts = ["null" if targets is None else targets for *_, targets in values]
+    decoded = json.loads("[" + ",".join(texts) + "]")
     return [
-        _Listed(*fields, targets=next(decoded), columns=next(decoded)) for *fields, _, _ in values
+        _Listed(*fields, targets=targets)
+        for (*fields, _), targets in zip(values, decoded, strict=True)
     ]
 
 
@@ -332,18 +324,14 @@ def _board_with_samples(
     # bounds on a board ranked by them).
     listed = _listed(on_board)
     by_bounds = _by_bounds(len(listed))
-    runs = stored_runs(
-        Run.objects.filter(submission__in=on_board.order_by().values("pk")),
-        for_board=True,
-        with_bounds=by_bounds,
+    runs = run_columns(
+        Run.objects.filter(submission__in=on_board.order_by().values("pk")), with_bounds=by_bounds
     )
     rows = _unranked_rows(listed, rubrics, runs)
     if by_bounds:
-        stored = {
-            (submission_id, run.key): run.bounds
-            for submission_id, own in runs.items()
-            for run in own
-        }
+        stored = dict(
+            zip(zip(runs.submission_id, runs.values["key"], strict=True), runs.bounds, strict=True)
+        )
         return _bounds_board(benchmark, rubrics, rows, stored, public=public), {}
     samples = _sample_matrices(benchmark, rows, rubrics)
     min_items = benchmark.config().min_items_per_figure
@@ -376,7 +364,7 @@ def _merged_board(benchmark: Benchmark, board: Board, more: list[Submission]) ->
     added = _unranked_rows(
         more,
         rubrics,
-        stored_runs(Run.objects.filter(submission__in=[row.pk for row in more]), for_board=True),
+        run_columns(Run.objects.filter(submission__in=[row.pk for row in more])),
     )
     both = RowTable.joined([public, added])
     ids = both.column("id")
@@ -509,77 +497,95 @@ def _bounds_of(
 
 
 def _unranked_rows(
-    submissions: Iterable[Submission | _Listed],
-    rubrics: list[Rubric],
-    runs: dict[int, list[scoring.RunScore]],
+    submissions: Iterable[Submission | _Listed], rubrics: list[Rubric], runs: RunColumns
 ) -> RowTable:
     """These submissions' rows, with their scores but no ranks yet (``_ranked_board`` gives
-    them), from their runs (``models.stored_runs``): a cell per rubric of the board that the
-    submission was scored under, the others empty.
+    them), from their runs as columns (``models.run_columns``): a cell per rubric of the board
+    that the submission was scored under, the others empty.
 
-    A row holds what its result (``Submission.result_of``) holds for those rubrics, the same
-    policies applied (``scoring.scores.rubric_run``, ``primary_run``), but a rubric's scores
-    computed for every row in one call: a board reads thousands of results at once.
+    A row holds what its result (``Submission.result_of``) holds for those rubrics: the same
+    policies, applied to every row at once (``scoring.scores.rubric_runs``, ``primary_runs``),
+    each rubric's scores computed in one call, and the runs' intervals decoded only for the
+    rows that are read (``boards.JSONColumn``).
     """
     submissions = list(submissions)
     n = len(submissions)
-    keys = [rubric.key for rubric in rubrics]
-    columns: dict[str, list] = {name: [] for name in (*ROW_COLUMNS, *METRICS, *COUNTS)}
-    cells = {key: {name: [getattr(EMPTY_CELL, name)] * n for name in CELL_FIELDS} for key in keys}
-    # Per rubric key: (the row's index, the target, the run scoring it, whether prompted at t).
-    chosen: dict[str, list[tuple[int, float, scoring.RunScore, bool]]] = {key: [] for key in keys}
-    for at, submission in enumerate(submissions):
-        own = runs.get(submission.pk)
-        for name, value in (
-            ("id", submission.pk),
-            ("model", submission.model_name),
-            ("organisation", submission.organisation),
-            ("url", submission.url),
-            ("self_graded", submission.self_graded),
-            ("private", submission.visibility == Submission.Visibility.PRIVATE),
-        ):
-            columns[name].append(value)
-        if not own:
-            # A scored submission without runs, which no scoring leaves: no figure.
-            for name in METRICS:
-                columns[name].append(None)
-            for name in COUNTS:
-                columns[name].append(0)
-            columns["intervals"].append({})
-            columns["behaviour"].append([])
-            continue
-        # As the result's rubrics are keyed: the later of two targets of one key wins.
-        wanted = {scoring.target_key(t): t for t in (0.0, *(submission.targets or ()))}
-        for key in keys:
-            t = wanted.get(key)
-            if t is not None:
-                run, prompted = scoring.scores.rubric_run(own, t)
-                if run is not None:
-                    chosen[key].append((at, t, run, prompted))
-        primary = scoring.scores.primary_run(own)
-        for name in (*METRICS, *COUNTS):
-            columns[name].append(getattr(primary, name))
-        columns["intervals"].append(primary.intervals or {})
-        columns["behaviour"].append(behaviour_of(own))
-    for key, scored in chosen.items():
-        if not scored:
-            continue
-        scores = np.atleast_1d(
-            scoring.metrics.score_at_target(
-                [run.correct for _, _, run, _ in scored],
-                [run.incorrect for _, _, run, _ in scored],
-                [run.n_items for _, _, run, _ in scored],
-                [t for _, t, _, _ in scored],
-            )
-        ).tolist()
-        cell = cells[key]
-        for (at, _, run, prompted), score in zip(scored, scores, strict=True):
-            cell["score"][at] = _number(score)
-            cell["prompted"][at] = prompted
-            cell["interval"][at] = run.score_interval(key)
-            cell["run"][at] = run.key
-            cell["answered"][at] = (run.correct, run.incorrect)
+    position = {submission.pk: at for at, submission in enumerate(submissions)}
+    # Each run's submission: its index, or n for a submission not among these (deleted since
+    # they were listed), whose rubrics are never asked for and whose row is never made.
+    owner = np.array([position.get(pk, n) for pk in runs.submission_id], dtype=np.int64)
+    values = runs.values
+    texts = JSONTexts(runs.intervals)
+    # A scored submission without runs, which no scoring leaves, has no figure.
+    primary = scoring.scores.primary_runs(owner, runs.target, n + 1)[:n].tolist()
+    columns: dict[str, Sequence] = {
+        "id": [submission.pk for submission in submissions],
+        "model": [submission.model_name for submission in submissions],
+        "organisation": [submission.organisation for submission in submissions],
+        "url": [submission.url for submission in submissions],
+        "self_graded": [submission.self_graded for submission in submissions],
+        "private": [
+            submission.visibility == Submission.Visibility.PRIVATE for submission in submissions
+        ],
+        "intervals": JSONColumn(texts, primary, missing={}),
+        "behaviour": _behaviours(owner, runs, n),
+    }
+    for name in METRICS:
+        column = values[name]
+        columns[name] = [None if at < 0 else column[at] for at in primary]
+    for name in COUNTS:
+        column = values[name]
+        columns[name] = [0 if at < 0 else column[at] for at in primary]
+    # The rubrics a submission was scored under, by key (as its result keys them: the later of
+    # two targets of one key wins), for each list of targets.
+    wanted_of: dict[tuple, dict[str, float]] = {}
+    wanted = []
+    for submission in submissions:
+        own = tuple(submission.targets or ())
+        found = wanted_of.get(own)
+        if found is None:
+            found = wanted_of[own] = {scoring.target_key(t): t for t in (0.0, *own)}
+        wanted.append(found)
+    correct = np.array(values["correct"], dtype=float)
+    incorrect = np.array(values["incorrect"], dtype=float)
+    n_items = np.array(values["n_items"], dtype=float)
+    cells = {}
+    for rubric in rubrics:
+        key = rubric.key
+        t = np.array([*(each.get(key, np.nan) for each in wanted), np.nan], dtype=float)
+        chosen, prompted = scoring.scores.rubric_runs(owner, runs.target, t)
+        chosen, prompted, t = chosen[:n], prompted[:n], t[:n]
+        scored = chosen >= 0
+        score = np.full(n, np.nan)
+        picked = chosen[scored]
+        score[scored] = scoring.metrics.score_at_target(
+            correct[picked], incorrect[picked], n_items[picked], t[scored]
+        )
+        chosen = chosen.tolist()
+        cells[key] = {
+            **{name: [getattr(EMPTY_CELL, name)] * n for name in CELL_FIELDS},
+            "score": _numbers(score),
+            "prompted": prompted.tolist(),
+            "interval": JSONColumn(texts, chosen, ("scores", key)),
+            "run": [None if at < 0 else values["key"][at] for at in chosen],
+            "answered": [
+                None if at < 0 else (values["correct"][at], values["incorrect"][at])
+                for at in chosen
+            ],
+        }
     return RowTable(columns, cells)
+
+
+def _behaviours(owner: np.ndarray, runs: RunColumns, n: int) -> list[list]:
+    """Per submission (of the first n owners), its runs prompted at a target above 0
+    (``boards.behaviour_of``)."""
+    out: list[list] = [[] for _ in range(n)]
+    prompted: dict[int, list[int]] = {}
+    for at in np.flatnonzero((runs.target > 0) & (owner < n)).tolist():
+        prompted.setdefault(int(owner[at]), []).append(at)
+    for submission, own in prompted.items():
+        out[submission] = behaviour_of([runs.run(at) for at in own])
+    return out
 
 
 def _ranked_board(
@@ -636,17 +642,17 @@ def _ranked_board(
         shifts = table.get(f"rank_shift_{key}")
         significance = ranked.get(key)
         cells[key] = {
-            "score": _numbers(table[key].tolist()),
-            "rank": _integers(table[f"rank_{key}"].tolist()),
+            "score": _numbers(table[key].to_numpy()),
+            "rank": _integers(table[f"rank_{key}"].to_numpy()),
             "rank_shift": [0 if key == BINARY_KEY else None] * len(order)
             if key == BINARY_KEY or shifts is None
-            else _integers(shifts.tolist()),
+            else _integers(shifts.to_numpy()),
             "significant_rank": [None] * len(order)
             if significance is None
-            else _integers(significance[0][order].tolist()),
+            else _integers(significance[0][order]),
             "rank_low": [None] * len(order)
             if significance is None
-            else _integers(significance[1][order].tolist()),
+            else _integers(significance[1][order]),
         }
     return Board(
         benchmark=benchmark,
@@ -813,7 +819,9 @@ def compared(benchmark: Benchmark, board: Board, rows: list[Row]) -> tuple[dict 
             and ((apart := far_enough_apart(rows, key, min_items)) is None or apart[0, 1])
         }
         results = results_of(
-            list(Submission.objects.filter(pk__in=[r.id for r in rows]).only(*ROW_FIELDS)),
+            list(
+                Submission.objects.filter(pk__in=[r.id for r in rows]).only(*ROW_FIELDS, "columns")
+            ),
             for_board=True,
         )
         primary = pair(
@@ -873,25 +881,22 @@ def _number(value) -> float | None:
     return float(value)
 
 
-def _integer(value) -> int | None:
-    number = _number(value)
-    return None if number is None else int(number)
+def _numbers(values: ArrayLike) -> list[float | None]:
+    """``_number`` of each value (NaN: None), converted by NumPy: a board of 10,000 rows
+    converts a quarter of a million."""
+    values = np.asarray(values, dtype=float)
+    out = values.astype(object)
+    out[np.isnan(values)] = None
+    return out.tolist()
 
 
-def _numbers(values: list) -> list[float | None]:
-    """``_number`` of each value, inline: a board of 10,000 rows converts a quarter of a million."""
-    return [
-        None if value is None or (isinstance(value, float) and value != value) else float(value)
-        for value in values
-    ]
-
-
-def _integers(values: list) -> list[int | None]:
-    """``_integer`` of each value, inline (``_numbers``)."""
-    return [
-        None if value is None or (isinstance(value, float) and value != value) else int(value)
-        for value in values
-    ]
+def _integers(values: ArrayLike) -> list[int | None]:
+    """Each value as an int (NaN: None), as ``_numbers``."""
+    values = np.asarray(values, dtype=float)
+    missing = np.isnan(values)
+    out = np.where(missing, 0, values).astype(np.int64).astype(object)
+    out[missing] = None
+    return out.tolist()
 
 
 # Charts show the top models by binary rank unless the reader asks for all of them.
@@ -956,7 +961,10 @@ def charts_cache_key(board: Board, *, show_all: bool) -> str:
     ]
     benchmark = board.benchmark
     drawn = (benchmark.n_items, benchmark.updated_at, board.rubrics, board.baselines, shown)
-    return f"charts:{benchmark.pk}:{hashlib.sha256(pickle.dumps(drawn, protocol=5)).hexdigest()}"
+    # Digested as text: equal boards give equal text, whichever objects they share (a board
+    # read back from the cache shares fewer than the one it was built as, and its pickle
+    # differs).
+    return f"charts:{benchmark.pk}:{hashlib.sha256(repr(drawn).encode()).hexdigest()}"
 
 
 def category_figure(submission: Submission, categories: list[tuple[str, dict]]) -> str:

@@ -337,6 +337,60 @@ def _prompted_run(runs: Sequence[RunScore], t: float) -> RunScore | None:
     return None
 
 
+def rubric_runs(
+    owner: np.ndarray, run_targets: np.ndarray, t: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """`rubric_run` for many submissions at once, from their runs as columns: a board reads
+    thousands of results.
+
+    `owner[r]` is the submission (0 … n − 1) of run r and `run_targets[r]` its target (NaN for
+    the default run), each submission's runs in the order `rubric_run` takes them; `t[i]` is the
+    target of submission i's rubric (NaN: it has none). Returns per submission the index of the
+    run scoring the rubric (−1: none) and whether that run was prompted at t.
+    """
+    owner = np.asarray(owner, dtype=np.int64)
+    run_targets = np.asarray(run_targets, dtype=float)
+    t = np.asarray(t, dtype=float)
+    runs = np.arange(len(owner))
+    with np.errstate(invalid="ignore"):
+        at_t = np.abs(run_targets - t[owner]) <= TARGET_EQUAL_TOLERANCE
+    # The first such run of each submission (written last-first, so that the first one stays).
+    chosen = np.full(len(t), -1, dtype=np.int64)
+    found = runs[at_t][::-1]
+    chosen[owner[found]] = found
+    prompted = chosen >= 0
+    default = _default_runs(owner, run_targets, len(t))
+    chosen = np.where(prompted | np.isnan(t), chosen, default)
+    return chosen, prompted
+
+
+def primary_runs(owner: np.ndarray, run_targets: np.ndarray, n: int) -> np.ndarray:
+    """`primary_run` for many submissions at once, from their runs as columns (`rubric_runs`):
+    per submission, the index of its headline run (−1: it has no run)."""
+    owner = np.asarray(owner, dtype=np.int64)
+    run_targets = np.asarray(run_targets, dtype=float)
+    binary, prompted = rubric_runs(owner, run_targets, np.zeros(n))
+    default = _default_runs(owner, run_targets, n)
+    return np.where(default >= 0, default, np.where(prompted, binary, _first_runs(owner, n)))
+
+
+def _first_runs(owner: np.ndarray, n: int) -> np.ndarray:
+    """Per submission, the index of its first run (−1: none)."""
+    first = np.full(n, -1, dtype=np.int64)
+    # Written last-first, so that the first run of each submission stays.
+    first[owner[::-1]] = np.arange(len(owner))[::-1]
+    return first
+
+
+def _default_runs(owner: np.ndarray, run_targets: np.ndarray, n: int) -> np.ndarray:
+    """Per submission, the index of its default run, which comes first (−1: none)."""
+    first = _first_runs(owner, n)
+    default = np.full(n, -1, dtype=np.int64)
+    has = first >= 0
+    default[has] = np.where(np.isnan(run_targets[first[has]]), first[has], -1)
+    return default
+
+
 def _score_run(
     gold: Gold, rows: pd.DataFrame, target: float | None, config: BenchmarkConfig
 ) -> RunScore:

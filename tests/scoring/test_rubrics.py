@@ -4,8 +4,12 @@ import dataclasses
 import json
 import re
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+import scoring
 from scoring import (
     BenchmarkConfig,
     FileRejected,
@@ -13,7 +17,9 @@ from scoring import (
     read_predictions,
     score_file,
     score_predictions,
+    scores,
 )
+from scoring.scores import RunScore
 
 GOLD = b"id,answer\n1,a\n2,b\n3,c\n4,d\n"
 
@@ -217,3 +223,63 @@ def test_it_rejects_a_file_before_scoring_it(tmp_path):
             predictions_filename="p.csv",
             config=BenchmarkConfig(grader="exact"),
         )
+
+
+def _run(target: float | None) -> RunScore:
+    return RunScore(
+        target=target,
+        key="default" if target is None else scoring.target_key(target),
+        n_items=1,
+        present=1,
+        correct=0,
+        incorrect=0,
+        abstained=1,
+        coverage=1.0,
+        accuracy=0.0,
+        error_rate=0.0,
+        abstention_rate=1.0,
+        accuracy_given_attempted=0.0,
+        f1=0.0,
+    )
+
+
+# A submission's runs as scoring makes them: a default run or not, then targets in order (two
+# within 1e-9 of each other never both: they are one run).
+_submission_runs = st.tuples(
+    st.booleans(), st.sets(st.sampled_from([0.0, 1e-10, 0.5, 0.75, 0.9, 0.95]), max_size=4)
+).map(
+    lambda drawn: [
+        *([_run(None)] if drawn[0] else []),
+        *(_run(t) for t in sorted({round(t, 6) for t in drawn[1]})),
+    ]
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(_submission_runs, max_size=8),
+    st.sampled_from([0.0, 1e-10, 0.5, 0.75, 0.9]),
+    st.randoms(use_true_random=False),
+)
+def test_a_board_applies_the_rubric_and_headline_policies_as_a_result_does(submissions, t, random):
+    # The policies for many submissions at once, as a board applies them to its runs in columns
+    # (runs of all submissions mixed, each submission's in its own order), choose for each
+    # submission the very run the policies for one submission choose.
+    runs = [(at, run) for at, own in enumerate(submissions) for run in own]
+    random.shuffle(runs)
+    runs.sort(key=lambda pair: (pair[1].target is not None, pair[1].target or 0.0))
+    owner = np.array([at for at, _ in runs], dtype=np.int64)
+    targets = np.array([np.nan if run.target is None else run.target for _, run in runs])
+    # Some submissions were not scored under this rubric.
+    asked = np.array([t if random.random() < 0.8 else np.nan for _ in submissions])
+    chosen, prompted = scores.rubric_runs(owner, targets, asked)
+    primary = scores.primary_runs(owner, targets, len(submissions))
+    for at, own in enumerate(submissions):
+        got = runs[chosen[at]][1] if chosen[at] >= 0 else None
+        if np.isnan(asked[at]) or not own:
+            assert got is None and not prompted[at]
+        else:
+            expected, was_prompted = scores.rubric_run(own, t)
+            assert got is expected and bool(prompted[at]) == was_prompted
+        headline = runs[primary[at]][1] if primary[at] >= 0 else None
+        assert headline is (scores.primary_run(own) if own else None)
