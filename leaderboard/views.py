@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import math
 import re
 
 from django.conf import settings
@@ -176,6 +177,16 @@ def benchmark(request: HttpRequest, slug: str) -> HttpResponse:
         return page()
     # Anonymous visitors, most of the readers, all see the same page: it is rendered once per
     # change of results and then served from the cache, the page before while it is rendered.
+    if page_number > 1:
+        # A number past the last page shows the last page, and is cached as it: one page of the
+        # cache per page of the table, however many numbers are asked for.
+        count = cached_results(
+            benchmark,
+            "row-count",
+            lambda: len(board_for(benchmark, request.user, stale_ok=True).rows),
+            stale_ok=True,
+        )
+        page_number = min(page_number, max(1, math.ceil(count / TABLE_PAGE_SIZE)))
     kind = f"page-{sort_key}-{int(show_all)}" + (f"-{page_number}" if page_number > 1 else "")
     content = cached_results(benchmark, kind, lambda: page().content, stale_ok=True)
     return HttpResponse(content)

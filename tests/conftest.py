@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
@@ -72,6 +73,50 @@ def celery_worker(worker_env, tmp_path_factory):
     process = start_worker(worker_env, log, name=queue, queue=queue)
     yield process
     stop(process)
+
+
+@pytest.fixture(autouse=True)
+def _worker_idle_after(request):
+    """After a test that used the session's worker, wait until the worker has finished what the
+    test left it (a rescoring queued by a new gold, a board to compute): a task still writing
+    while the next test empties the database would deadlock with it, or write into that test."""
+    if "celery_worker" not in request.fixturenames:
+        yield
+        return
+    # Set up before this fixture, so torn down (the database emptied) after it.
+    request.getfixturevalue("_django_db_helper")
+    yield
+    _wait_until_worker_idle(request.getfixturevalue("celery_worker"))
+
+
+def _wait_until_worker_idle(worker, *, quiet_for: float = 0.5, timeout: float = 60.0) -> None:
+    """Wait until the worker's queue is empty and no other connection to the test database is
+    inside a query or a transaction, for `quiet_for` seconds in a row."""
+    import redis
+    from django.conf import settings
+    from django.db import connection
+
+    from leaderboard.celery import app
+
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    queue = app.conf.task_default_queue
+    deadline = time.monotonic() + timeout
+    quiet_since = None
+    while time.monotonic() < deadline and worker.poll() is None:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND state IN ('active', 'idle in transaction')"
+            )
+            busy = cursor.fetchone()[0] or broker.llen(queue)
+        now = time.monotonic()
+        if busy:
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = now
+        elif now - quiet_since >= quiet_for:
+            return
+        time.sleep(0.05)
 
 
 SMALL_GOLD = """id,question,answer,aliases,category

@@ -182,3 +182,17 @@ def test_the_cycle_collector_runs_again_once_the_page_has_been_sent(client, seed
     assert response.status_code == 200
     assert collecting == [False]
     assert gc.isenabled()
+
+
+def test_a_number_past_the_last_page_is_cached_as_the_last_page(client, large_board):
+    from django.core.cache import cache
+
+    large_board.refresh_from_db()
+    last = client.get("/benchmarks/simpleqa-cs/?page=3").content.decode()
+    assert "Models 201–235 of 235, page 3 of 3" in last
+    for number in (4, 99, 123456789):
+        assert client.get(f"/benchmarks/simpleqa-cs/?page={number}").content.decode() == last
+    # One page of the cache per page of the table: the numbers past it took none of their own.
+    assert cache.get(large_board.results_cache_key("page-0-0-3")) is not None
+    for number in (4, 99, 123456789):
+        assert cache.get(large_board.results_cache_key(f"page-0-0-{number}")) is None
