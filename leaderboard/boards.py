@@ -233,20 +233,29 @@ def _taken(values: list | JSONColumn, order: list[int]) -> list | JSONColumn:
     return [values[at] for at in order]
 
 
-def _concatenated(columns: list[list | JSONColumn]) -> list | JSONColumn:
-    """Columns one after another: a JSONColumn where all are of the same texts and path."""
+def _concatenated(
+    columns: list[list | JSONColumn], joined: dict[tuple[int, ...], JSONTexts]
+) -> list | JSONColumn:
+    """Columns one after another: a JSONColumn where all are of the same path, reading the texts
+    of theirs put one after another (`joined`, by the texts' ids: the columns that read the same
+    texts still share them, and each text is decoded once)."""
     first = columns[0]
     if isinstance(first, JSONColumn) and all(
         isinstance(column, JSONColumn)
         and (column.path, column.missing) == (first.path, first.missing)
         for column in columns
     ):
-        texts, at = [], []
+        sources = tuple(id(column.texts) for column in columns)
+        texts = joined.get(sources)
+        if texts is None:
+            texts = joined[sources] = JSONTexts(
+                [text for column in columns for text in column.texts.texts]
+            )
+        at, offset = [], 0
         for column in columns:
-            offset = len(texts)
-            texts.extend(column.texts.texts)
             at.extend(-1 if index < 0 else index + offset for index in column.at)
-        return JSONColumn(JSONTexts(texts), at, first.path, first.missing)
+            offset += len(column.texts.texts)
+        return JSONColumn(texts, at, first.path, first.missing)
     return [value for column in columns for value in column]
 
 
@@ -349,9 +358,14 @@ class RowTable(Sequence[Row]):
     def joined(cls, tables: list[RowTable]) -> RowTable:
         """The rows of these tables (with the same rubric keys), one table after another."""
         first = tables[0]
-        columns = {name: _concatenated([t.columns[name] for t in tables]) for name in first.columns}
+        joined: dict[tuple[int, ...], JSONTexts] = {}
+        columns = {
+            name: _concatenated([t.columns[name] for t in tables], joined) for name in first.columns
+        }
         cells = {
-            key: {name: _concatenated([t.cells[key][name] for t in tables]) for name in cell}
+            key: {
+                name: _concatenated([t.cells[key][name] for t in tables], joined) for name in cell
+            }
             for key, cell in first.cells.items()
         }
         return cls(columns, cells)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gzip
 import math
 import re
@@ -142,7 +143,17 @@ def benchmark(request: HttpRequest, slug: str) -> HttpResponse:
             f"{benchmark.results_cache_key('content')}:{sort.key}:{show_all}:{table.number}:"
             f"{private}:{listed}"
         )
-        on_page = {row.id for row in table.object_list}
+        on_page = {ids[at] for at in table.object_list.order}
+
+        def behaviour_rows() -> list:
+            return [
+                board.rows[at]
+                for at, (pk, behaviour) in enumerate(
+                    zip(ids, board.rows.column("behaviour"), strict=True)
+                )
+                if behaviour and pk in on_page
+            ]
+
         return render(
             request,
             "benchmark.html",
@@ -152,8 +163,12 @@ def benchmark(request: HttpRequest, slug: str) -> HttpResponse:
                 "board": board,
                 "sort": sort,
                 "table": table,
-                "table_rows": board.lines_of_page(sort.key, first, first + len(table.object_list)),
-                "columns": board.columns(limit=None if show_all else CHART_TOP),
+                # The rows of the board's part of the page, read only when that part is rendered
+                # (a template calls what it is given): most requests find it cached.
+                "table_rows": functools.partial(
+                    board.lines_of_page, sort.key, first, first + len(table.object_list)
+                ),
+                "columns": functools.partial(board.columns, limit=None if show_all else CHART_TOP),
                 "figures": charts_for(board, show_all=show_all),
                 "show_all": show_all,
                 # What the table's page links keep of the address: its sort and "show all".
@@ -161,13 +176,7 @@ def benchmark(request: HttpRequest, slug: str) -> HttpResponse:
                 "all_query": "all=1&" if show_all else "",
                 "chart_top": CHART_TOP,
                 # On a board of several pages, those of the models on this page.
-                "behaviour_rows": [
-                    board.rows[at]
-                    for at, (pk, behaviour) in enumerate(
-                        zip(ids, board.rows.column("behaviour"), strict=True)
-                    )
-                    if behaviour and pk in on_page
-                ],
+                "behaviour_rows": behaviour_rows,
                 "being_rescored": waiting,
             },
         )
