@@ -7,7 +7,6 @@ import json
 import uuid
 from dataclasses import dataclass
 from pathlib import PurePath
-from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -452,8 +451,9 @@ class RunColumns:
     a submission's runs (the default run first, then by target): what a board reads
     (``run_columns``), without a ``RunScore`` made per run.
 
-    `values` holds a list per field of ``BOARD_FIELDS``; `intervals` each run's intervals as
-    JSON text, decoded where they are read; `bounds` its separation bounds, when read.
+    `values` holds a list per field of ``Run.SCORED_FIELDS`` that a board reads besides the
+    intervals and bounds; `intervals` each run's intervals as JSON text, decoded where they are
+    read; `bounds` its separation bounds, when read.
     """
 
     submission_id: list[int]
@@ -462,27 +462,13 @@ class RunColumns:
     intervals: list[str]
     bounds: list[dict | None] | None
 
-    # The fields of a run that a board reads besides its intervals and bounds.
-    BOARD_FIELDS: ClassVar[tuple[str, ...]] = (
-        "key",
-        "target",
-        "n_items",
-        "present",
-        "correct",
-        "incorrect",
-        "abstained",
-        *METRICS,
-        "categories_not_shown",
-        "has_confidence",
-    )
-
     def __len__(self) -> int:
         return len(self.submission_id)
 
     def run(self, at: int) -> scoring.RunScore:
         """The run at this index as scoring's type, as ``results_of`` reads it for a board."""
         return scoring.RunScore(
-            **{name: self.values[name][at] for name in self.BOARD_FIELDS},
+            **{name: values[at] for name, values in self.values.items()},
             intervals=json.loads(self.intervals[at]),
             bounds=None if self.bounds is None else self.bounds[at],
             **dict.fromkeys(Run.BOARD_LEAVES_OUT),
@@ -491,7 +477,11 @@ class RunColumns:
 
 def run_columns(runs: models.QuerySet[Run], *, with_bounds: bool = False) -> RunColumns:
     """These runs as columns (``RunColumns``), their separation bounds decoded when asked."""
-    fields = RunColumns.BOARD_FIELDS
+    fields = [
+        name
+        for name in Run.SCORED_FIELDS
+        if name not in (*Run.BOARD_LEAVES_OUT, *Run.RESAMPLING, "intervals")
+    ]
     texts = [Cast("intervals", models.TextField())]
     if with_bounds:
         texts.append(Cast("bounds", models.TextField()))
