@@ -279,20 +279,12 @@ class RowTable(Sequence[Row]):
         self._made: dict[int, Row] = {}
 
     @classmethod
-    def of_rows(cls, rows: Iterable[Row], keys: list[str]) -> RowTable:
-        """These rows as a table, with their cells under these rubric keys (an empty cell where
-        a row has none)."""
-        rows = list(rows)
-        columns = {name: [getattr(row, name) for row in rows] for name in ROW_COLUMNS}
-        for name in METRICS:
-            columns[name] = [row.metrics.get(name) for row in rows]
-        for name in COUNTS:
-            columns[name] = [row.counts.get(name, 0) for row in rows]
-        cells = {}
-        for key in keys:
-            each = [row.cells.get(key) or EMPTY_CELL for row in rows]
-            cells[key] = {name: [getattr(cell, name) for cell in each] for name in CELL_FIELDS}
-        return cls(columns, cells)
+    def empty(cls, keys: list[str]) -> RowTable:
+        """A table of no rows, with cells under these rubric keys."""
+        return cls(
+            {name: [] for name in (*ROW_COLUMNS, *METRICS, *COUNTS)},
+            {key: {name: [] for name in CELL_FIELDS} for key in keys},
+        )
 
     def __len__(self) -> int:
         return len(self.columns["id"])
@@ -528,13 +520,6 @@ def _against_abstaining(score: float | None, interval: list[float] | None) -> st
     return ABOVE_ABSTAINING_WITHIN_NOISE
 
 
-def _apart(before: tuple[int | None, int | None], after: tuple[int | None, int | None]) -> bool:
-    """Whether two ranges of possible ranks (best, worst) do not overlap, both known."""
-    if None in (before[0], before[1], after[0]):
-        return False
-    return after[1] < before[0] or after[0] > before[1]
-
-
 def _joined(words: list[str]) -> str:
     """["0.5", "0.75", "0.9"] → "0.5, 0.75 and 0.9"."""
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
@@ -687,23 +672,15 @@ class Board:
         apart = far_enough_apart([loser, winner], key, self.benchmark.config().min_items_per_figure)
         return bool(above) and (apart is None or bool(apart[0, 1]))
 
-    def moved_beyond_noise(self, row: Row, key: str) -> bool:
-        """Whether the ranks the bootstrap allows under binary and at `key` do not overlap."""
-        before, after = row.cells[scoring.BINARY_KEY], row.cells[key]
-        return _apart(
-            (before.significant_rank, before.rank_low), (after.significant_rank, after.rank_low)
-        )
-
-    def _moved_beyond_noise_at(self, at: int, key: str) -> bool:
-        """``moved_beyond_noise`` of the row at this index, read from the columns."""
-        cells = self.rows.cells
-        return _apart(
-            (
-                cells[scoring.BINARY_KEY]["significant_rank"][at],
-                cells[scoring.BINARY_KEY]["rank_low"][at],
-            ),
-            (cells[key]["significant_rank"][at], cells[key]["rank_low"][at]),
-        )
+    def _moved_beyond_noise(self, at: int, key: str) -> bool:
+        """Whether the ranks the bootstrap allows the row at this index under binary and at
+        `key` do not overlap."""
+        before, after = self.rows.cells[scoring.BINARY_KEY], self.rows.cells[key]
+        best, worst = before["significant_rank"][at], before["rank_low"][at]
+        best_after, worst_after = after["significant_rank"][at], after["rank_low"][at]
+        if None in (best, worst, best_after):
+            return False
+        return worst_after < best or best_after > worst
 
     def beats_abstaining(self, row: Row, key: str) -> bool:
         """Whether the row scores above abstaining on everything (0) at this rubric, beyond noise:
@@ -817,7 +794,7 @@ class Board:
             f"{len(moved)} of {len(ranked)} models change rank"
         )
         if known:
-            beyond = sum(self._moved_beyond_noise_at(at, key) for at in moved)
+            beyond = sum(self._moved_beyond_noise(at, key) for at in moved)
             sentence += f", {beyond} beyond noise" if beyond else ", each within noise"
         leader = self.leader(scoring.BINARY_KEY)
         new_leader = self.leader(key)

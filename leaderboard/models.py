@@ -387,7 +387,7 @@ class Submission(models.Model):
         if not runs:
             return None
         return scoring.SubmissionScore.of_runs(
-            sorted(runs, key=_run_order),
+            sorted(runs, key=lambda run: scoring.scores.run_order(run.target)),
             rubric_targets=(0.0, *(self.targets or ())),
             self_graded=self.self_graded,
             columns=scoring.ColumnReport(**(self.columns or {"used": {}, "ignored": []})),
@@ -462,9 +462,6 @@ class RunColumns:
     intervals: list[str]
     bounds: list[dict | None] | None
 
-    def __len__(self) -> int:
-        return len(self.submission_id)
-
     def run(self, at: int) -> scoring.RunScore:
         """The run at this index as scoring's type, as ``results_of`` reads it for a board."""
         return scoring.RunScore(
@@ -487,7 +484,7 @@ def run_columns(runs: models.QuerySet[Run], *, with_bounds: bool = False) -> Run
         texts.append(Cast("bounds", models.TextField()))
     stored = list(runs.order_by().values_list("submission_id", *fields, *texts))
     at_target = 1 + fields.index("target")
-    stored.sort(key=lambda run: (run[at_target] is not None, run[at_target] or 0.0))
+    stored.sort(key=lambda run: scoring.scores.run_order(run[at_target]))
     columns = list(zip(*stored, strict=True)) or [()] * (1 + len(fields) + len(texts))
     bounds = None
     if with_bounds:
@@ -501,11 +498,6 @@ def run_columns(runs: models.QuerySet[Run], *, with_bounds: bool = False) -> Run
         intervals=["null" if text is None else text for text in columns[1 + len(fields)]],
         bounds=bounds,
     )
-
-
-def _run_order(run: scoring.RunScore) -> tuple[bool, float]:
-    """The order scoring gives runs: the default run first, then by target."""
-    return (run.target is not None, run.target or 0.0)
 
 
 class Run(models.Model):

@@ -610,7 +610,7 @@ def _ranked_board(
         return Board(
             benchmark=benchmark,
             rubrics=rubrics,
-            rows=RowTable.of_rows([], keys),
+            rows=RowTable.empty(keys),
             taus={},
             public=public,
             baselines=baselines,
@@ -619,10 +619,8 @@ def _ranked_board(
     ids = rows.column("id")
     scores = pd.DataFrame(
         {
-            key: np.array(
-                [math.nan if score is None else score for score in rows.cell_column(key, "score")],
-                dtype=float,
-            )
+            # (None, no score, as NaN.)
+            key: np.array(rows.cell_column(key, "score"), dtype=float)
             for key in keys
         },
         index=ids,

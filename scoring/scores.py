@@ -304,6 +304,12 @@ def _with_bootstrap(runs: list[RunScore], config: BenchmarkConfig) -> list[RunSc
     return out
 
 
+def run_order(target: float | None) -> tuple[bool, float]:
+    """Where a run of this target comes among a submission's runs, as `score_predictions` makes
+    them and the policies below take them: the default run (None) first, then by target."""
+    return (target is not None, target or 0.0)
+
+
 def primary_run(runs: Sequence[RunScore]) -> RunScore:
     """The policy "which run's metrics are the headline ones": the default run when there is
     one, else the run prompted at binary (t = 0), else the first run.

@@ -267,7 +267,7 @@ def test_a_board_applies_the_rubric_and_headline_policies_as_a_result_does(submi
     # submission the very run the policies for one submission choose.
     runs = [(at, run) for at, own in enumerate(submissions) for run in own]
     random.shuffle(runs)
-    runs.sort(key=lambda pair: (pair[1].target is not None, pair[1].target or 0.0))
+    runs.sort(key=lambda pair: scores.run_order(pair[1].target))
     owner = np.array([at for at, _ in runs], dtype=np.int64)
     targets = np.array([np.nan if run.target is None else run.target for _, run in runs])
     # Some submissions were not scored under this rubric.
