@@ -10,7 +10,15 @@ its own child process, so its peak memory (maxrss) is its own. Also times real
 `python -m scoring --json` calls per case (`--repeat` of them: median and range), bootstrap
 included, and checks the million-row ones against their target (≤ 5 s): PASS or MISS.
 
+Then the harness logs: for each format the importers read, a log of `--samples` samples made
+from the real one of `../shared/real-clients` (bench/_logs.py), read three ways, each in its own
+child process: the format's bare parse (`json`, a zip of JSON files, or pyarrow), our importer
+(`scoring.reading.logs.read_log`), and the whole reading of it as a prediction file
+(`read_predictions`: the importer, then the checks every file goes through, against a gold made
+from the same log). The importer's target is ≤ 2× the bare parse.
+
     .venv/bin/python bench/score_file.py [--data ../shared/data] [--rows 1000000] [--repeat 3]
+        [--clients ../shared/real-clients] [--samples 100000] [--only logs|files]
 """
 
 from __future__ import annotations
@@ -39,13 +47,25 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3, help="runs per side; the best counts")
+    parser.add_argument("--clients", type=Path, default=REPO.parent / "shared" / "real-clients")
+    parser.add_argument("--samples", type=int, default=100_000, help="samples per harness log")
+    parser.add_argument("--only", choices=("files", "logs"), help="measure only these")
     parser.add_argument("--child", nargs=3, metavar=("SIDE", "GOLD", "PREDICTIONS"))
     args = parser.parse_args()
     if args.child:
         side, gold, predictions = args.child
-        _child(side, Path(gold), sorted(Path(predictions).glob("*.csv")), args.repeat)
+        if side.startswith("log-"):
+            _log_child(side, Path(predictions), args.repeat)
+        else:
+            _child(side, Path(gold), sorted(Path(predictions).glob("*.csv")), args.repeat)
         return
+    if args.only != "logs":
+        _files(args)
+    if args.only != "files":
+        _logs_section(args)
 
+
+def _files(args: argparse.Namespace) -> None:
     mmlu = args.data / "mmlu-pro"
     print(
         f"{'case':<28} {'read':>8} {'score':>8} {'ratio':>6} {'read peak':>10} "
@@ -125,6 +145,76 @@ def _case(
     return score["seconds"], score["peak"], cli
 
 
+def _logs_section(args: argparse.Namespace) -> None:
+    sys.path.insert(0, str(REPO / "bench"))
+    import _logs
+
+    print(
+        f"\n{'harness log, ' + format(args.samples, ',') + ' samples':<34} {'size':>7} "
+        f"{'bare parse':>11} {'importer':>9} {'ratio (range)':>18} {'+ checks':>9} "
+        f"{'parse peak':>11} {'import peak':>12}"
+    )
+    worst = 0.0
+    with tempfile.TemporaryDirectory() as directory:
+        for name, make in _logs.MAKERS.items():
+            filename, data = make(args.clients, args.samples)
+            path = Path(directory) / filename
+            path.write_bytes(data)
+            del data
+            bare = _run_child("log-bare", path, path, args.repeat)
+            read = _run_child("log-import", path, path, args.repeat)
+            checked = _run_child("log-predictions", path, path, args.repeat)
+            ratio = read["seconds"] / bare["seconds"]
+            # The spread of the ratio: its lowest and highest over the pairs of runs.
+            ratios = [r / b for r, b in zip(read["times"], bare["times"], strict=True)]
+            worst = max(worst, ratio)
+            flag = "" if ratio <= TARGET_RATIO else "  (over target)"
+            print(
+                f"{name:<34} {path.stat().st_size / 1024**2:>5,.0f}MB "
+                f"{bare['seconds']:>10.2f}s {read['seconds']:>8.2f}s {ratio:>6.2f} "
+                f"({min(ratios):.2f}–{max(ratios):.2f}) "
+                f"{checked['seconds']:>8.2f}s {bare['peak'] / 1024**2:>9,.0f}MB "
+                f"{read['peak'] / 1024**2:>10,.0f}MB{flag}"
+            )
+            path.unlink()
+    verdict = "PASS" if worst <= TARGET_RATIO else "MISS"
+    print(
+        f"importers: ≤ {TARGET_RATIO:g}× the bare parse, medians of {args.repeat} runs "
+        f"(here at most {worst:.2f}×): {verdict}"
+    )
+
+
+def _log_child(side: str, path: Path, repeat: int) -> None:
+    sys.path.insert(0, str(REPO))
+    sys.path.insert(0, str(REPO / "bench"))
+    import _logs
+
+    from scoring import BenchmarkConfig, read_gold, read_predictions
+    from scoring.reading.logs import LogOptions, read_log
+
+    limit = 1 << 40
+    if side == "log-predictions":
+        gold = read_gold(path, filename=path.name, grader="choice", max_bytes=limit)
+        config = BenchmarkConfig(grader="choice", n_resamples=0, max_bytes=limit)
+
+    def work() -> None:
+        data = path.read_bytes()
+        if side == "log-bare":
+            _logs.bare_parse(path.name, data)
+        elif side == "log-import":
+            read_log(data, filename=path.name, options=LogOptions(), max_bytes=limit)
+        else:
+            read_predictions(data, filename=path.name, gold=gold, config=config)
+
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        work()
+        times.append(time.perf_counter() - started)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kilobytes on Linux
+    print(json.dumps({"seconds": float(np.median(times)), "times": times, "peak": peak}))
+
+
 def _run_child(side: str, gold: Path, predictions: Path, repeat: int) -> dict:
     out = subprocess.run(
         [
@@ -166,13 +256,13 @@ def _child(side: str, gold: Path, predictions: list[Path], repeat: int) -> None:
             score_predictions(loaded, rows, config).to_dict()
 
     work = read if side == "read" else score
-    best = float("inf")
+    times = []
     for _ in range(repeat):
         started = time.perf_counter()
         work()
-        best = min(best, time.perf_counter() - started)
+        times.append(time.perf_counter() - started)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kilobytes on Linux
-    print(json.dumps({"seconds": best, "peak": peak}))
+    print(json.dumps({"seconds": float(np.median(times)), "times": times, "peak": peak}))
 
 
 def _generate(directory: Path, n: int) -> tuple[Path, Path, Path]:
