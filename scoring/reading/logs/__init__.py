@@ -292,8 +292,8 @@ def read_samples(
     if refused:
         raise FileRejected(
             [
-                f"the option {name} does not apply to this file: it is an {module.NAME}, "
-                f"which has no {name}s to choose from"
+                f"the option {name} does not apply to this file, read as {module.NAME}: "
+                f"it has no {name}s to choose from"
                 for name in refused
             ]
         )
