@@ -66,6 +66,7 @@ from scoring.reading.gold import (
 from scoring.reading.logs import (
     LOG_FORMATS,
     LOG_SUFFIXES,
+    TABLE_FORMAT,
     LogOptions,
     LogReport,
     LogSamples,
@@ -93,6 +94,7 @@ __all__ = [
     "OUTCOME_INCORRECT",
     "OUTCOME_MISSING",
     "SCORE_TIE_TOLERANCE",
+    "TABLE_FORMAT",
     "TARGET_EQUAL_TOLERANCE",
     "BenchmarkConfig",
     "ColumnReport",

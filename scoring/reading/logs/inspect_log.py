@@ -228,8 +228,10 @@ def _samples(
     )
 
 
-def _choose_epoch(epochs: list[int], chosen: int | None) -> int | None:
+def _choose_epoch(epochs: list[int], chosen: int | str | None) -> int | None:
     listed = ", ".join(map(str, epochs))
+    if isinstance(chosen, str):  # as a form or stored options may give it
+        chosen = int(chosen) if chosen.strip().isdigit() else chosen
     if chosen is not None:
         if chosen not in epochs:
             raise FileRejected(
