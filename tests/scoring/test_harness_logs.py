@@ -537,6 +537,22 @@ def test_broken_every_eval_ever_files_are_refused_by_line(tmp_path):
     assert message.startswith("line 2: not valid JSON")
 
 
+def test_a_gold_made_from_a_log_names_its_problems_by_sample_never_by_answer(tmp_path):
+    samples = [
+        inspect_sample("q1", "A", "C", target="Secret answer one"),
+        inspect_sample("q2", "A", "C", target=[]),
+        inspect_sample("q1", "A", "C", target="Secret answer three"),
+    ]
+    path = write_json(tmp_path, inspect_log(samples))
+    with pytest.raises(FileRejected) as rejected:
+        read_gold(path, filename=path.name, grader="exact")
+    assert rejected.value.errors == [
+        'sample 2: empty answer for item "q2"',
+        'sample 3: duplicate id "q1" (first seen at sample 1)',
+    ]
+    assert "Secret" not in str(rejected.value)
+
+
 def test_a_column_report_with_a_log_reads_back_from_its_dict(tmp_path):
     result, log = score(INSPECT_LOGS[0], "choice")
     stored = result["columns"]

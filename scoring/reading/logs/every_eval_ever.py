@@ -12,7 +12,8 @@ lm-evaluation-harness writes it, too); `metadata.subject` or `metadata.category`
 An entry whose `extracted_value` is empty is an answer the harness could not extract. Some
 converters (Inspect's) write no `answer_attribution` at all and put the scored answer in
 `output.raw`: that is then the answer, and the report says so. Samples of several epochs
-(`metadata.epoch`, as the Inspect converter writes it) need the epoch chosen.
+(`metadata.epoch`, as the Inspect converter writes it) need the epoch chosen. Messages number
+a sample by its line in the file.
 """
 
 from __future__ import annotations
