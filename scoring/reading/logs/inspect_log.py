@@ -92,7 +92,10 @@ def read(data: bytes, *, filename: str, options: LogOptions, max_bytes: int) -> 
     if not samples:
         message = _NO_SAMPLES
         if status in _STOPPED:
-            message = f"the log holds no samples: {_STOPPED[status]} before any was logged"
+            message = (
+                f"the log holds no samples ({_STOPPED[status]}: log status {_quote(status)}); "
+                "upload the log of a run that logged its samples"
+            )
         raise FileRejected([message])
     return _samples(samples, spec, options, notes)
 
