@@ -391,10 +391,8 @@ def prediction_table(
 def _idk_options(answers: pd.Series, options: pd.Series, config: BenchmarkConfig) -> np.ndarray:
     """Whether each row chose a multiple-choice option whose text is an abstention phrase of
     the benchmark ("I don't know"), whatever its letter; normalised as the graders normalise."""
-    lists = options.to_numpy(dtype=object)
-    has_options = np.fromiter(
-        (isinstance(value, list | tuple) for value in lists), dtype=bool, count=len(lists)
-    )
+    lists = _option_lists(options)
+    has_options = np.fromiter((value is not None for value in lists), dtype=bool, count=len(lists))
     out = np.zeros(len(lists), dtype=bool)
     if not has_options.any() or not config.abstention_phrases:
         return out
@@ -409,6 +407,16 @@ def _idk_options(answers: pd.Series, options: pd.Series, config: BenchmarkConfig
     return out
 
 
+def _option_lists(options: pd.Series) -> np.ndarray:
+    """Each row's options as a list of texts (a format may give tuples or arrays), else None."""
+    out = np.full(len(options), None, dtype=object)
+    for row, value in enumerate(options.tolist()):
+        # One by one: NumPy would make a 2-D array of lists of equal length.
+        if isinstance(value, list | tuple | np.ndarray) and len(value):
+            out[row] = [str(option) for option in value]
+    return out
+
+
 def gold_table(samples: LogSamples) -> tuple[_Table, LogReport]:
     """The rows of a log as a gold table (unit "sample"): id, the log's target as answer, the
     question, the category and the options, validated by `read_gold` as a gold file is."""
@@ -419,8 +427,9 @@ def gold_table(samples: LogSamples) -> tuple[_Table, LogReport]:
         "question": frame["question"].to_numpy(dtype=object),
         "category": frame["category"].to_numpy(dtype=object),
     }
-    if frame["options"].map(lambda value: isinstance(value, list | tuple)).any():
-        columns["options"] = frame["options"].to_numpy(dtype=object)
+    options = _option_lists(frame["options"])
+    if any(value is not None for value in options):
+        columns["options"] = options
     table = _Table.of_values(
         pd.DataFrame(columns, dtype=object), unit="sample", places=samples.places
     )
