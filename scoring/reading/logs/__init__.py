@@ -8,6 +8,9 @@ returns the log's `LogSamples`. What every format shares (choosing the format, t
 option, partial credit, the report of what matched) lives here; the table the rows become is then
 validated by the same code as a CSV file (`scoring.reading.predictions`, `scoring.reading.gold`).
 
+The formats are registered from `_FORMAT_MODULES` (`LOG_FORMATS`, in detection order); a module
+named there that does not exist is not registered, so a format is added by writing its module.
+
 Messages name the sample (its number in the log, and its id where it has one), the field and the
 reason. Gold answers and question texts never appear in a message.
 """
@@ -142,11 +145,7 @@ def describe_sample(number: int, sample_id: object = None, epoch: object = None)
     return f"sample {number}" + (f" ({', '.join(details)})" if details else "")
 
 
-def choice_letter(index: int) -> str:
-    """The letter of the option at `index` (0 is A)."""
-    return CHOICE_LETTERS[index]
-
-
+# The letters of multiple-choice options, in order: importers write the chosen one as the answer.
 CHOICE_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
