@@ -9,8 +9,9 @@ before it:
 - `answers`: normalising answer text, choice letters and numbers;
 - `metrics`: every formula of SPEC §5;
 - `grading`: answers into an outcome per item;
-- `reading/`: reading and validating uploaded files (`errors`, `raw`, `tables`, `cells`, `gold`,
-  `predictions`);
+- `reading/`: reading and validating uploaded files (`errors`, `raw`, `tables`, `cells`,
+  `logs/` for harness logs (the shared code, `archives`, and a module per format: Inspect AI,
+  Every Eval Ever, lm-evaluation-harness, lighteval, HELM), `gold`, `predictions`);
 - `statistics`: bootstrap intervals, significance-aware ranks and calibration;
 - `scores`: scoring a submission's runs and rubrics;
 - `ranking`: ranking submissions under every rubric;
@@ -28,6 +29,7 @@ from scoring.benchmark import (
     DEFAULT_ABSTENTION_PHRASES,
     DEFAULT_TARGETS,
     GRADERS,
+    PARTIAL_CREDIT,
     TARGET_EQUAL_TOLERANCE,
     BenchmarkConfig,
     ColumnReport,
@@ -61,6 +63,16 @@ from scoring.reading.gold import (
     gold_from_records,
     read_gold,
 )
+from scoring.reading.logs import (
+    LOG_FORMATS,
+    LOG_SUFFIXES,
+    TABLE_FORMAT,
+    LogOptions,
+    LogReport,
+    LogSamples,
+    detect_format,
+    read_log,
+)
 from scoring.reading.predictions import Predictions, read_predictions
 from scoring.scores import RubricScore, RunScore, SubmissionScore, score_file, score_predictions
 
@@ -74,21 +86,29 @@ __all__ = [
     "MAX_CATEGORY_CHARS",
     "MAX_ID_CHARS",
     "GRADERS",
+    "LOG_FORMATS",
+    "LOG_SUFFIXES",
+    "PARTIAL_CREDIT",
     "OUTCOME_ABSTAINED",
     "OUTCOME_CORRECT",
     "OUTCOME_INCORRECT",
     "OUTCOME_MISSING",
     "SCORE_TIE_TOLERANCE",
+    "TABLE_FORMAT",
     "TARGET_EQUAL_TOLERANCE",
     "BenchmarkConfig",
     "ColumnReport",
     "FileRejected",
     "Gold",
+    "LogOptions",
+    "LogReport",
+    "LogSamples",
     "Predictions",
     "RubricScore",
     "RunScore",
     "SubmissionScore",
     "decode_outcomes",
+    "detect_format",
     "encode_outcomes",
     "gold_from_frame",
     "gold_from_records",
@@ -98,6 +118,7 @@ __all__ = [
     "rank_table",
     "rank_with_ties",
     "read_gold",
+    "read_log",
     "read_predictions",
     "score_at_target",
     "score_file",

@@ -1,9 +1,12 @@
 """`python -m scoring GOLD PREDICTIONS`: score one prediction file locally (SPEC §6).
 
 No database or server: reads both files, prints a readable summary, or with --json the one object
-that tools rely on. A rejected file exits 1 with its errors (as {"errors": [...]} with --json).
-With `--benchmark` the settings (and the gold, when public) come from the site's benchmark.json,
-a file or its URL, so that the numbers are exactly the board's; bad arguments exit 2.
+that tools rely on. Either file may be a harness log (`scoring.reading.logs`), recognised from the
+file or named with --format; --filter, --epoch and --scorer choose what a log holds several of,
+and the --json object's `columns.log` reports what was read from it. A rejected file exits 1
+with its errors (as {"errors": [...]} with --json). With `--benchmark` the settings (and the
+gold, when public) come from the site's benchmark.json, a file or its URL, so that the numbers
+are exactly the board's; bad arguments exit 2.
 """
 
 from __future__ import annotations
@@ -29,11 +32,13 @@ from scoring.benchmark import (
     DEFAULT_TARGETS,
     GRADERS,
     N_RESAMPLES,
+    PARTIAL_CREDIT,
     BenchmarkConfig,
     Gold,
 )
 from scoring.reading.errors import FileRejected
 from scoring.reading.gold import gold_from_frame, read_gold
+from scoring.reading.logs import LOG_FORMATS, TABLE_FORMAT, LogOptions
 from scoring.reading.predictions import read_predictions
 from scoring.scores import SubmissionScore, score_predictions
 
@@ -48,6 +53,7 @@ _SITE_SETTINGS = {
     "min_coverage": "--min-coverage",
     "resamples": "--resamples",
     "seed": "--seed",
+    "partial_credit": "--partial-credit",
 }
 
 
@@ -116,6 +122,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="seed of the resamples; the site uses one per benchmark, given in its "
         "benchmark.json (default: 0)",
     )
+    parser.add_argument(
+        "--partial-credit",
+        choices=[value for value in PARTIAL_CREDIT if value],
+        help="on a pregraded benchmark, how a log's partial grade (Inspect's P) counts "
+        "(default: a log holding one is refused)",
+    )
+    logs = parser.add_argument_group(
+        "harness logs",
+        "PREDICTIONS (and GOLD) may be a harness log, recognised from the file: "
+        + "; ".join(LOG_FORMATS.values()),
+    )
+    logs.add_argument(
+        "--format",
+        choices=[TABLE_FORMAT, *LOG_FORMATS],
+        help="read PREDICTIONS as this format (table: our own CSV, JSONL or JSON) instead of "
+        "recognising it",
+    )
+    logs.add_argument(
+        "--filter", help="lm-evaluation-harness: the filter whose responses are the answers"
+    )
+    logs.add_argument(
+        "--epoch", type=_epoch, help="Inspect AI: the epoch to score, when the log ran several"
+    )
+    logs.add_argument(
+        "--scorer", help="Inspect AI: the scorer whose answers and grades to read, if several"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
     if args.gold is None and args.benchmark is None:
@@ -155,10 +187,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 min_coverage=args.min_coverage or 0.0,
                 seed=args.seed or 0,
                 n_resamples=N_RESAMPLES if args.resamples is None else args.resamples,
+                partial_credit=args.partial_credit or "",
             )
         except ValueError as error:
             parser.error(str(error))
 
+    options = LogOptions(
+        format=args.format, filter=args.filter, epoch=args.epoch, scorer=args.scorer
+    )
     path = args.gold
     try:
         if args.gold is not None:
@@ -167,6 +203,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 filename=args.gold.name,
                 grader=config.grader,
                 max_bytes=config.max_bytes,
+                log=_gold_options(args, options),
             )
             if benchmark is not None:
                 gold = _in_item_order(gold, benchmark)
@@ -177,7 +214,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 parser.error(f"{benchmark.source}: items unusable: {rejected.errors[0]}")
         path = args.predictions
         predictions = read_predictions(
-            args.predictions, filename=args.predictions.name, gold=gold, config=config
+            args.predictions,
+            filename=args.predictions.name,
+            gold=gold,
+            config=config,
+            log=options,
         )
     except FileRejected as rejected:
         if args.json:
@@ -320,6 +361,23 @@ def _in_item_order(gold: Gold, benchmark: _Benchmark) -> Gold:
     )
 
 
+def _gold_options(args: argparse.Namespace, options: LogOptions) -> LogOptions:
+    """How GOLD is read: recognised from the file; a log that is PREDICTIONS itself is read
+    with the same choices (the gold of its chosen epoch and scorer)."""
+    same = args.gold.resolve() == args.predictions.resolve()
+    return options if same else LogOptions()
+
+
+def _epoch(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of 1 or more")
+    return value
+
+
 def _phrases(text: str) -> tuple[str, ...]:
     return tuple(phrase.strip() for phrase in text.split("|") if phrase.strip())
 
@@ -385,11 +443,45 @@ def _summary(
                 f"t = {key}: {score:.4f}" for key, score in run.scores_abstaining_below.items()
             )
             lines.append(f"             abstaining below t (from confidences): {below}")
+    if result.columns.log is not None:
+        lines += ["", *_log_lines(result.columns.log)]
+        return "\n".join(lines)
     used = ", ".join(f"{field} ← {name!r}" for field, name in result.columns.used.items())
     lines += ["", f"Columns used: {used}"]
     if result.columns.ignored:
         lines.append("Columns ignored: " + ", ".join(map(repr, result.columns.ignored)))
     return "\n".join(lines)
+
+
+def _log_lines(log: dict) -> list[str]:
+    """What the summary says of a harness log: what it is and what was read from it."""
+    about = ", ".join(
+        f"{what} {log[key]}" for key, what in (("model", "model"), ("task", "task")) if log[key]
+    )
+    lines = [f"Read as {log['format_name']}" + (f" ({about})" if about else "")]
+    lines.append(
+        f"  {_count(log['rows'], 'sample')}: {log['matched']:,} matched an item by "
+        f"{log['id_field']}, {log['unmatched']:,} did not"
+        + (
+            " (the first: " + ", ".join(map(repr, log["first_unmatched"])) + ")"
+            if log["first_unmatched"]
+            else ""
+        )
+    )
+    lines.append(
+        f"  {log['unextracted']:,} without an answer the harness could extract; "
+        f'{log["idk_abstentions"]:,} "I don\'t know" options taken as abstentions'
+        + (
+            f"; {log['partial']:,} partial grades counted as {log['partial_credit']}"
+            if log.get("partial")
+            else ""
+        )
+    )
+    if log["options"]:
+        chosen = ", ".join(f"{name} {value}" for name, value in log["options"].items())
+        lines.append(f"  chosen: {chosen}")
+    lines += [f"  note: {note}" for note in log.get("notes", [])]
+    return lines
 
 
 def _percent(share: float) -> str:

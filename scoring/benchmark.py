@@ -30,6 +30,8 @@ DEFAULT_ABSTENTION_PHRASES = (
     "n/a",
 )
 DEFAULT_TARGETS = (0.5, 0.75, 0.9)
+# How a harness's partial grade (Inspect's "P") counts: "" refuses a log that holds one.
+PARTIAL_CREDIT = ("", "correct", "incorrect", "not_attempted")
 # Targets closer than this are one target.
 TARGET_EQUAL_TOLERANCE = 1e-9
 # The rubric key of binary grading (t = 0), as target_key writes it.
@@ -64,6 +66,9 @@ class BenchmarkConfig:
     # bin, a step of the risk–coverage curve) covers fewer than this many answered items, and
     # runs are limited to the targets and the default run; 0 (public gold) shows every figure.
     min_items_per_figure: int = 0
+    # How a harness log's "partial" grade counts on a pregraded benchmark: "" refuses the log
+    # (naming the samples), else one of correct, incorrect, not_attempted.
+    partial_credit: str = ""
 
     def __post_init__(self) -> None:
         if self.grader not in GRADERS:
@@ -88,6 +93,11 @@ class BenchmarkConfig:
             raise ValueError(f"n_resamples {self.n_resamples!r} is negative")
         if self.min_items_per_figure < 0:
             raise ValueError(f"min_items_per_figure {self.min_items_per_figure!r} is negative")
+        if self.partial_credit not in PARTIAL_CREDIT:
+            raise ValueError(
+                f"partial_credit {self.partial_credit!r} is not one of "
+                + ", ".join(map(repr, PARTIAL_CREDIT))
+            )
 
     @property
     def rubrics(self) -> tuple[float, ...]:
@@ -160,13 +170,19 @@ def _kind(default: object) -> str:
 
 @dataclass(frozen=True)
 class ColumnReport:
-    """Which column of the file was used for each field, and which columns were ignored."""
+    """Which column of the file was used for each field, and which columns were ignored; for a
+    harness log, also what was read from it (`log`: `scoring.reading.logs.LogReport.to_dict()`,
+    None for a table of our own)."""
 
     used: dict[str, str]
     ignored: list[str]
+    log: dict[str, object] | None = None
 
     def to_dict(self) -> dict[str, object]:
-        return {"used": dict(self.used), "ignored": list(self.ignored)}
+        data: dict[str, object] = {"used": dict(self.used), "ignored": list(self.ignored)}
+        if self.log is not None:
+            data["log"] = dict(self.log)
+        return data
 
 
 @dataclass(frozen=True, eq=False)

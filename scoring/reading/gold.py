@@ -6,6 +6,7 @@ Gold answers and question texts never appear in a message: a benchmark's gold ma
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -15,6 +16,7 @@ import pandas as pd
 
 from scoring.answers import parse_numbers
 from scoring.benchmark import GRADERS, Gold, _hashes
+from scoring.reading import logs
 from scoring.reading.cells import (
     _accepted_names,
     _drop_blank_rows,
@@ -27,7 +29,8 @@ from scoring.reading.cells import (
     _text,
 )
 from scoring.reading.errors import FileRejected, _quote
-from scoring.reading.raw import Source
+from scoring.reading.logs import LogOptions
+from scoring.reading.raw import Source, _read_bytes
 from scoring.reading.tables import (
     _json_line_errors,
     _json_loads,
@@ -35,6 +38,7 @@ from scoring.reading.tables import (
     _Problems,
     _read_table,
     _Table,
+    _table_from_bytes,
 )
 
 GOLD_FIELDS: dict[str, tuple[str, ...]] = {
@@ -65,11 +69,36 @@ _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def read_gold(
-    source: Source, *, filename: str, grader: str, max_bytes: int = 50 * 1024 * 1024
+    source: Source,
+    *,
+    filename: str,
+    grader: str,
+    max_bytes: int = 50 * 1024 * 1024,
+    log: LogOptions | None = None,
 ) -> Gold:
-    """Read and validate a benchmark's gold file; raise FileRejected with every problem found."""
-    table = _read_table(source, filename=filename, max_bytes=max_bytes, row_limit=None)
-    return _gold_from_table(table, grader)
+    """Read and validate a benchmark's gold file; raise FileRejected with every problem found.
+
+    A harness log (the format `log.format` names, else the one recognised; "table" forces our
+    own) makes a gold of its samples' ids and targets, with their questions, categories and
+    options, validated as a gold file is; the report of what was read is the gold's column
+    report's `log`. The gold of an Inspect log that ran several epochs is that of epoch 1
+    unless another is chosen: every epoch has the same targets.
+    """
+    if log is not None and log.format == logs.TABLE_FORMAT:
+        table = _read_table(source, filename=filename, max_bytes=max_bytes, row_limit=None)
+        return _gold_from_table(table, grader)
+    data = _read_bytes(source, filename, max_bytes)
+    key = logs.log_format(data, filename, log)
+    if key is None:
+        table = _table_from_bytes(data, filename=filename, row_limit=None)
+        return _gold_from_table(table, grader)
+    options = log or LogOptions()
+    if key == "inspect" and options.epoch is None:
+        options = dataclasses.replace(options, epoch=1)
+    samples = logs.read_samples(data, key, filename=filename, options=options, max_bytes=max_bytes)
+    table, report = logs.gold_table(samples)
+    gold = _gold_from_table(table, grader)
+    return Gold(items=gold.items, columns=dataclasses.replace(gold.columns, log=report.to_dict()))
 
 
 def gold_from_records(records: Iterable[Mapping], *, grader: str = "exact") -> Gold:

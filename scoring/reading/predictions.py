@@ -4,6 +4,7 @@ abstentions, confidences, and the grouping of rows into runs by stated target.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +18,7 @@ from scoring.benchmark import (
     Gold,
     target_key,
 )
+from scoring.reading import logs
 from scoring.reading.cells import (
     _accepted_names,
     _drop_blank_rows,
@@ -30,8 +32,15 @@ from scoring.reading.cells import (
     _text,
 )
 from scoring.reading.errors import FileRejected, _percent, _quote
-from scoring.reading.raw import Source
-from scoring.reading.tables import ROWS_PER_ITEM_AND_RUN, _Problems, _read_table, _Table
+from scoring.reading.logs import LogOptions
+from scoring.reading.raw import Source, _read_bytes
+from scoring.reading.tables import (
+    ROWS_PER_ITEM_AND_RUN,
+    _Problems,
+    _read_table,
+    _Table,
+    _table_from_bytes,
+)
 
 # A run costs a pass over the items when scored; a file stating hundreds of distinct targets is a
 # mistake (or an attack), not a set of prompted runs.
@@ -89,12 +98,37 @@ class Predictions:
 
 
 def read_predictions(
-    source: Source, *, filename: str, gold: Gold, config: BenchmarkConfig
+    source: Source,
+    *,
+    filename: str,
+    gold: Gold,
+    config: BenchmarkConfig,
+    log: LogOptions | None = None,
 ) -> Predictions:
-    """Read and validate a prediction file against a benchmark; raise FileRejected if unusable."""
+    """Read and validate a prediction file against a benchmark; raise FileRejected if unusable.
+
+    The file is a table of our own (CSV, JSON Lines, JSON) or a harness log (`logs`): the
+    format `log.format` names ("table" for ours), else the one recognised from the file. A
+    log's rows are validated as a table's, and its report is the column report's `log`.
+    """
     row_limit = ROWS_PER_ITEM_AND_RUN * gold.n_items * (len(config.targets) + 1)
-    table = _read_table(source, filename=filename, max_bytes=config.max_bytes, row_limit=row_limit)
-    return _predictions_from_table(table, gold, config)
+    if log is not None and log.format == logs.TABLE_FORMAT:
+        table = _read_table(
+            source, filename=filename, max_bytes=config.max_bytes, row_limit=row_limit
+        )
+        return _predictions_from_table(table, gold, config)
+    data = _read_bytes(source, filename, config.max_bytes)
+    key = logs.log_format(data, filename, log)
+    if key is None:
+        table = _table_from_bytes(data, filename=filename, row_limit=row_limit)
+        return _predictions_from_table(table, gold, config)
+    samples = logs.read_samples(
+        data, key, filename=filename, options=log or LogOptions(), max_bytes=config.max_bytes
+    )
+    table, report = logs.prediction_table(samples, gold, config)
+    predictions = _predictions_from_table(table, gold, config)
+    columns = dataclasses.replace(predictions.columns, log=report.to_dict())
+    return Predictions(rows=predictions.rows, columns=columns)
 
 
 def _predictions_from_table(table: _Table, gold: Gold, config: BenchmarkConfig) -> Predictions:

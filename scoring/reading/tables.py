@@ -64,6 +64,11 @@ class _Table:
 
 def _read_table(source: Source, *, filename: str, max_bytes: int, row_limit: int | None) -> _Table:
     data = _read_bytes(source, filename, max_bytes)
+    return _table_from_bytes(data, filename=filename, row_limit=row_limit)
+
+
+def _table_from_bytes(data: bytes, *, filename: str, row_limit: int | None) -> _Table:
+    """A table from a file's bytes, already read within the size limit and uncompressed."""
     if data.startswith(codecs.BOM_UTF8):
         data = data[len(codecs.BOM_UTF8) :]
     if not data or data.isspace():

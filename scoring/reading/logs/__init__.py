@@ -8,16 +8,28 @@ returns the log's `LogSamples`. What every format shares (choosing the format, t
 option, partial credit, the report of what matched) lives here; the table the rows become is then
 validated by the same code as a CSV file (`scoring.reading.predictions`, `scoring.reading.gold`).
 
+The formats are registered from `_FORMAT_MODULES` (`LOG_FORMATS`, in detection order); a module
+named there that does not exist is not registered, so a format is added by writing its module.
+
 Messages name the sample (its number in the log, and its id where it has one), the field and the
 reason. Gold answers and question texts never appear in a message.
 """
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
+from types import ModuleType
 
 import numpy as np
 import pandas as pd
+
+from scoring.answers import _choice_codes, normalise_text
+from scoring.benchmark import BenchmarkConfig, Gold
+from scoring.grading import _normalised_phrases
+from scoring.reading.errors import MAX_ERRORS_SHOWN, FileRejected, _quote
+from scoring.reading.raw import Source, _read_bytes
+from scoring.reading.tables import _Table
 
 # The columns of LogSamples.frame, in this order.
 #   id         str: the item id (ID_FIELD of the format)
@@ -71,7 +83,9 @@ class LogSamples:
 
     `places` holds each row's sample number in the log (1-based), which messages give;
     `found` lists, per option the uploader may choose (filter, epoch, scorer), the values the
-    log holds; `used`, the value each option took.
+    log holds (a format lists there every option it reads, even with one value); `used`, the
+    value each option took; `notes`, what the upload report should say about the log as a
+    whole (an Inspect run that stopped with an error, say).
     """
 
     format: str
@@ -82,6 +96,7 @@ class LogSamples:
     task: str | None = None
     found: dict[str, list[str]] = field(default_factory=dict)
     used: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def n_rows(self) -> int:
@@ -118,3 +133,361 @@ def samples_frame(rows: dict[str, object] | None = None, **columns: object) -> p
     frame["extracted"] = frame["extracted"].astype(bool)
     frame["confidence"] = frame["confidence"].astype(float)
     return frame
+
+
+def describe_sample(number: int, sample_id: object = None, epoch: object = None) -> str:
+    """How a message names a sample: `sample 12 (id "q-7", epoch 2)`."""
+    details = []
+    if sample_id is not None and str(sample_id) != "":
+        details.append(f"id {_quote(sample_id)}")
+    if epoch is not None:
+        details.append(f"epoch {epoch}")
+    return f"sample {number}" + (f" ({', '.join(details)})" if details else "")
+
+
+# The letters of multiple-choice options, in order: importers write the chosen one as the answer.
+CHOICE_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+@dataclass(frozen=True)
+class LogReport:
+    """What was read from a harness log, for the upload report (`to_dict` is what the site
+    stores in a submission's column report and `python -m scoring --json` prints).
+
+    `rows` counts the log's rows (a sample per epoch chosen); `matched` those whose id is an
+    item of the benchmark, which alone are scored; `unextracted`, `idk_abstentions` and
+    `partial` count among the matched rows.
+    """
+
+    format: str
+    format_name: str
+    id_field: str
+    model: str | None
+    task: str | None
+    rows: int
+    matched: int
+    unmatched: int
+    first_unmatched: list[str]
+    unextracted: int
+    idk_abstentions: int
+    partial: int = 0
+    partial_credit: str = ""
+    options: dict[str, str] = field(default_factory=dict)
+    found: dict[str, list[str]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "format": self.format,
+            "format_name": self.format_name,
+            "id_field": self.id_field,
+            "model": self.model,
+            "task": self.task,
+            "rows": self.rows,
+            "matched": self.matched,
+            "unmatched": self.unmatched,
+            "first_unmatched": list(self.first_unmatched),
+            "unextracted": self.unextracted,
+            "idk_abstentions": self.idk_abstentions,
+            "partial": self.partial,
+            "partial_credit": self.partial_credit,
+            "options": dict(self.options),
+            "found": {key: list(values) for key, values in self.found.items()},
+            "notes": list(self.notes),
+        }
+
+
+# --- The formats ---------------------------------------------------------------------------
+
+# What uploads accept besides .csv, .jsonl and .json (which logs use too).
+LOG_SUFFIXES = (".eval", ".zip", ".parquet")
+# `LogOptions.format` that reads the file as our own CSV, JSON Lines or JSON table.
+TABLE_FORMAT = "table"
+# The modules of this package that read a format, in the order detection tries them (the
+# strictest look first). A module not written yet is simply not registered.
+_FORMAT_MODULES = ("inspect_log", "every_eval_ever", "lm_eval", "lighteval", "helm")
+# Options an uploader may choose; a format reads those it lists in LogSamples.found.
+_OPTION_NAMES = ("filter", "epoch", "scorer")
+
+# FORMAT → NAME, and FORMAT → module, filled by _register() at the end of this file.
+LOG_FORMATS: dict[str, str] = {}
+_READERS: dict[str, ModuleType] = {}
+# How many unmatched ids the report lists.
+MAX_UNMATCHED_SHOWN = 10
+
+
+def detect_format(data: bytes, filename: str) -> str | None:
+    """The FORMAT of the first registered format whose module recognises the file, else None
+    (a table of our own, or nothing we read)."""
+    for key, module in _READERS.items():
+        if module.looks_like(data, filename):
+            return key
+    return None
+
+
+def log_format(data: bytes, filename: str, options: LogOptions | None) -> str | None:
+    """Which log format to read the file as, or None to read it as our own table.
+
+    `options.format` decides when given ("table", or a FORMAT key); otherwise the file is
+    recognised by its first bytes. A file with a log's suffix (.eval, .zip, .parquet) that no
+    format recognises is refused here, with the formats this site reads.
+    """
+    chosen = options.format if options is not None else None
+    if chosen == TABLE_FORMAT:
+        return None
+    if chosen:
+        if chosen not in _READERS:
+            known = ", ".join([TABLE_FORMAT, *_READERS])
+            raise FileRejected([f"unknown format {_quote(chosen)} (formats: {known})"])
+        return chosen
+    detected = detect_format(data, filename)
+    if detected is None and _suffix(filename) in LOG_SUFFIXES:
+        raise FileRejected(
+            [
+                f"{_quote(filename)} is not a harness log this site reads; it reads "
+                + "; ".join(LOG_FORMATS.values())
+            ]
+        )
+    return detected
+
+
+def _suffix(filename: str) -> str:
+    name = filename.lower().removesuffix(".gz")
+    dot = name.rfind(".")
+    return name[dot:] if dot >= 0 else ""
+
+
+def read_log(
+    source: Source, *, filename: str, options: LogOptions | None = None, max_bytes: int
+) -> LogSamples:
+    """Read a harness log (its format chosen or recognised) into LogSamples; FileRejected if it
+    is no log this site reads, or cannot be read. The bytes go through the upload's size
+    limit and gzip, as a table's do."""
+    options = options or LogOptions()
+    data = _read_bytes(source, filename, max_bytes)
+    key = log_format(data, filename, options)
+    if key is None:
+        raise FileRejected(
+            [f"{_quote(filename)} is not a harness log (formats: {', '.join(_READERS)})"]
+        )
+    return read_samples(data, key, filename=filename, options=options, max_bytes=max_bytes)
+
+
+def read_samples(
+    data: bytes, key: str, *, filename: str, options: LogOptions, max_bytes: int
+) -> LogSamples:
+    """The log's samples, read by the module of format `key` from bytes already read."""
+    module = _READERS[key]
+    if not data or data.isspace():
+        raise FileRejected(["the file is empty"])
+    samples = module.read(data, filename=filename, options=options, max_bytes=max_bytes)
+    refused = [
+        name
+        for name in _OPTION_NAMES
+        if getattr(options, name) is not None
+        and name not in samples.found
+        and name not in samples.used
+    ]
+    if refused:
+        raise FileRejected(
+            [
+                f"the option {name} does not apply to this file, read as {module.NAME}: "
+                f"it has no {name}s to choose from"
+                for name in refused
+            ]
+        )
+    if samples.n_rows == 0:
+        raise FileRejected(["the log holds no samples"])
+    return samples
+
+
+# --- Logs as predictions and as gold ---------------------------------------------------------
+
+
+def prediction_table(
+    samples: LogSamples, gold: Gold, config: BenchmarkConfig
+) -> tuple[_Table, LogReport]:
+    """The rows of a log as a prediction table (unit "sample"), which `read_predictions`
+    validates as it does a CSV file, and the report of what was read.
+
+    Rows whose id is not an item of the benchmark are left out and reported (refused only if
+    none matches). A chosen "I don't know" option becomes an abstention; the harness's grade is
+    the grade column on a pregraded benchmark only (partial grades counted as the benchmark's
+    `partial_credit` says, or refused).
+    """
+    frame = samples.frame
+    ids = frame["id"].astype(str)
+    found = gold.positions_of(ids.to_numpy(dtype=object))
+    retry = np.flatnonzero(found < 0)
+    if len(retry):
+        stripped = ids.iloc[retry].str.strip()
+        found[retry] = gold.positions_of(stripped.to_numpy(dtype=object))
+        ids = ids.copy()
+        ids.iloc[retry] = stripped.to_numpy(dtype=object)
+    matched = found >= 0
+    if not matched.any():
+        first = ids.iloc[0]
+        task = f" (the log's task is {_quote(samples.task)})" if samples.task else ""
+        raise FileRejected(
+            [
+                f"no sample id in the log is an item of this benchmark (the first is "
+                f"{_quote(first)}){task}: is it a log of another task?"
+            ]
+        )
+    unmatched_ids = pd.unique(ids[~matched].to_numpy(dtype=object))
+    keep = np.flatnonzero(matched)
+    rows = frame.iloc[keep].reset_index(drop=True)
+    places = samples.places[keep]
+    ids = ids.iloc[keep].reset_index(drop=True)
+    pregraded = config.grader == "pregraded"
+
+    answers = rows["answer"].astype(str)
+    extracted = rows["extracted"].to_numpy(dtype=bool)
+    answers = answers.where(extracted, "")
+    idk = _idk_options(answers, rows["options"], config)
+
+    grades = rows["grade"].to_numpy(dtype=object)
+    partial = grades == "partial"
+    if pregraded and partial.any():
+        if not config.partial_credit:
+            bad = np.flatnonzero(partial)
+            raise FileRejected(
+                [
+                    f"{describe_sample(int(places[i]), ids.iloc[i])}: the harness graded it "
+                    "partially correct, and this benchmark does not say how partial credit "
+                    "counts (its partial credit setting is empty: ask its staff to set it to "
+                    "correct, incorrect or not attempted)"
+                    for i in bad[:MAX_ERRORS_SHOWN]
+                ],
+                len(bad),
+            )
+        grades = np.where(partial, config.partial_credit, grades)
+
+    columns: dict[str, object] = {
+        "id": ids.to_numpy(dtype=object),
+        "answer": answers.to_numpy(dtype=object),
+        "abstain": idk,
+    }
+    if pregraded:
+        columns["grade"] = grades
+    confidence = rows["confidence"].to_numpy(dtype=float)
+    if not np.isnan(confidence).all():
+        columns["confidence"] = np.where(np.isnan(confidence), None, confidence).astype(object)
+    table = _Table.of_values(pd.DataFrame(columns, dtype=object), unit="sample", places=places)
+    report = _report(
+        samples,
+        matched=len(keep),
+        unmatched_ids=unmatched_ids,
+        unmatched=int((~matched).sum()),
+        unextracted=int((~extracted).sum()),
+        idk=int(idk.sum()),
+        partial=int(partial.sum()) if pregraded else 0,
+        partial_credit=config.partial_credit if pregraded else "",
+    )
+    return table, report
+
+
+def _idk_options(answers: pd.Series, options: pd.Series, config: BenchmarkConfig) -> np.ndarray:
+    """Whether each row chose a multiple-choice option whose text is an abstention phrase of
+    the benchmark ("I don't know"), whatever its letter; normalised as the graders normalise."""
+    lists = _option_lists(options)
+    has_options = np.fromiter((value is not None for value in lists), dtype=bool, count=len(lists))
+    out = np.zeros(len(lists), dtype=bool)
+    if not has_options.any() or not config.abstention_phrases:
+        return out
+    rows = np.flatnonzero(has_options)
+    letters = _choice_codes(answers.iloc[rows].reset_index(drop=True))
+    chosen = [
+        str(lists[row][code]) if 0 <= code < len(lists[row]) else ""
+        for row, code in zip(rows, letters.tolist(), strict=True)
+    ]
+    normalised = normalise_text(pd.Series(chosen, dtype=object))
+    out[rows] = normalised.isin(_normalised_phrases(config.abstention_phrases)).to_numpy(bool)
+    return out
+
+
+def _option_lists(options: pd.Series) -> np.ndarray:
+    """Each row's options as a list of texts (a format may give tuples or arrays), else None."""
+    out = np.full(len(options), None, dtype=object)
+    for row, value in enumerate(options.tolist()):
+        # One by one: NumPy would make a 2-D array of lists of equal length.
+        if isinstance(value, list | tuple | np.ndarray) and len(value):
+            out[row] = [str(option) for option in value]
+    return out
+
+
+def gold_table(samples: LogSamples) -> tuple[_Table, LogReport]:
+    """The rows of a log as a gold table (unit "sample"): id, the log's target as answer, the
+    question, the category and the options, validated by `read_gold` as a gold file is."""
+    frame = samples.frame
+    columns = {
+        "id": frame["id"].to_numpy(dtype=object),
+        "answer": frame["gold"].to_numpy(dtype=object),
+        "question": frame["question"].to_numpy(dtype=object),
+        "category": frame["category"].to_numpy(dtype=object),
+    }
+    options = _option_lists(frame["options"])
+    if any(value is not None for value in options):
+        columns["options"] = options
+    table = _Table.of_values(
+        pd.DataFrame(columns, dtype=object), unit="sample", places=samples.places
+    )
+    report = _report(
+        samples,
+        matched=samples.n_rows,
+        unmatched_ids=np.array([], dtype=object),
+        unmatched=0,
+        unextracted=0,
+        idk=0,
+    )
+    return table, report
+
+
+def _report(
+    samples: LogSamples,
+    *,
+    matched: int,
+    unmatched_ids: np.ndarray,
+    unmatched: int,
+    unextracted: int,
+    idk: int,
+    partial: int = 0,
+    partial_credit: str = "",
+) -> LogReport:
+    module = _READERS[samples.format]
+    return LogReport(
+        format=samples.format,
+        format_name=module.NAME,
+        id_field=samples.id_field,
+        model=samples.model,
+        task=samples.task,
+        rows=samples.n_rows,
+        matched=matched,
+        unmatched=unmatched,
+        first_unmatched=[str(value) for value in unmatched_ids[:MAX_UNMATCHED_SHOWN]],
+        unextracted=unextracted,
+        idk_abstentions=idk,
+        partial=partial,
+        partial_credit=partial_credit,
+        options={key: str(value) for key, value in samples.used.items()},
+        found={key: [str(value) for value in values] for key, values in samples.found.items()},
+        notes=list(samples.notes),
+    )
+
+
+def _register() -> None:
+    """Import each format's module; one that does not exist yet is left out."""
+    for name in _FORMAT_MODULES:
+        qualified = f"{__name__}.{name}"
+        try:
+            module = importlib.import_module(qualified)
+        except ModuleNotFoundError as error:
+            if error.name == qualified:
+                continue
+            raise
+        _READERS[module.FORMAT] = module
+        LOG_FORMATS[module.FORMAT] = module.NAME
+
+
+# Last, once every name above exists: the format modules import them from this package.
+_register()
