@@ -1,0 +1,332 @@
+"""lighteval `--save-details` files: `details_<task>_<date>.parquet`, one row per document, as
+`EvaluationTracker.save` writes them (a `datasets.Dataset` of `asdict(Detail)`, columns sorted,
+saved with `to_parquet`). Read with pyarrow, only the columns used.
+
+Two shapes exist:
+- lighteval 0.11 and later: three struct columns, `doc` (lighteval's `Doc`: `id`, `query`,
+  `choices`, `gold_index`, `task_name`, ...), `model_response` (`text`, `text_post_processed`,
+  `logprobs`, ...) and `metric` (a field per metric);
+- lighteval 0.8 to 0.10: flat columns `example`, `choices`, `gold`, `gold_index`,
+  `predictions` (the generated texts, or a `[logprob, is_greedy]` pair per option), `metrics`.
+  These rows carry no id: the row number (from 0) stands for it.
+Files of lighteval 0.7 and earlier, which wrote every column as text, are refused.
+
+Multiple-choice documents (two options or more, a log-probability each) answer with the most
+likely option's letter; its softmax share over the options is the confidence.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from scoring.reading.errors import FileRejected, _quote, _size
+from scoring.reading.logs import LogOptions, LogSamples, samples_frame
+from scoring.reading.logs.likelihoods import LETTERS, metric_grades
+
+FORMAT = "lighteval"
+NAME = "lighteval details (.parquet)"
+ID_FIELD = (
+    "doc.id (the document's number in the task's evaluation split; lighteval 0.8 to 0.10 "
+    "store no id, and the row number, from 0, stands for it)"
+)
+
+_PARQUET_MAGIC = b"PAR1"
+_DETAILS = re.compile(
+    r"(?:^|/)details_(?P<task>.+)_(?P<date>\d{4}-\d{2}-\d{2}T[0-9.\-]+)\.parquet$"
+)
+
+# Columns read, per shape: (path in the file, our name); a name ending in "?" may be absent.
+_NEW = (
+    ("doc.id", "id?"),
+    ("doc.query", "question?"),
+    ("doc.choices", "choices"),
+    ("doc.gold_index", "gold_index"),
+    ("doc.task_name", "task?"),
+    ("model_response.text", "text"),
+    ("model_response.text_post_processed", "text_post_processed?"),
+    ("model_response.logprobs", "logprobs"),
+    ("metric", "metric"),
+)
+_OLD = (
+    ("example", "question?"),
+    ("choices", "choices"),
+    ("gold", "gold?"),
+    ("gold_index", "gold_index"),
+    ("predictions", "predictions"),
+    ("metrics", "metric"),
+)
+
+
+def looks_like(data: bytes, filename: str) -> bool:
+    return data.startswith(_PARQUET_MAGIC) and data.endswith(_PARQUET_MAGIC)
+
+
+def read(data: bytes, *, filename: str, options: LogOptions, max_bytes: int) -> LogSamples:
+    try:
+        parquet = pq.ParquetFile(io.BytesIO(data))
+    except (pa.ArrowException, OSError, ValueError):
+        raise FileRejected(
+            ["the file is not a parquet file, or it is truncated (its footer cannot be read)"]
+        ) from None
+    schema = parquet.schema_arrow
+    names = schema.names
+    if "doc" in names and "model_response" in names:
+        shape, wanted = "new", _NEW
+    elif "predictions" in names and "example" in names:
+        shape, wanted = "old", _OLD
+    else:
+        shown = ", ".join(_quote(name) for name in names[:20])
+        raise FileRejected(
+            [
+                f"the parquet file's columns ({shown}) are not those of lighteval details: "
+                "doc, model_response, metric (lighteval 0.11 and later) or example, predictions, "
+                "metrics (lighteval 0.8 to 0.10)"
+            ]
+        )
+    if shape == "old" and pa.types.is_string(schema.field("predictions").type):
+        raise FileRejected(
+            [
+                "the details were written by lighteval 0.7 or earlier, which stores every column "
+                "as text; run the evaluation again with lighteval 0.8 or later"
+            ]
+        )
+    columns = _read_columns(parquet, wanted, max_bytes)
+    n = parquet.metadata.num_rows
+    if n == 0:
+        raise FileRejected(["the file holds no samples"])
+
+    if shape == "new":
+        ids = _ids(columns.get("id"), n)
+        responses = _texts(columns.get("text_post_processed"), columns["text"])
+        loglikelihoods = columns["logprobs"]
+    else:
+        ids = [str(i) for i in range(n)]
+        predictions = columns["predictions"]
+        kind = predictions.type.value_type
+        if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+            # A [logprob, is_greedy] pair per option (is_greedy stored as 0.0 / 1.0).
+            loglikelihoods = _first_of_pairs(predictions)
+            responses = [None] * n
+        elif pa.types.is_floating(kind) or pa.types.is_integer(kind):
+            loglikelihoods, responses = predictions, [None] * n
+        else:
+            loglikelihoods = pa.chunked_array([pa.array([[]] * n, type=pa.list_(pa.float64()))])
+            responses = _texts(None, predictions)
+
+    choices = columns["choices"].to_pylist()
+    gold_index = _gold_index(columns["gold_index"])
+    answer, confidence, multiple_choice = _best_options(loglikelihoods, choices, n)
+    errors: list[str] = []
+    answers: list[str] = [""] * n
+    gold: list[str | None] = [None] * n
+    options: list[list[str] | None] = [None] * n
+    golds_old = columns["gold"].to_pylist() if "gold" in columns else None
+    for i in range(n):
+        if multiple_choice[i]:
+            answers[i] = answer[i]
+            options[i] = [str(c).strip() for c in choices[i]]
+            g = gold_index[i]
+            gold[i] = LETTERS[g] if g is not None and 0 <= g < len(choices[i]) else None
+            continue
+        text = responses[i]
+        if text is None:
+            errors.append(
+                f"row {i + 1} (id {_quote(ids[i])}): the model response holds no text and no "
+                "log-probability per option"
+            )
+            continue
+        answers[i] = text.strip()
+        if golds_old is not None:
+            first = (golds_old[i] or [None])[0]
+        else:
+            g = gold_index[i]
+            first = (
+                choices[i][g] if choices[i] and g is not None and 0 <= g < len(choices[i]) else None
+            )
+        gold[i] = first if isinstance(first, str) else None
+    if errors:
+        raise FileRejected(errors)
+
+    grades = _grades(columns["metric"], n)
+    task_match = _DETAILS.search(filename)
+    task = task_match["task"] if task_match else None
+    if task is None and "task" in columns:
+        task = next((t for t in columns["task"].to_pylist() if t), None)
+    question = columns["question"].to_pylist() if "question" in columns else [None] * n
+    frame = samples_frame(
+        id=ids,
+        answer=answers,
+        extracted=np.asarray([a != "" for a in answers], dtype=bool),
+        grade=grades,
+        confidence=confidence,
+        gold=gold,
+        question=[q if isinstance(q, str) and q else None for q in question],
+        options=options,
+    )
+    return LogSamples(
+        format=FORMAT,
+        id_field=ID_FIELD,
+        frame=frame,
+        places=np.arange(1, n + 1, dtype=np.int64),
+        model=None,
+        task=task,
+    )
+
+
+def _read_columns(
+    parquet: pq.ParquetFile, wanted: tuple[tuple[str, str], ...], max_bytes: int
+) -> dict[str, pa.ChunkedArray]:
+    schema = parquet.schema_arrow
+    present: list[tuple[str, str]] = []
+    missing: list[str] = []
+    for path, name in wanted:
+        if _has_path(schema, path):
+            present.append((path, name.rstrip("?")))
+        elif not name.endswith("?"):
+            missing.append(path)
+    if missing:
+        raise FileRejected(
+            [f"the lighteval details have no column {_quote(path)}" for path in missing]
+        )
+    _check_size(parquet, [path for path, _ in present], max_bytes)
+    try:
+        table = parquet.read(columns=[path for path, _ in present])
+    except (pa.ArrowException, OSError, ValueError):
+        raise FileRejected(
+            ["the parquet file is damaged or truncated (its data cannot be read)"]
+        ) from None
+    return {name: _column(table, path) for path, name in present}
+
+
+def _column(table: pa.Table, path: str) -> pa.ChunkedArray:
+    """A column, or a field of a struct column ("doc.id")."""
+    head, *parts = path.split(".")
+    column = table.column(head)
+    for part in parts:
+        column = pa.chunked_array(
+            [chunk.field(part) for chunk in column.chunks],
+            type=column.type.field(part).type,
+        )
+    return column
+
+
+def _has_path(schema: pa.Schema, path: str) -> bool:
+    head, _, rest = path.partition(".")
+    if head not in schema.names:
+        return False
+    kind = schema.field(head).type
+    for part in rest.split(".") if rest else []:
+        if not pa.types.is_struct(kind) or kind.get_field_index(part) < 0:
+            return False
+        kind = kind.field(part).type
+    return True
+
+
+def _check_size(parquet: pq.ParquetFile, paths: list[str], max_bytes: int) -> None:
+    """The columns read may unpack to at most the upload limit, as a zip may."""
+    metadata = parquet.metadata
+    total = 0
+    for group in range(metadata.num_row_groups):
+        row_group = metadata.row_group(group)
+        for column in range(row_group.num_columns):
+            chunk = row_group.column(column)
+            if any(
+                chunk.path_in_schema == p or chunk.path_in_schema.startswith(p + ".") for p in paths
+            ):
+                total += chunk.total_uncompressed_size
+    if total > max_bytes:
+        raise FileRejected(
+            [f"unpacked, the parquet file is larger than the limit of {_size(max_bytes)}"]
+        )
+
+
+def _ids(column: pa.ChunkedArray | None, n: int) -> list[str]:
+    values = column.to_pylist() if column is not None else []
+    if not values or all(v in (None, "") for v in values):
+        return [str(i) for i in range(n)]
+    return ["" if v is None else str(v) for v in values]
+
+
+def _texts(preferred: pa.ChunkedArray | None, fallback: pa.ChunkedArray) -> list[str | None]:
+    """The first text of each response (lighteval's `final_text`: the post-processed text when
+    there is one)."""
+    first = [_first_text(v) for v in fallback.to_pylist()]
+    if preferred is not None and not pa.types.is_null(preferred.type):
+        for i, value in enumerate(preferred.to_pylist()):
+            text = _first_text(value)
+            if text is not None:
+                first[i] = text
+    return first
+
+
+def _first_text(value: object) -> str | None:
+    if isinstance(value, list) and value and isinstance(value[0], str):
+        return value[0]
+    return value if isinstance(value, str) else None
+
+
+def _first_of_pairs(predictions: pa.ChunkedArray) -> pa.ChunkedArray:
+    chunks = []
+    for chunk in predictions.chunks:
+        pairs = chunk.flatten()
+        firsts = pc.list_element(pairs, 0) if len(pairs) else pa.array([], pa.float64())
+        chunks.append(pa.ListArray.from_arrays(chunk.offsets, firsts))
+    return pa.chunked_array(chunks, type=pa.list_(pa.float64()))
+
+
+def _gold_index(column: pa.ChunkedArray) -> list[int | None]:
+    values = column.to_pylist()
+    out: list[int | None] = []
+    for value in values:
+        if isinstance(value, list):
+            value = value[0] if value else None
+        out.append(value if isinstance(value, int) and not isinstance(value, bool) else None)
+    return out
+
+
+def _best_options(
+    loglikelihoods: pa.ChunkedArray, choices: list, n: int
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Per row: the most likely option's letter, its softmax share, and whether the row is a
+    multiple-choice one (two options or more, a log-probability for each), over whole columns."""
+    combined = loglikelihoods.combine_chunks() if loglikelihoods.num_chunks else pa.array([[]])
+    if pa.types.is_null(combined.type.value_type):
+        lengths = np.zeros(n, dtype=np.int64)
+        values = np.zeros(0)
+    else:
+        lengths = np.nan_to_num(
+            pc.list_value_length(combined).to_numpy(zero_copy_only=False), nan=0
+        ).astype(np.int64)
+        values = combined.flatten().to_numpy(zero_copy_only=False).astype(float)
+    n_choices = np.asarray([len(c) if isinstance(c, list) else 0 for c in choices])
+    multiple_choice = (lengths >= 2) & (lengths == n_choices) & (lengths <= len(LETTERS))
+    rows = np.repeat(np.arange(n), lengths)
+    top = np.full(n, -np.inf)
+    np.maximum.at(top, rows, np.nan_to_num(values, nan=-np.inf))
+    weights = np.exp(values - top[rows])
+    totals = np.bincount(rows, weights=np.nan_to_num(weights), minlength=n)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    positions = np.arange(len(values)) - starts[rows]
+    best = np.full(n, np.iinfo(np.int64).max)
+    is_top = values == top[rows]
+    np.minimum.at(best, rows[is_top], positions[is_top])
+    usable = multiple_choice & np.isfinite(top) & (totals > 0)
+    confidence = np.where(usable, 1.0 / np.where(totals > 0, totals, 1.0), math.nan)
+    letters = [LETTERS[b] if u else "" for b, u in zip(best, usable, strict=True)]
+    return letters, confidence, usable
+
+
+def _grades(metric: pa.ChunkedArray, n: int) -> list[str | None]:
+    """The first metric lighteval logged (accuracy, exact match) as the harness's grade."""
+    kind = metric.type
+    if not pa.types.is_struct(kind) or kind.num_fields == 0:
+        return [None] * n
+    first = metric.combine_chunks().field(0).to_pylist()
+    return metric_grades(first)
