@@ -150,7 +150,8 @@ def read(data: bytes, *, filename: str, options: LogOptions, max_bytes: int) -> 
             first = (
                 choices[i][g] if choices[i] and g is not None and 0 <= g < len(choices[i]) else None
             )
-        gold[i] = first if isinstance(first, str) else None
+        # lighteval's choices start with the space the prompt leaves before an answer.
+        gold[i] = first.strip() if isinstance(first, str) else None
     if errors:
         raise FileRejected(errors)
 
