@@ -166,6 +166,7 @@ def test_a_missing_struct_field_is_refused_by_its_path():
 def test_a_truncated_parquet_file_is_refused():
     data = ANLI.read_bytes()
     for cut in (data[: len(data) // 2], data[:-100]):
+        assert lighteval.looks_like(cut, ANLI.name)
         with pytest.raises(FileRejected) as error:
             read(cut)
         assert error.value.errors == [

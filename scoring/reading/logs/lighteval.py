@@ -65,7 +65,8 @@ _OLD = (
 
 
 def looks_like(data: bytes, filename: str) -> bool:
-    return data.startswith(_PARQUET_MAGIC) and data.endswith(_PARQUET_MAGIC)
+    # The start only: a truncated file is still recognised, and then refused with the reason.
+    return data.startswith(_PARQUET_MAGIC)
 
 
 def read(data: bytes, *, filename: str, options: LogOptions, max_bytes: int) -> LogSamples:
