@@ -211,3 +211,12 @@ def test_the_columns_read_may_not_unpack_past_the_limit():
     assert error.value.errors == [
         "unpacked, the parquet file is larger than the limit of 1000 bytes"
     ]
+
+
+def test_text_stays_in_python_storage_with_pyarrow_installed():
+    # pandas 3 would keep text in Arrow once pyarrow is importable; the readers' messages about
+    # unstorable text (lone surrogates) rely on Python strings.
+    import pandas as pd
+
+    assert pd.Series(["x"]).dtype.storage == "python"
+    assert pd.Series(["\ud800"]).str.contains("\ud800", regex=False).all()
