@@ -22,6 +22,7 @@ import math
 import re
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -105,71 +106,82 @@ def read(data: bytes, *, filename: str, options: LogOptions, max_bytes: int) -> 
 
     if shape == "new":
         ids = _ids(columns.get("id"), n)
-        responses = _texts(columns.get("text_post_processed"), columns["text"])
         loglikelihoods = columns["logprobs"]
+        texts = _first_values(columns["text"], n)
+        if "text_post_processed" in columns:
+            # lighteval's final_text: the post-processed text where there is one.
+            processed = _first_values(columns["text_post_processed"], n)
+            texts = np.where(pd.isna(processed), texts, processed)
+        golds = None
     else:
-        ids = [str(i) for i in range(n)]
+        ids = np.arange(n).astype(str).astype(object)
         predictions = columns["predictions"]
         kind = predictions.type.value_type
+        texts = np.full(n, None, dtype=object)
         if pa.types.is_list(kind) or pa.types.is_large_list(kind):
             # A [logprob, is_greedy] pair per option (is_greedy stored as 0.0 / 1.0).
             loglikelihoods = _first_of_pairs(predictions)
-            responses = [None] * n
         elif pa.types.is_floating(kind) or pa.types.is_integer(kind):
-            loglikelihoods, responses = predictions, [None] * n
+            loglikelihoods = predictions
         else:
             loglikelihoods = pa.chunked_array([pa.array([[]] * n, type=pa.list_(pa.float64()))])
-            responses = _texts(None, predictions)
+            texts = _first_values(predictions, n)
+        golds = _first_values(columns["gold"], n) if "gold" in columns else None
 
-    choices = columns["choices"].to_pylist()
-    gold_index = _gold_index(columns["gold_index"])
-    answer, confidence, multiple_choice = _best_options(loglikelihoods, choices, n)
-    errors: list[str] = []
-    answers: list[str] = [""] * n
-    gold: list[str | None] = [None] * n
-    options: list[list[str] | None] = [None] * n
-    golds_old = columns["gold"].to_pylist() if "gold" in columns else None
-    for i in range(n):
-        if multiple_choice[i]:
-            answers[i] = answer[i]
-            options[i] = [str(c).strip() for c in choices[i]]
-            g = gold_index[i]
-            gold[i] = LETTERS[g] if g is not None and 0 <= g < len(choices[i]) else None
-            continue
-        text = responses[i]
-        if text is None:
-            errors.append(
+    choices = _combined(columns["choices"])
+    n_choices = _lengths(choices)
+    gold_index = _gold_index(columns["gold_index"], n)
+    answer, confidence, multiple_choice = _best_options(loglikelihoods, n_choices, n)
+    no_answer = ~multiple_choice & pd.isna(texts)
+    if no_answer.any():
+        raise FileRejected(
+            [
                 f"row {i + 1} (id {_quote(ids[i])}): the model response holds no text and no "
                 "log-probability per option"
-            )
-            continue
-        answers[i] = text.strip()
-        if golds_old is not None:
-            first = (golds_old[i] or [None])[0]
-        else:
-            g = gold_index[i]
-            first = (
-                choices[i][g] if choices[i] and g is not None and 0 <= g < len(choices[i]) else None
-            )
-        # lighteval's choices start with the space the prompt leaves before an answer.
-        gold[i] = first.strip() if isinstance(first, str) else None
-    if errors:
-        raise FileRejected(errors)
+                for i in np.flatnonzero(no_answer)
+            ]
+        )
+    answers = np.where(multiple_choice, answer, _stripped(texts))
+    has_gold = (gold_index >= 0) & (gold_index < n_choices)
+    letters = np.asarray(list(LETTERS), dtype=object)
+    gold_letters = np.where(
+        has_gold & multiple_choice, letters[np.clip(gold_index, 0, len(LETTERS) - 1)], None
+    )
+    if golds is None:
+        # The gold of a generative document is its gold_index among the doc's choices.
+        values = choices.values.to_numpy(zero_copy_only=False)
+        starts = choices.offsets.to_numpy()[:-1]
+        at = np.where(has_gold, starts + gold_index, 0)
+        golds = np.where(has_gold, values[at] if len(values) else None, None)
+    # lighteval's choices start with the space the prompt leaves before an answer.
+    gold = np.where(multiple_choice, gold_letters, _stripped(golds))
+    options = pd.Series(
+        pa.ListArray.from_arrays(
+            choices.offsets, pc.utf8_trim_whitespace(choices.values)
+        ).to_pylist()
+        if multiple_choice.any()
+        else [None] * n,
+        dtype=object,
+    ).where(multiple_choice, None)
 
     grades = _grades(columns["metric"], n)
     task_match = _DETAILS.search(filename)
     task = task_match["task"] if task_match else None
     if task is None and "task" in columns:
         task = next((t for t in columns["task"].to_pylist() if t), None)
-    question = columns["question"].to_pylist() if "question" in columns else [None] * n
+    question = (
+        columns["question"].to_numpy().astype(object)
+        if "question" in columns
+        else np.full(n, None, dtype=object)
+    )
     frame = samples_frame(
         id=ids,
         answer=answers,
-        extracted=np.asarray([a != "" for a in answers], dtype=bool),
+        extracted=answers != "",
         grade=grades,
         confidence=confidence,
         gold=gold,
-        question=[q if isinstance(q, str) and q else None for q in question],
+        question=np.where(pd.isna(question) | (question == ""), None, question),
         options=options,
     )
     return LogSamples(
@@ -249,29 +261,42 @@ def _check_size(parquet: pq.ParquetFile, paths: list[str], max_bytes: int) -> No
         )
 
 
-def _ids(column: pa.ChunkedArray | None, n: int) -> list[str]:
-    values = column.to_pylist() if column is not None else []
-    if not values or all(v in (None, "") for v in values):
-        return [str(i) for i in range(n)]
-    return ["" if v is None else str(v) for v in values]
+def _ids(column: pa.ChunkedArray | None, n: int) -> np.ndarray:
+    values = column.to_numpy() if column is not None else np.full(n, None, dtype=object)
+    if pd.isna(values).all() or (values == "").all():
+        return np.arange(n).astype(str).astype(object)
+    return np.where(pd.isna(values), "", values).astype(str).astype(object)
 
 
-def _texts(preferred: pa.ChunkedArray | None, fallback: pa.ChunkedArray) -> list[str | None]:
-    """The first text of each response (lighteval's `final_text`: the post-processed text when
-    there is one)."""
-    first = [_first_text(v) for v in fallback.to_pylist()]
-    if preferred is not None and not pa.types.is_null(preferred.type):
-        for i, value in enumerate(preferred.to_pylist()):
-            text = _first_text(value)
-            if text is not None:
-                first[i] = text
-    return first
+def _combined(column: pa.ChunkedArray) -> pa.Array:
+    return column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
 
 
-def _first_text(value: object) -> str | None:
-    if isinstance(value, list) and value and isinstance(value[0], str):
-        return value[0]
-    return value if isinstance(value, str) else None
+def _lengths(lists: pa.Array) -> np.ndarray:
+    return pc.fill_null(pc.list_value_length(lists), 0).to_numpy().astype(np.int64)
+
+
+def _first_values(column: pa.ChunkedArray, n: int) -> np.ndarray:
+    """The first element of each row's list (None for an empty or missing list), or the value
+    itself in a column of values."""
+    lists = _combined(column)
+    if not (pa.types.is_list(lists.type) or pa.types.is_large_list(lists.type)):
+        return lists.to_numpy(zero_copy_only=False).astype(object)
+    out = np.full(n, None, dtype=object)
+    if pa.types.is_null(lists.type.value_type):
+        return out
+    present = _lengths(lists) > 0
+    values = lists.values.to_numpy(zero_copy_only=False)
+    out[present] = values[lists.offsets.to_numpy()[:-1][present]]
+    return out
+
+
+def _stripped(texts: np.ndarray) -> np.ndarray:
+    """Texts without surrounding white space; anything else (None) stays as it is."""
+    out = np.asarray(texts, dtype=object).copy()
+    is_text = np.asarray([isinstance(t, str) for t in out], dtype=bool)
+    out[is_text] = pd.Series(out[is_text], dtype=object).str.strip().to_numpy(dtype=object)
+    return out
 
 
 def _first_of_pairs(predictions: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -283,19 +308,16 @@ def _first_of_pairs(predictions: pa.ChunkedArray) -> pa.ChunkedArray:
     return pa.chunked_array(chunks, type=pa.list_(pa.float64()))
 
 
-def _gold_index(column: pa.ChunkedArray) -> list[int | None]:
-    values = column.to_pylist()
-    out: list[int | None] = []
-    for value in values:
-        if isinstance(value, list):
-            value = value[0] if value else None
-        out.append(value if isinstance(value, int) and not isinstance(value, bool) else None)
-    return out
+def _gold_index(column: pa.ChunkedArray, n: int) -> np.ndarray:
+    """The gold option's index per row (the first, where lighteval lists several); -1 if none."""
+    values = _first_values(column, n)
+    numbers = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce")
+    return numbers.fillna(-1).to_numpy().astype(np.int64)
 
 
 def _best_options(
-    loglikelihoods: pa.ChunkedArray, choices: list, n: int
-) -> tuple[list[str], np.ndarray, np.ndarray]:
+    loglikelihoods: pa.ChunkedArray, n_choices: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per row: the most likely option's letter, its softmax share, and whether the row is a
     multiple-choice one (two options or more, a log-probability for each), over whole columns."""
     combined = loglikelihoods.combine_chunks() if loglikelihoods.num_chunks else pa.array([[]])
@@ -307,7 +329,6 @@ def _best_options(
             pc.list_value_length(combined).to_numpy(zero_copy_only=False), nan=0
         ).astype(np.int64)
         values = combined.flatten().to_numpy(zero_copy_only=False).astype(float)
-    n_choices = np.asarray([len(c) if isinstance(c, list) else 0 for c in choices])
     multiple_choice = (lengths >= 2) & (lengths == n_choices) & (lengths <= len(LETTERS))
     rows = np.repeat(np.arange(n), lengths)
     top = np.full(n, -np.inf)
@@ -321,8 +342,8 @@ def _best_options(
     np.minimum.at(best, rows[is_top], positions[is_top])
     usable = multiple_choice & np.isfinite(top) & (totals > 0)
     confidence = np.where(usable, 1.0 / np.where(totals > 0, totals, 1.0), math.nan)
-    letters = [LETTERS[b] if u else "" for b, u in zip(best, usable, strict=True)]
-    return letters, confidence, usable
+    letters = np.asarray(list(LETTERS) + [""], dtype=object)
+    return letters[np.where(usable, best, len(LETTERS))], confidence, usable
 
 
 def _grades(metric: pa.ChunkedArray, n: int) -> list[str | None]:
