@@ -230,3 +230,36 @@ def test_messages_never_show_the_target():
     with pytest.raises(FileRejected) as error:
         read(jsonl(records))
     assert str(error.value) == 'line 5 (doc_id "4"): filtered_resps is not a list of responses'
+
+
+def test_a_target_given_as_the_option_text_becomes_its_letter():
+    record = mc_record(3, [-2.0, -0.5, -1.0], 0)
+    record["target"] = "Oslo"
+    frame = read(jsonl([record])).frame
+    assert frame["gold"].tolist() == ["C"] and frame["answer"].tolist() == ["B"]
+
+
+def test_several_responses_per_request_need_a_filter_that_keeps_one():
+    records = lines()[:2]
+    records[1]["filtered_resps"] = [["first answer", "second answer"]]
+    with pytest.raises(FileRejected) as error:
+        read(jsonl(records))
+    assert error.value.errors == [
+        'line 2 (doc_id "1"): filtered_resps holds several responses per request; choose a '
+        "filter that keeps one (take_first, majority vote)"
+    ]
+
+
+def test_a_results_file_that_is_not_json_is_refused_by_name():
+    data = zipped({SAMPLES.name: SAMPLES.read_bytes(), RESULTS.name: b'{"results": '})
+    with pytest.raises(FileRejected) as error:
+        read(data, filename="run.zip")
+    assert error.value.errors[0].startswith(f'"{RESULTS.name}" is not valid JSON')
+
+
+def test_a_metric_that_is_not_a_share_grades_nothing():
+    records = lines()[:3]
+    for record, bleu in zip(records, (12.5, 0.0, 40.1), strict=True):
+        record["metrics"] = ["bleu"]
+        record["bleu"] = bleu
+    assert read(jsonl(records)).frame["grade"].isna().all()

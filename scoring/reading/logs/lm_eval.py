@@ -200,7 +200,7 @@ def _samples(records: list[dict], places: list[int]) -> pd.DataFrame:
         if not isinstance(responses, list) or not responses:
             errors.append(f"{where}: filtered_resps is not a list of responses")
             continue
-        if all(isinstance(r, list) and len(r) == 2 for r in responses):
+        if all(_is_loglikelihood(r) for r in responses):
             if len(responses) < 2:
                 errors.append(
                     f"{where}: filtered_resps holds the log-likelihood of one continuation "
@@ -250,6 +250,15 @@ def _samples(records: list[dict], places: list[int]) -> pd.DataFrame:
         question=question,
         options=options,
         category=category,
+    )
+
+
+def _is_loglikelihood(response: object) -> bool:
+    """A `[loglikelihood, is_greedy]` pair, as the harness writes it (is_greedy as text)."""
+    return (
+        isinstance(response, list)
+        and len(response) == 2
+        and response[1] in ("True", "False", True, False)
     )
 
 
