@@ -5,7 +5,9 @@ tests/fixtures/logs/lighteval/real, the files built to lighteval's writer schema
 from __future__ import annotations
 
 import io
+import json
 import math
+import zipfile
 from pathlib import Path
 
 import pyarrow as pa
@@ -20,6 +22,7 @@ HERE = Path(__file__).resolve().parent.parent / "fixtures" / "logs" / "lighteval
 DATE = "2026-12-07T10-15-42.316402"
 ANLI = HERE / "real" / "details_anli:r1|0_2026-08-10T17-22-11.385681.parquet"
 SQUAD = HERE / "real" / "details_squad_v2|0_2026-08-10T17-22-11.385681.parquet"
+RESULTS = HERE / "real" / "results_2026-08-10T17-22-11.385681.json"
 IDK = HERE / f"details_mmlu_idk:philosophy|0_{DATE}.parquet"
 GSM8K = HERE / f"details_gsm8k|0_{DATE}.parquet"
 OLD_MC = HERE / f"details_leaderboard|arc:easy|0_{DATE}.parquet"
@@ -220,3 +223,34 @@ def test_text_stays_in_python_storage_with_pyarrow_installed():
 
     assert pd.Series(["x"]).dtype.storage == "python"
     assert pd.Series(["\ud800"]).str.contains("\ud800", regex=False).all()
+
+
+def zipped(*paths: Path) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in paths:
+            archive.writestr(f"results/{path.name}", path.read_bytes())
+    return buffer.getvalue()
+
+
+def test_a_zip_with_the_results_file_names_the_model():
+    data = zipped(ANLI, RESULTS)
+    assert lighteval.looks_like(data, "run.zip")
+    samples = read(data, "run.zip")
+    assert samples.model == json.loads(RESULTS.read_text())["config_general"]["model_name"]
+    assert samples.task == "anli:r1|0"
+    assert samples.frame["id"].tolist() == read_path(ANLI).frame["id"].tolist()
+
+
+def test_a_zip_of_several_tasks_is_refused_with_the_tasks():
+    with pytest.raises(FileRejected) as error:
+        read(zipped(ANLI, SQUAD, RESULTS), "run.zip")
+    (message,) = error.value.errors
+    assert '"anli:r1|0"' in message and '"squad_v2|0"' in message and "one task" in message
+
+
+def test_a_truncated_zip_is_refused():
+    data = zipped(ANLI, RESULTS)
+    with pytest.raises(FileRejected) as error:
+        read(data[: len(data) // 2], "run.zip")
+    assert "damaged or truncated" in error.value.errors[0]

@@ -11,6 +11,9 @@ Two shapes exist:
   These rows carry no id: the row number (from 0) stands for it.
 Files of lighteval 0.7 and earlier, which wrote every column as text, are refused.
 
+A zip of one task's details file with the run's `results_<date>.json` also reads: the results
+name the model (`config_general.model_name`).
+
 Multiple-choice documents (two options or more, a log-probability each) answer with the most
 likely option's letter; its softmax share over the options is the confidence.
 """
@@ -18,6 +21,7 @@ likely option's letter; its softmax share over the options is the confidence.
 from __future__ import annotations
 
 import io
+import json
 import math
 import re
 
@@ -29,6 +33,7 @@ import pyarrow.parquet as pq
 
 from scoring.reading.errors import FileRejected, _quote, _size
 from scoring.reading.logs import LogOptions, LogSamples, samples_frame
+from scoring.reading.logs.archives import Archive, is_zip
 from scoring.reading.logs.likelihoods import LETTERS, metric_grades
 
 FORMAT = "lighteval"
@@ -39,6 +44,7 @@ ID_FIELD = (
 )
 
 _PARQUET_MAGIC = b"PAR1"
+_RESULTS = re.compile(r"(?:^|/)results_(?P<date>\d{4}-\d{2}-\d{2}T[0-9.\-]+)\.json$")
 _DETAILS = re.compile(
     r"(?:^|/)details_(?P<task>.+)_(?P<date>\d{4}-\d{2}-\d{2}T[0-9.\-]+)\.parquet$"
 )
@@ -66,11 +72,20 @@ _OLD = (
 
 
 def looks_like(data: bytes, filename: str) -> bool:
+    if is_zip(data):
+        try:
+            names = Archive(data, max_bytes=len(data)).names
+        except FileRejected:
+            return False
+        return any(_DETAILS.search(name) for name in names)
     # The start only: a truncated file is still recognised, and then refused with the reason.
     return data.startswith(_PARQUET_MAGIC)
 
 
 def read(data: bytes, *, filename: str, options: LogOptions, max_bytes: int) -> LogSamples:
+    model = None
+    if is_zip(data):
+        filename, data, model = _from_zip(data, max_bytes)
     try:
         parquet = pq.ParquetFile(io.BytesIO(data))
     except (pa.ArrowException, OSError, ValueError):
@@ -189,9 +204,44 @@ def read(data: bytes, *, filename: str, options: LogOptions, max_bytes: int) -> 
         id_field=ID_FIELD,
         frame=frame,
         places=np.arange(1, n + 1, dtype=np.int64),
-        model=None,
+        model=model,
         task=task,
     )
+
+
+def _from_zip(data: bytes, max_bytes: int) -> tuple[str, bytes, str | None]:
+    """The details file of a zip (of one task) and the model its results file names."""
+    archive = Archive(data, max_bytes=max_bytes)
+    details = [name for name in archive.names if _DETAILS.search(name)]
+    if not details:
+        raise FileRejected(
+            ["the zip file holds no lighteval details file (details_<task>_<date>.parquet)"]
+        )
+    if len(details) > 1:
+        tasks = ", ".join(_quote(_DETAILS.search(name)["task"]) for name in details[:10])  # type: ignore[index]
+        raise FileRejected(
+            [
+                f"the zip file holds {len(details)} details files ({tasks}); a submission is one "
+                "task: upload that task's details_<task>_<date>.parquet (with its results json)"
+            ]
+        )
+    name = details[0]
+    date = _DETAILS.search(name)["date"]  # type: ignore[index]
+    results = [n for n in archive.names if _RESULTS.search(n)]
+    same_run = [n for n in results if _RESULTS.search(n)["date"] == date]  # type: ignore[index]
+    results = same_run or (results if len(results) == 1 else [])
+    model = _model(results[0], archive.read(results[0])) if results else None
+    return name, archive.read(name), model
+
+
+def _model(name: str, data: bytes) -> str | None:
+    try:
+        results = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise FileRejected([f"{_quote(name)} is not valid JSON ({error})"]) from None
+    general = results.get("config_general") if isinstance(results, dict) else None
+    model = general.get("model_name") if isinstance(general, dict) else None
+    return model if isinstance(model, str) and model else None
 
 
 def _read_columns(
