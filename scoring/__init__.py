@@ -24,6 +24,8 @@ metrics are the headline ones (`scores.primary_run`) and the rank shift (`rankin
 `python -m scoring` scores one file locally.
 """
 
+# First: how pandas stores text, before any frame is made.
+import scoring.text_storage  # noqa: F401
 from scoring.benchmark import (
     BINARY_KEY,
     DEFAULT_ABSTENTION_PHRASES,
