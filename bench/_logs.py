@@ -183,12 +183,44 @@ def every_eval_ever(clients: Path, n: int) -> tuple[str, bytes]:
     return "instances.jsonl", ("\n".join(lines) + "\n").encode()
 
 
+def lighteval(clients: Path, n: int) -> tuple[str, bytes]:
+    """lighteval 0.13 `--save-details` of a multiple-choice task: the real anli file's first
+    row (from the importers' test fixtures, the real-clients folder having no lighteval run)
+    written n times with pyarrow, with ids, gold and log-probabilities changed."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "logs" / "lighteval"
+    real = next((folder / "real").glob("details_anli*.parquet"))
+    table = pq.read_table(real)
+    template = table.slice(0, 1).to_pylist()[0]
+    rng = np.random.default_rng(6)
+    gold = rng.integers(0, 3, n)
+    logprobs = -np.abs(rng.normal(size=(n, 3)))
+    rows = []
+    for i in range(n):
+        row = {
+            "doc": dict(template["doc"], id=str(i), gold_index=int(gold[i])),
+            "metric": {"acc": int(np.argmax(logprobs[i]) == gold[i])},
+            "model_response": dict(
+                template["model_response"],
+                logprobs=logprobs[i].tolist(),
+                argmax_logits_eq_gold=[False, False, False],
+            ),
+        }
+        rows.append(row)
+    buffer = io.BytesIO()
+    pq.write_table(pa.Table.from_pylist(rows, schema=table.schema), buffer)
+    return real.name, buffer.getvalue()
+
+
 MAKERS = {
     "inspect (.json)": inspect_json,
     "inspect (.eval)": inspect_eval,
     "lm-eval (.jsonl)": lm_eval,
     "helm (.zip)": helm,
     "every-eval-ever (.jsonl)": every_eval_ever,
+    "lighteval (.parquet)": lighteval,
 }
 
 
