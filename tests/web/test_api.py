@@ -6,13 +6,16 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
 
+import httpx
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from leaderboard import services
 from leaderboard.models import ApiToken, Submission
+from tests.processes import start_gunicorn, stop
 
 pytestmark = pytest.mark.django_db
 
@@ -419,3 +422,71 @@ def test_the_reference_page_loads_its_assets_from_our_static_files(client, setti
     assert assets and all(asset.startswith(settings.STATIC_URL) for asset in assets), assets
     assert "img-src 'self' blob: data:" in response["Content-Security-Policy"]
     assert "script-src 'self';" in response["Content-Security-Policy"]
+
+
+# --- with real processes --------------------------------------------------------------------
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_script_submits_and_follows_its_upload_to_the_board(
+    celery_worker, client, user, make_benchmark, token
+):
+    make_benchmark()
+    api = Client()
+    response = api_upload(api, "capitals", token)
+    assert response.status_code == 201
+    status_url = response["Location"].removeprefix("http://testserver")
+    deadline = time.monotonic() + 60
+    while (body := api.get(status_url, headers=bearer(token)).json())["status"] in (
+        "queued",
+        "scoring",
+    ):
+        assert time.monotonic() < deadline, body
+        time.sleep(0.1)
+    assert body["status"] == "scored", body
+    client.force_login(user)
+    assert body == client.get(f"/submissions/{body['id']}.json").json()
+    board = api.get("/api/benchmarks/capitals/leaderboard", headers=bearer(token)).json()
+    assert [row["id"] for row in board["rows"]] == [body["id"]]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_reference_page_works_from_the_collected_static_files(
+    worker_env, collected_static, tmp_path
+):
+    """Under gunicorn with WhiteNoise and the collected, hashed static files, as in production:
+    every asset of the page comes from our static URL."""
+    process, url = start_gunicorn(
+        {**worker_env, "STATIC_ROOT": str(collected_static)}, tmp_path / "web.log"
+    )
+    try:
+        page = httpx.get(f"{url}/api/docs")
+        assert page.status_code == 200
+        assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+        assert len(assets) >= 4, page.text
+        for asset in assets:
+            # Collected, under a name that holds its hash, and served by WhiteNoise.
+            assert re.fullmatch(r"/static/ninja/[\w.-]+\.[0-9a-f]{12}\.\w+", asset), asset
+            response = httpx.get(url + asset)
+            assert response.status_code == 200, asset
+            assert response.headers["Cache-Control"].startswith("max-age=315360000")
+        schema = httpx.get(f"{url}/api/schema")
+        assert schema.status_code == 200 and schema.json()["openapi"].startswith("3.")
+    finally:
+        stop(process)
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_the_reference_page_runs_under_the_content_security_policy(page):
+    """Swagger UI draws every endpoint from /api/schema, with nothing blocked, no error and no
+    request to another host (the `page` fixture fails the test on any)."""
+    page.goto("/api/docs")
+    page.locator(".opblock").first.wait_for()
+    assert page.locator(".opblock").count() == 4
+    page.locator(".opblock-post .opblock-summary").first.click()
+    page.locator(".try-out__btn").first.click()
+    # The upload form drawn from the schema: the file field among the form's fields.
+    page.locator("input[type=file]").first.wait_for()
+    page.wait_for_load_state("networkidle")
