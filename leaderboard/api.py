@@ -377,6 +377,55 @@ def benchmark(request: HttpRequest, slug: str):
     return views.benchmark_json(request, slug)
 
 
+# The methods of the endpoints above; any other is answered 405 in JSON, like every refusal.
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+def _refuse_method(request: HttpRequest, allowed: str) -> HttpResponse:
+    response = _errors(
+        request, 405, [f"{request.method} is not allowed at {request.path}: use {allowed}."]
+    )
+    response["Allow"] = allowed
+    return response
+
+
+@api.api_operation(
+    [m for m in METHODS if m != "POST"],
+    "/benchmarks/{slug}/submissions",
+    auth=None,
+    include_in_schema=False,
+)
+def submit_other_methods(request: HttpRequest, slug: str):
+    return _refuse_method(request, "POST")
+
+
+@api.api_operation(
+    [m for m in METHODS if m != "GET"],
+    "/submissions/{int:submission_id}",
+    auth=None,
+    include_in_schema=False,
+)
+def submission_other_methods(request: HttpRequest, submission_id: int):
+    return _refuse_method(request, "GET")
+
+
+@api.api_operation(
+    [m for m in METHODS if m != "GET"],
+    "/benchmarks/{slug}/leaderboard",
+    auth=None,
+    include_in_schema=False,
+)
+def leaderboard_other_methods(request: HttpRequest, slug: str):
+    return _refuse_method(request, "GET")
+
+
+@api.api_operation(
+    [m for m in METHODS if m != "GET"], "/benchmarks/{slug}", auth=None, include_in_schema=False
+)
+def benchmark_other_methods(request: HttpRequest, slug: str):
+    return _refuse_method(request, "GET")
+
+
 @api.api_operation(
     ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"],
     "/{path:rest}",

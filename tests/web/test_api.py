@@ -97,6 +97,20 @@ def test_no_one_revokes_another_users_token(client, other_user, token):
     assert stored.revoked_at is None
 
 
+def test_staff_revoke_a_leaked_token_in_the_admin(admin_client, make_benchmark, token):
+    make_benchmark()
+    stored = ApiToken.objects.get()
+    listing = admin_client.get("/admin/leaderboard/apitoken/").content.decode()
+    assert stored.prefix in listing and token not in listing
+    response = admin_client.post(
+        "/admin/leaderboard/apitoken/", {"action": "revoke", "_selected_action": [stored.pk]}
+    )
+    assert response.status_code == 302
+    stored.refresh_from_db()
+    assert stored.revoked_at is not None
+    assert Client().get("/api/benchmarks/capitals", headers=bearer(token)).status_code == 401
+
+
 def test_it_records_when_a_token_was_last_used_at_most_once_a_minute(make_benchmark, token):
     make_benchmark()
     client = Client()
@@ -343,6 +357,21 @@ def test_it_answers_404_for_what_is_not_there(make_benchmark, token):
         assert message.startswith(f"There is no API endpoint at {path}")
 
 
+def test_it_answers_other_methods_with_405_in_json(make_benchmark, token):
+    make_benchmark()
+    client = Client()
+    for method, path, allowed in (
+        ("get", "/api/benchmarks/capitals/submissions", "POST"),
+        ("post", "/api/benchmarks/capitals/leaderboard", "GET"),
+        ("delete", "/api/benchmarks/capitals", "GET"),
+        ("put", "/api/submissions/1", "GET"),
+    ):
+        response = getattr(client, method)(path, headers=bearer(token))
+        assert response.status_code == 405, path
+        assert response["Allow"] == allowed
+        assert errors_of(response) == [f"{method.upper()} is not allowed at {path}: use {allowed}."]
+
+
 def test_it_refuses_an_archived_benchmark(make_benchmark, token):
     make_benchmark(visibility="archived")
     response = api_upload(Client(), "capitals", token)
@@ -490,3 +519,39 @@ def test_the_reference_page_runs_under_the_content_security_policy(page):
     # The upload form drawn from the schema: the file field among the form's fields.
     page.locator("input[type=file]").first.wait_for()
     page.wait_for_load_state("networkidle")
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_token_made_on_the_account_page_submits_from_a_script(
+    page, live_server, user, make_benchmark
+):
+    make_benchmark()
+    page.goto("/accounts/login/")
+    page.fill("#id_username", user.username)
+    page.fill("#id_password", "a-long-passphrase-1")
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("link", name="Account").click()
+    page.fill("#id_token-name", "nightly CI")
+    page.get_by_role("button", name="Create a token").click()
+    token = page.locator("#new-token-text").input_value()
+    assert token.startswith("lb_") and len(token) == 43
+
+    def upload() -> httpx.Response:
+        return httpx.post(
+            f"{live_server.url}/api/benchmarks/capitals/submissions",
+            headers=bearer(token),
+            data={"model_name": "from-ci"},
+            files={"file": ("predictions.csv", PREDICTIONS_CSV)},
+        )
+
+    response = upload()
+    assert response.status_code == 201, response.text
+    page.goto("/accounts/")
+    assert token not in page.content()
+    row = page.locator("#token-list tbody tr", has_text="nightly CI")
+    assert token[:10] in row.inner_text() and "never" not in row.inner_text()
+    row.get_by_role("button", name="Revoke").click()
+    page.get_by_text("is revoked").wait_for()
+    assert upload().status_code == 401
+    assert Submission.objects.get().model_name == "from-ci"
