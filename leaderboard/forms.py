@@ -10,6 +10,7 @@ from django.contrib.auth.forms import UserCreationForm
 from django.template.defaultfilters import filesizeformat
 
 import scoring
+from leaderboard import uploads
 from leaderboard.models import (
     AccountSettings,
     ApiToken,
@@ -33,7 +34,8 @@ def check_upload(upload) -> None:
     limit = settings.UPLOAD_MAX_BYTES
     if upload.size is not None and upload.size > limit:
         raise forms.ValidationError(
-            f"The file is {filesizeformat(upload.size)}; the limit is {filesizeformat(limit)}."
+            f"The file is {filesizeformat(upload.size)}; the limit is {filesizeformat(limit)}.",
+            code=uploads.TOO_LARGE,
         )
     if upload.size == 0:
         raise forms.ValidationError("The file is empty.")

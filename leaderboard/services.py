@@ -15,13 +15,14 @@ from datetime import timedelta
 
 import numpy as np
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 import scoring
-from leaderboard import gold_snapshots, notifications
+from leaderboard import gold_snapshots, notifications, uploads
 from leaderboard.models import ApiToken, Benchmark, ConfirmedEmail, Item, Run, Submission
 
 log = logging.getLogger(__name__)
@@ -329,10 +330,6 @@ def submission_upload_refused(*, benchmark: Benchmark, user) -> UploadRefused | 
     return None
 
 
-# The code of a file error that says the file is too large: answered 413 by the API.
-TOO_LARGE = "too_large"
-
-
 def submission_upload(
     *, benchmark: Benchmark, owner, form, upload_refusal: str = "", quota: int
 ) -> Submission:
@@ -343,8 +340,6 @@ def submission_upload(
     the form shows them. `upload_refusal` is why the upload handler dropped the file, if it did
     (``uploads.REFUSAL``).
     """
-    from django.core.exceptions import ValidationError
-
     refused = submission_upload_refused(benchmark=benchmark, user=owner)
     if refused is not None:
         form.add_error(None, ValidationError(refused.errors[0], code=refused.code))
@@ -353,11 +348,11 @@ def submission_upload(
         # The file was dropped while it arrived: say why, rather than that it is missing.
         form.is_valid()
         form.errors.pop("file", None)
-        form.add_error("file", ValidationError(upload_refusal, code=TOO_LARGE))
+        form.add_error("file", ValidationError(upload_refusal, code=uploads.TOO_LARGE))
     if upload_refusal or not form.is_valid():
         raise UploadRefused(
             form_messages(form),
-            status=413 if form.has_error("file", TOO_LARGE) else 400,
+            status=413 if form.has_error("file", uploads.TOO_LARGE) else 400,
             code="invalid",
         )
     data = form.cleaned_data

@@ -299,6 +299,18 @@ def test_it_refuses_a_file_over_the_limit_with_413(make_benchmark, token, settin
     assert not Submission.objects.exists()
 
 
+def test_the_forms_own_size_check_answers_413_too(make_benchmark, token, settings):
+    # Without the upload handler that drops a large file as it arrives, the form's check of
+    # the file's size still refuses it, with the same status.
+    settings.UPLOAD_MAX_BYTES = 100
+    settings.FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.MemoryFileUploadHandler"]
+    make_benchmark()
+    response = api_upload(Client(), "capitals", token, content=b"x" * 101)
+    assert response.status_code == 413
+    assert errors_of(response) == ["file: The file is 101\xa0bytes; the limit is 100\xa0bytes."]
+    assert not Submission.objects.exists()
+
+
 def test_it_refuses_a_file_type_it_does_not_read(client, user, make_benchmark, token):
     make_benchmark()
     response = api_upload(Client(), "capitals", token, name="model.pkl")
