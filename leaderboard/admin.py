@@ -6,12 +6,13 @@ import json
 
 from django.contrib import admin, messages
 from django.db import models, transaction
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from leaderboard import services, uploads
 from leaderboard.exports import submission_json_data
 from leaderboard.forms import BenchmarkAdminForm
-from leaderboard.models import Benchmark, Item, Submission
+from leaderboard.models import ApiToken, Benchmark, Item, Submission
 
 admin.site.site_header = "Abstention-aware leaderboard: administration"
 
@@ -220,3 +221,34 @@ class SubmissionAdmin(admin.ModelAdmin):
         with transaction.atomic():
             count = services.submissions_rescore(ids=list(queryset.values_list("pk", flat=True)))
         self.message_user(request, f"{count} submissions queued for scoring.", messages.SUCCESS)
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Personal API tokens, by their first characters (the rest is never stored): staff can
+    revoke one that leaked. Users make and revoke their own on the account page."""
+
+    list_display = ("prefix", "name", "user", "created_at", "last_used_at", "revoked_at")
+    list_filter = ("revoked_at",)
+    search_fields = ("name", "prefix", "user__username")
+    list_select_related = ("user",)
+    actions = ("revoke",)
+    fields = readonly_fields = (
+        "user",
+        "name",
+        "prefix",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    )
+
+    def has_add_permission(self, request) -> bool:
+        return False  # tokens are made on the account page, where they are shown once
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request, queryset) -> None:
+        revoked = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        self.message_user(request, f"{revoked} token(s) revoked.", messages.SUCCESS)

@@ -10,7 +10,10 @@ from django.contrib.auth.forms import UserCreationForm
 from django.template.defaultfilters import filesizeformat
 
 import scoring
+from leaderboard import uploads
 from leaderboard.models import (
+    AccountSettings,
+    ApiToken,
     Benchmark,
     Submission,
     default_abstention_phrases,
@@ -31,7 +34,8 @@ def check_upload(upload) -> None:
     limit = settings.UPLOAD_MAX_BYTES
     if upload.size is not None and upload.size > limit:
         raise forms.ValidationError(
-            f"The file is {filesizeformat(upload.size)}; the limit is {filesizeformat(limit)}."
+            f"The file is {filesizeformat(upload.size)}; the limit is {filesizeformat(limit)}.",
+            code=uploads.TOO_LARGE,
         )
     if upload.size == 0:
         raise forms.ValidationError("The file is empty.")
@@ -102,6 +106,27 @@ class SubmissionForm(forms.ModelForm):
         upload = self.cleaned_data["file"]
         check_upload(upload)
         return upload
+
+
+class ApiTokenForm(forms.ModelForm):
+    class Meta:
+        model = ApiToken
+        fields = ("name",)
+        labels = {"name": "Name"}
+        help_texts = {"name": "What the token is for, e.g. “CI of my-model”."}
+
+
+class AccountSettingsForm(forms.ModelForm):
+    class Meta:
+        model = AccountSettings
+        fields = ("email_on_finish",)
+        labels = {"email_on_finish": "E-mail me when a submission of mine finishes"}
+        help_texts = {
+            "email_on_finish": (
+                "One e-mail per upload, to your confirmed address, when it is scored, rejected or "
+                "failed; none when staff score it again."
+            )
+        }
 
 
 class TargetsField(forms.CharField):

@@ -615,3 +615,71 @@ class ConfirmedEmail(models.Model):
     def holds(cls, user) -> bool:
         """Whether this user has confirmed an e-mail address."""
         return user.is_authenticated and cls.objects.filter(user=user).exists()
+
+
+class ApiTokenQuerySet(models.QuerySet):
+    def active(self) -> ApiTokenQuerySet:
+        """Tokens not revoked, of accounts that may still log in."""
+        return self.filter(revoked_at__isnull=True, user__is_active=True)
+
+
+class ApiToken(models.Model):
+    """A personal token a script sends (``Authorization: Bearer lb_…``) to submit and to read
+    its user's submissions through the API, and nothing else.
+
+    Only the token's SHA-256 is stored: the token itself is shown once, when it is made, and
+    its first characters (`prefix`) name it on the account page afterwards.
+    """
+
+    # "lb_" and 40 URL-safe characters (30 random bytes).
+    PREFIX = "lb_"
+    RANDOM_BYTES = 30
+    LENGTH = len(PREFIX) + 40
+    # How many characters of a token name it on the account page.
+    SHOWN_CHARS = 10
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=SHOWN_CHARS)
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @staticmethod
+    def digest_of(text: str) -> str:
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+
+class AccountSettings(models.Model):
+    """What an account chose on its account page."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="account_settings"
+    )
+    email_on_finish = models.BooleanField(
+        default=False,
+        help_text="E-mail me when a submission of mine is scored, rejected or failed.",
+    )
+
+    def __str__(self) -> str:
+        return f"settings of {self.user}"
+
+    @classmethod
+    def of(cls, user) -> AccountSettings:
+        """The user's settings, the defaults for one who never changed them (nothing stored)."""
+        return cls.objects.filter(user=user).first() or cls(user=user)

@@ -1,4 +1,5 @@
-"""Failed log-ins, counted per username and per client address, and refused past a limit.
+"""Failed log-ins, counted per username and per client address, and refused past a limit; and
+unknown or revoked API tokens, counted per client address alike.
 
 Both log-in pages (the site's and the admin's) use the forms below: a form counts the attempt in
 the shared cache (Redis in production, so every web process sees the same count) before it checks
@@ -70,16 +71,24 @@ def count_attempt(username: str, address: str) -> int:
     (`take_back`), so the counts hold failures only.
     """
     user_key, address_key = failure_keys(username, address)
-    limits = {
-        user_key: settings.LOGIN_MAX_FAILURES,
-        address_key: settings.LOGIN_MAX_FAILURES_PER_ADDRESS,
-    }
+    seconds = _count_against(
+        {
+            user_key: settings.LOGIN_MAX_FAILURES,
+            address_key: settings.LOGIN_MAX_FAILURES_PER_ADDRESS,
+        }
+    )
+    if getattr(cache, "unavailable", False):
+        log.warning("Log-in attempts are not limited: the cache is unavailable")
+    return seconds
+
+
+def _count_against(limits: dict[str, int]) -> int:
+    """Count one attempt under each key; how long attempts stay refused if one count is past
+    its limit, else 0."""
     ends = []
     for key, limit in limits.items():
         if _count(key) > limit:
             ends.append(cache.get(f"{key}:ends", 0))
-    if getattr(cache, "unavailable", False):
-        log.warning("Log-in attempts are not limited: the cache is unavailable")
     if not ends:
         return 0
     # A count whose end time was lost still stands for a whole window, the longest it can last.
@@ -114,6 +123,35 @@ def forget_failures(username: str) -> None:
     # could otherwise clear it by logging in between guesses at other accounts.
     user_key, _ = failure_keys(username, "")
     cache.delete_many([user_key, f"{user_key}:ends"])
+
+
+def token_failure_key(address: str) -> str:
+    return f"token-failures:address:{address}"
+
+
+def count_token_attempt(address: str) -> int:
+    """Count one API token checked from this address, before it is looked up; how long tokens
+    from there stay refused if it is past the limit, else 0.
+
+    As with log-ins, the attempt is counted first and taken back (`take_back_token_attempt`)
+    once the token proves good, so that the count holds the unknown and revoked tokens only, and
+    however many are sent at once, no more than the limit are looked up.
+    """
+    seconds = _count_against(
+        {token_failure_key(address): settings.API_TOKEN_MAX_FAILURES_PER_ADDRESS}
+    )
+    if seconds:
+        take_back_token_attempt(address)
+    return seconds
+
+
+def take_back_token_attempt(address: str) -> None:
+    with contextlib.suppress(ValueError):
+        cache.decr(token_failure_key(address))
+
+
+def too_many_tokens_message(seconds: int) -> str:
+    return too_many_message("unknown or revoked API tokens from this address", seconds)
 
 
 def _window() -> int:

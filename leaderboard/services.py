@@ -8,19 +8,22 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
+import secrets
 from datetime import timedelta
 
 import numpy as np
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 import scoring
-from leaderboard import gold_snapshots
-from leaderboard.models import Benchmark, ConfirmedEmail, Item, Run, Submission
+from leaderboard import gold_snapshots, notifications, uploads
+from leaderboard.models import ApiToken, Benchmark, ConfirmedEmail, Item, Run, Submission
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +40,24 @@ GOLD_INTERNAL_ERROR_MESSAGE = (
 
 
 class QuotaExceeded(Exception):
-    pass
+    def __init__(self, message: str, *, retry_after: int = 0) -> None:
+        super().__init__(message)
+        # Seconds until the oldest upload counted leaves the 24 hours, and one more is taken.
+        self.retry_after = retry_after
+
+
+class UploadRefused(Exception):
+    """An upload the site does not take: the messages the uploader is told (those the upload
+    form shows) and the HTTP status that says why, for the API."""
+
+    def __init__(
+        self, errors: list[str], *, status: int, code: str = "", retry_after: int = 0
+    ) -> None:
+        super().__init__(errors)
+        self.errors = list(errors)
+        self.status = status
+        self.code = code
+        self.retry_after = retry_after
 
 
 class EmailTaken(Exception):
@@ -262,6 +282,108 @@ def quota_left(*, benchmark: Benchmark, owner, quota: int) -> int:
     return max(0, quota - submissions_today(benchmark=benchmark, owner=owner))
 
 
+def _quota_frees_in(*, benchmark: Benchmark, owner, quota: int) -> int:
+    """Seconds until one more upload fits in the quota: until enough of those counted now are
+    more than 24 hours old."""
+    since = timezone.now() - timedelta(days=1)
+    counted = list(
+        Submission.objects.filter(benchmark=benchmark, owner=owner, created_at__gte=since)
+        .counting_for_quota()
+        .order_by("created_at")
+        .values_list("created_at", flat=True)
+    )
+    if len(counted) < quota or not counted:
+        return 1
+    frees_at = counted[len(counted) - quota] + timedelta(days=1)
+    return max(1, math.ceil((frees_at - timezone.now()).total_seconds()))
+
+
+def needs_confirmation_message(benchmark: Benchmark) -> str:
+    return (
+        f"The answers of {benchmark.name} are hidden, so it takes uploads only from accounts with "
+        "a confirmed e-mail address (one account per address): each account is one more chance "
+        "to probe the hidden answers, and a confirmed address makes it cost something."
+    )
+
+
+def submission_upload_refused(*, benchmark: Benchmark, user) -> UploadRefused | None:
+    """Why this benchmark takes no upload from this user now, before any file is looked at;
+    None when it takes one. The upload form and the API both ask."""
+    if not benchmark.is_published:
+        return UploadRefused(
+            [f"{benchmark.name} is {benchmark.visibility}: it takes no uploads."],
+            status=403,
+            code="not_published",
+        )
+    if not benchmark.n_items:
+        return UploadRefused(
+            [f"{benchmark.name} has no items yet (its gold file is being read): try later."],
+            status=403,
+            code="no_items",
+        )
+    if not (benchmark.gold_public or user.is_staff or ConfirmedEmail.holds(user)):
+        # Each identity is one more probe of a hidden answer key: these cost a confirmed address.
+        # (Staff read the gold in the admin anyway.)
+        return UploadRefused(
+            [needs_confirmation_message(benchmark)], status=403, code="needs_confirmation"
+        )
+    return None
+
+
+def submission_upload(
+    *, benchmark: Benchmark, owner, form, upload_refusal: str = "", quota: int
+) -> Submission:
+    """Make a submission from a bound upload form (``forms.SubmissionForm``), under the same
+    rules wherever it was sent from: the upload form or the API.
+
+    Raises UploadRefused when it is not taken; the reasons are in the form's errors too, where
+    the form shows them. `upload_refusal` is why the upload handler dropped the file, if it did
+    (``uploads.REFUSAL``).
+    """
+    refused = submission_upload_refused(benchmark=benchmark, user=owner)
+    if refused is not None:
+        form.add_error(None, ValidationError(refused.errors[0], code=refused.code))
+        raise refused
+    if upload_refusal:
+        # The file was dropped while it arrived: say why, rather than that it is missing.
+        form.is_valid()
+        form.errors.pop("file", None)
+        form.add_error("file", ValidationError(upload_refusal, code=uploads.TOO_LARGE))
+    if upload_refusal or not form.is_valid():
+        raise UploadRefused(
+            form_messages(form),
+            status=413 if form.has_error("file", uploads.TOO_LARGE) else 400,
+            code="invalid",
+        )
+    data = form.cleaned_data
+    try:
+        return submission_create(
+            benchmark=benchmark,
+            owner=owner,
+            file=data["file"],
+            model_name=data["model_name"],
+            organisation=data["organisation"],
+            url=data["url"],
+            description=data["description"],
+            visibility=data["visibility"],
+            quota=quota,
+        )
+    except QuotaExceeded as exceeded:
+        form.add_error(None, ValidationError(str(exceeded), code="quota"))
+        raise UploadRefused(
+            [str(exceeded)], status=429, code="quota", retry_after=exceeded.retry_after
+        ) from None
+
+
+def form_messages(form) -> list[str]:
+    """A bound form's errors as the API gives them: each field's prefixed with its name."""
+    messages = []
+    for field, errors in form.errors.items():
+        prefix = "" if field == "__all__" else f"{field}: "
+        messages.extend(f"{prefix}{error}" for error in errors)
+    return messages
+
+
 def submission_create(
     *,
     benchmark: Benchmark,
@@ -286,7 +408,8 @@ def submission_create(
             if submissions_today(benchmark=benchmark, owner=owner) >= quota:
                 raise QuotaExceeded(
                     f"You have used your {quota} submissions to {benchmark.name} for the last "
-                    "24 hours; rejected and failed uploads do not count. Try again later."
+                    "24 hours; rejected and failed uploads do not count. Try again later.",
+                    retry_after=_quota_frees_in(benchmark=benchmark, owner=owner, quota=quota),
                 )
         submission = Submission(
             benchmark=benchmark,
@@ -448,6 +571,9 @@ def _store_result(*, submission_id: int, result: scoring.SubmissionScore, finger
         submission = Submission.objects.get(pk=submission_id)
         if submission.status != Submission.Status.SCORING:
             return
+        if submission.finished_at is None:
+            # Its first finish: the owner hears of it, if they asked (not of rescorings).
+            notifications.finished_on_commit(submission_id)
         submission.runs.all().delete()
         Run.objects.bulk_create(Run.from_score(submission, run) for run in result.runs)
         # The runs hold the result; the submission, what concerns the whole file.
@@ -482,17 +608,22 @@ def submission_finish(
             submission_id=submission_id, fingerprint=fingerprint
         ):
             return
-        updated = Submission.objects.filter(
+        scoring_now = Submission.objects.select_for_update().filter(
             pk=submission_id, status=Submission.Status.SCORING
-        ).update(
+        )
+        before = scoring_now.values("finished_at").first()
+        if before is None:
+            return
+        scoring_now.update(
             status=status,
             errors=list(errors),
             n_errors=len(errors) if n_errors is None else n_errors,
             progress=100,
             finished_at=timezone.now(),
         )
-        if updated:
-            Submission.objects.get(pk=submission_id).runs.all().delete()
+        Submission.objects.get(pk=submission_id).runs.all().delete()
+        if before["finished_at"] is None:
+            notifications.finished_on_commit(submission_id)
 
 
 def submission_release(*, submission_id: int) -> None:
@@ -528,6 +659,8 @@ def submissions_requeue_stale(*, stale_after: timedelta, max_attempts: int) -> d
                     finished_at=timezone.now(),
                 )
                 log.error("Submission %s failed after %s attempts", submission.pk, max_attempts)
+                if submission.finished_at is None:
+                    notifications.finished_on_commit(submission.pk)
                 failed += 1
                 continue
             Submission.objects.filter(pk=submission.pk).update(
@@ -690,3 +823,40 @@ def email_confirm(*, user, email: str) -> ConfirmedEmail:
             return existing
         raise EmailTaken(email) from None
     return confirmed
+
+
+def api_token_create(*, user, name: str) -> tuple[ApiToken, str]:
+    """A new personal API token for `user`, and its text: shown this once, never stored."""
+    text = ApiToken.PREFIX + secrets.token_urlsafe(ApiToken.RANDOM_BYTES)
+    token = ApiToken.objects.create(
+        user=user,
+        name=name,
+        prefix=text[: ApiToken.SHOWN_CHARS],
+        digest=ApiToken.digest_of(text),
+    )
+    return token, text
+
+
+def api_token_revoke(*, user, token_id: int) -> ApiToken | None:
+    """Revoke one of the user's tokens; the token, None if it is not theirs. Revoking a revoked
+    token changes nothing."""
+    token = ApiToken.objects.filter(pk=token_id, user=user).first()
+    if token is None:
+        return None
+    ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    token.refresh_from_db(fields=["revoked_at"])
+    return token
+
+
+# `last_used_at` is written at most this often: a script polling every second costs no write per
+# request.
+TOKEN_USE_RECORDED_EVERY = timedelta(minutes=1)
+
+
+def api_token_used(*, token: ApiToken) -> None:
+    now = timezone.now()
+    if token.last_used_at is not None and now - token.last_used_at < TOKEN_USE_RECORDED_EVERY:
+        return
+    ApiToken.objects.filter(pk=token.pk).filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - TOKEN_USE_RECORDED_EVERY)
+    ).update(last_used_at=now)

@@ -64,6 +64,9 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "")
 SITE_NAME = os.getenv("SITE_NAME", "Abstention-aware leaderboard")
+# The site's address as its users reach it: the links in e-mails that a worker sends (a
+# submission finished), which no request tells.
+SITE_URL = os.getenv("SITE_URL", "http://localhost:8000").rstrip("/")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -74,6 +77,10 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    # django-ninja: the API (leaderboard/api.py). Installed as an app so that its reference page
+    # is rendered from its own template with Swagger UI from its static files, ours once
+    # collected: the page loads nothing from elsewhere.
+    "ninja",
     "leaderboard",
 ]
 
@@ -305,6 +312,9 @@ SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", "false")
 LOGIN_MAX_FAILURES = envint("LOGIN_MAX_FAILURES", "5")
 LOGIN_MAX_FAILURES_PER_ADDRESS = envint("LOGIN_MAX_FAILURES_PER_ADDRESS", "20")
 LOGIN_FAILURE_WINDOW = envint("LOGIN_FAILURE_WINDOW", str(15 * 60))
+# Unknown or revoked API tokens allowed per client address within LOGIN_FAILURE_WINDOW seconds;
+# past it, the API refuses every token from that address until the window ends.
+API_TOKEN_MAX_FAILURES_PER_ADDRESS = envint("API_TOKEN_MAX_FAILURES_PER_ADDRESS", "20")
 # Sign-ups allowed per client address within SIGNUP_WINDOW seconds: every account is one more
 # identity to probe a hidden answer key with, so making them costs something.
 SIGNUP_MAX_PER_ADDRESS = envint("SIGNUP_MAX_PER_ADDRESS", "5")
@@ -350,7 +360,7 @@ PERMISSIONS_POLICY = ", ".join(
     )
 )
 
-# --- E-mail: address confirmation and password resets ---
+# --- E-mail: address confirmation, password resets, and submissions finished (when asked for) ---
 # With EMAIL_HOST set, mail goes out through that SMTP server; without it (the demo), every e-mail
 # is printed on the web process's console, links included.
 # https://docs.djangoproject.com/en/5.2/topics/email/#smtp-backend

@@ -13,6 +13,9 @@ from django.template.defaultfilters import filesizeformat
 
 # The request attribute that carries the refusal to the view.
 REFUSAL = "upload_refusal"
+# The code of the form error that says a file is too large (here or in ``forms.check_upload``):
+# the API answers it with 413.
+TOO_LARGE = "too_large"
 
 
 def refusal_message(limit: int) -> str:

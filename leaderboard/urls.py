@@ -5,6 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from leaderboard import ratelimit, views
+from leaderboard.api import api
 
 # Both log-in pages count failed attempts and refuse them past the limit (leaderboard.ratelimit).
 admin.site.login_form = ratelimit.AdminLoginForm
@@ -60,7 +61,10 @@ urlpatterns = [
         auth_views.PasswordResetCompleteView.as_view(),
         name="password_reset_complete",
     ),
+    path("accounts/", views.account, name="account"),
     path("accounts/submissions/", views.my_submissions, name="my_submissions"),
+    # Submitting and following submissions from scripts, with a personal token (leaderboard.api).
+    path("api/", api.urls),
     path("favicon.ico", views.favicon),
     # Ahead of the admin's own URLs, to give its refusals their status.
     path("admin/login/", ratelimit.refused_with_429(admin.site.login)),

@@ -14,7 +14,14 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core import signing
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    JsonResponse,
+    StreamingHttpResponse,
+)
 from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
@@ -31,8 +38,21 @@ from leaderboard.exports import (
     board_csv_pieces,
     submission_json_data,
 )
-from leaderboard.forms import ConfirmationRequestForm, SignupForm, SubmissionForm
-from leaderboard.models import Benchmark, ConfirmedEmail, Submission, results_of
+from leaderboard.forms import (
+    AccountSettingsForm,
+    ApiTokenForm,
+    ConfirmationRequestForm,
+    SignupForm,
+    SubmissionForm,
+)
+from leaderboard.models import (
+    AccountSettings,
+    ApiToken,
+    Benchmark,
+    ConfirmedEmail,
+    Submission,
+    results_of,
+)
 from leaderboard.results_cache import cached_results
 from leaderboard.selectors import (
     CHART_TOP,
@@ -306,44 +326,31 @@ def compare(request: HttpRequest, slug: str) -> HttpResponse:
 def submit(request: HttpRequest, slug: str) -> HttpResponse:
     benchmark = _get_benchmark_for_user(request, slug)
     quota = settings.SUBMISSION_DAILY_QUOTA
-    if not benchmark.is_published:
-        messages.error(request, f"{benchmark.name} is {benchmark.visibility}: it takes no uploads.")
-        return redirect(benchmark)
-    if not benchmark.n_items:
-        messages.error(
-            request, f"{benchmark.name} has no items yet (its gold file is being read): try later."
-        )
-        return redirect(benchmark)
-    if not (benchmark.gold_public or request.user.is_staff or ConfirmedEmail.holds(request.user)):
-        # Each identity is one more probe of a hidden answer key: these cost a confirmed address.
-        # (Staff read the gold in the admin anyway.)
+    refused = services.submission_upload_refused(benchmark=benchmark, user=request.user)
+    if refused is not None and refused.code == "needs_confirmation":
         return render(
             request,
             "submit.html",
-            {"benchmark": benchmark, "needs_confirmation": True},
+            {"benchmark": benchmark, "needs_confirmation": refused.errors[0]},
             status=403 if request.method == "POST" else 200,
         )
+    if refused is not None:
+        messages.error(request, refused.errors[0])
+        return redirect(benchmark)
     form = SubmissionForm(request.POST or None, request.FILES or None)
-    refusal = getattr(request, uploads.REFUSAL, "")
-    if refusal:
-        # The file was dropped while it arrived: say why, rather than that it is missing.
-        form.is_valid()
-        form.errors["file"] = form.error_class([refusal])
-    elif request.method == "POST" and form.is_valid():
+    if request.method == "POST":
+        # The same rules as the API's (services.submission_upload): a refusal's reasons are
+        # in the form's errors.
         try:
-            submission = services.submission_create(
+            submission = services.submission_upload(
                 benchmark=benchmark,
                 owner=request.user,
-                file=form.cleaned_data["file"],
-                model_name=form.cleaned_data["model_name"],
-                organisation=form.cleaned_data["organisation"],
-                url=form.cleaned_data["url"],
-                description=form.cleaned_data["description"],
-                visibility=form.cleaned_data["visibility"],
+                form=form,
+                upload_refusal=getattr(request, uploads.REFUSAL, ""),
                 quota=quota,
             )
-        except services.QuotaExceeded as exceeded:
-            form.add_error(None, str(exceeded))
+        except services.UploadRefused:
+            pass
         else:
             return redirect(submission)
     left = services.quota_left(benchmark=benchmark, owner=request.user, quota=quota)
@@ -448,6 +455,74 @@ def my_submissions(request: HttpRequest) -> HttpResponse:
         "my_submissions.html",
         {"submissions": [(submission, results.get(submission.pk)) for submission in submissions]},
     )
+
+
+# Tokens an account may hold at once, revoked ones aside: enough for every CI of a lab.
+MAX_API_TOKENS = 20
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def account(request: HttpRequest) -> HttpResponse:
+    """The account page: personal API tokens (made, shown once, revoked) and e-mail settings."""
+    user = request.user
+    token_form = ApiTokenForm(prefix="token")
+    settings_form = AccountSettingsForm(instance=AccountSettings.of(user), prefix="settings")
+    created = None
+    action = request.POST.get("action", "")
+    if request.method == "POST" and action == "create-token":
+        token_form = ApiTokenForm(request.POST, prefix="token")
+        if token_form.is_valid():
+            if (
+                ApiToken.objects.filter(user=user, revoked_at__isnull=True).count()
+                >= MAX_API_TOKENS
+            ):
+                token_form.add_error(
+                    "name", f"You hold {MAX_API_TOKENS} tokens already: revoke one first."
+                )
+            else:
+                created = services.api_token_create(user=user, name=token_form.cleaned_data["name"])
+                token_form = ApiTokenForm(prefix="token")
+    elif request.method == "POST" and action == "revoke-token":
+        token_id = request.POST.get("token", "")
+        token = (
+            services.api_token_revoke(user=user, token_id=int(token_id))
+            if token_id.isascii() and token_id.isdigit()
+            else None
+        )
+        if token is None:
+            raise Http404("No such token of yours.")
+        messages.success(
+            request,
+            f"The token “{token.name}” ({token.prefix}…) is revoked: the API refuses it now.",
+        )
+        return redirect("account")
+    elif request.method == "POST" and action == "settings":
+        settings_form = AccountSettingsForm(
+            request.POST, instance=AccountSettings.of(user), prefix="settings"
+        )
+        if settings_form.is_valid():
+            settings_form.save()
+            messages.success(request, "Your e-mail settings are saved.")
+            return redirect("account")
+    elif request.method == "POST":
+        return HttpResponseBadRequest("Unknown action.")
+    response = render(
+        request,
+        "account.html",
+        {
+            "tokens": ApiToken.objects.filter(user=user),
+            "created": created,
+            "token_form": token_form,
+            "settings_form": settings_form,
+            "confirmed": ConfirmedEmail.objects.filter(user=user).first(),
+            "api_docs": reverse("api:openapi-view"),
+        },
+    )
+    if created:
+        # The page that shows a new token: kept by no cache, the browser's included.
+        response["Cache-Control"] = "no-store"
+    return response
 
 
 def _too_many(response: HttpResponse, seconds: int) -> HttpResponse:

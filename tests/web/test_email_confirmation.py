@@ -138,7 +138,7 @@ def test_it_refuses_unconfirmed_uploads_where_gold_is_hidden(client, make_benchm
     form = client.get("/benchmarks/hidden/submit/")
     assert form.status_code == 200
     page = form.content.decode()
-    assert "takes uploads only from accounts with a\n    confirmed e-mail address" in page
+    assert "takes uploads only from accounts with a confirmed e-mail address" in page
     assert 'href="/accounts/confirm/"' in page
     assert 'type="file"' not in page
     refused = upload(client, "hidden")

@@ -196,6 +196,8 @@ def urls_from_urlconf(site: Site) -> list[str]:
         # The links of confirmation and password-reset e-mails, as a guesser would write them.
         "token": ["not-a-token"],
         "uidb64": ["MQ"],
+        # Any other path under /api/ (a JSON 404).
+        "rest": ["no/such/endpoint"],
     }
     urls = []
     for route, pattern, namespace in _patterns(get_resolver().url_patterns, ""):

@@ -92,6 +92,7 @@ def _user_paths(submission: Submission) -> dict[str, str]:
 # The only pages that take a POST from users; none of them changes an existing submission.
 USER_POSTS = {
     "submit",
+    "account",
     "signup",
     "login",
     "logout",
