@@ -214,13 +214,14 @@ def lighteval(clients: Path, n: int) -> tuple[str, bytes]:
     return real.name, buffer.getvalue()
 
 
+# Each maker, and the grader of a benchmark made from its log's targets.
 MAKERS = {
-    "inspect (.json)": inspect_json,
-    "inspect (.eval)": inspect_eval,
-    "lm-eval (.jsonl)": lm_eval,
-    "helm (.zip)": helm,
-    "every-eval-ever (.jsonl)": every_eval_ever,
-    "lighteval (.parquet)": lighteval,
+    "inspect (.json)": (inspect_json, "choice"),
+    "inspect (.eval)": (inspect_eval, "choice"),
+    "lm-eval (.jsonl)": (lm_eval, "choice"),
+    "helm (.zip)": (helm, "choice"),
+    "every-eval-ever (.jsonl)": (every_eval_ever, "exact"),
+    "lighteval (.parquet)": (lighteval, "choice"),
 }
 
 

@@ -55,7 +55,7 @@ def main() -> None:
     if args.child:
         side, gold, predictions = args.child
         if side.startswith("log-"):
-            _log_child(side, Path(predictions), args.repeat)
+            _log_child(side, gold, Path(predictions), args.repeat)
         else:
             _child(side, Path(gold), sorted(Path(predictions).glob("*.csv")), args.repeat)
         return
@@ -156,14 +156,14 @@ def _logs_section(args: argparse.Namespace) -> None:
     )
     worst = 0.0
     with tempfile.TemporaryDirectory() as directory:
-        for name, make in _logs.MAKERS.items():
+        for name, (make, grader) in _logs.MAKERS.items():
             filename, data = make(args.clients, args.samples)
             path = Path(directory) / filename
             path.write_bytes(data)
             del data
-            bare = _run_child("log-bare", path, path, args.repeat)
-            read = _run_child("log-import", path, path, args.repeat)
-            checked = _run_child("log-predictions", path, path, args.repeat)
+            bare = _run_child("log-bare", grader, path, args.repeat)
+            read = _run_child("log-import", grader, path, args.repeat)
+            checked = _run_child("log-predictions", grader, path, args.repeat)
             ratio = read["seconds"] / bare["seconds"]
             # The spread of the ratio: its lowest and highest over the pairs of runs.
             ratios = [r / b for r, b in zip(read["times"], bare["times"], strict=True)]
@@ -184,7 +184,7 @@ def _logs_section(args: argparse.Namespace) -> None:
     )
 
 
-def _log_child(side: str, path: Path, repeat: int) -> None:
+def _log_child(side: str, grader: str, path: Path, repeat: int) -> None:
     sys.path.insert(0, str(REPO))
     sys.path.insert(0, str(REPO / "bench"))
     import _logs
@@ -195,8 +195,8 @@ def _log_child(side: str, path: Path, repeat: int) -> None:
     # No upload limit: the logs are far over the default one, unpacked.
     limit = 1 << 36
     if side == "log-predictions":
-        gold = read_gold(path.read_bytes(), filename=path.name, grader="choice", max_bytes=limit)
-        config = BenchmarkConfig(grader="choice", n_resamples=0, max_bytes=limit)
+        gold = read_gold(path.read_bytes(), filename=path.name, grader=grader, max_bytes=limit)
+        config = BenchmarkConfig(grader=grader, n_resamples=0, max_bytes=limit)
 
     def work() -> None:
         data = path.read_bytes()
@@ -216,7 +216,7 @@ def _log_child(side: str, path: Path, repeat: int) -> None:
     print(json.dumps({"seconds": float(np.median(times)), "times": times, "peak": peak}))
 
 
-def _run_child(side: str, gold: Path, predictions: Path, repeat: int) -> dict:
+def _run_child(side: str, gold: Path | str, predictions: Path, repeat: int) -> dict:
     out = subprocess.run(
         [
             sys.executable,
