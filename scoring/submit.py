@@ -617,11 +617,12 @@ def scores_table(data: dict, *, page_url: str = "") -> str:
             else "—"
         )
         run = score.get("run")
-        source = (
-            "—"
-            if run is None
-            else f"{run} ({'prompted at t' if score.get('prompted') else 'same answers'})"
-        )
+        if run is None:
+            source = "— (no default run and no run prompted at t)"
+        elif key == "0" or score.get("prompted"):
+            source = str(run)
+        else:
+            source = f"{run} (same answers)"
         lines.append(f"  {name:<16} {_fixed(score.get('score')):>8}   {spread:<20} {source}")
     runs = metrics.get("runs") or []
     if runs:
