@@ -22,6 +22,8 @@ from scoring import submit
 
 REPO = Path(__file__).resolve().parents[2]
 EVAL_LOG = REPO / "tests/fixtures/logs/log_read_sample.eval"
+# Inspect AI's arc_easy on three items: it answers A, D and A where the key is A, B and D.
+INSPECT_LOG = REPO / "tests/fixtures/logs/data_arc_qwen.json"
 PREDICTIONS = REPO / "demo/simpleqa-cs/predictions/gpt-4o-mini-2024-07-18.csv.gz"
 
 
@@ -231,6 +233,44 @@ def test_it_submits_through_the_api_and_the_result_is_on_the_board(
     seeded = next(row for row in board["rows"] if row["model"] == "gpt-4o-mini-2024-07-18")
     assert row["counts"] == seeded["counts"]
     assert row["scores"]["0.9"]["score"] == seeded["scores"]["0.9"]["score"]
+
+
+@needs_the_api
+@pytest.mark.skipif(
+    importlib.util.find_spec("scoring.reading.logs.inspect_log") is None,
+    reason="no reader of Inspect AI logs (scoring.reading.logs.inspect_log)",
+)
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_it_submits_an_inspect_log_as_the_harness_wrote_it(
+    celery_worker, live_server, user, make_benchmark
+):
+    make_benchmark(
+        slug="arc-easy", gold="id,answer,n_options\n1,A,4\n2,B,4\n3,D,4\n", grader="choice"
+    )
+    result = run_cli(
+        "--site",
+        live_server.url,
+        "--benchmark",
+        "arc-easy",
+        "--model",
+        "qwen2.5:0.5b",
+        str(INSPECT_LOG),
+        "--poll-interval",
+        "0.2",
+        "--timeout",
+        "60",
+        token=api_token(user),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "3 items, coverage 100.00%; correct 1, incorrect 2, abstained 0" in result.stdout
+    # Binary 1/3; at t = 0.5, (1 − 2)/3.
+    assert "  binary (t = 0)     0.3333   [" in result.stdout
+    assert "  t = 0.5           -0.3333   [" in result.stdout
+    with urllib.request.urlopen(f"{live_server.url}/benchmarks/arc-easy/leaderboard.json") as r:
+        board = json.load(r)
+    assert [row["model"] for row in board["rows"]] == ["qwen2.5:0.5b"]
+    assert board["rows"][0]["counts"]["correct"] == 1
 
 
 @needs_the_api
