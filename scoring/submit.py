@@ -209,26 +209,19 @@ def _submit(args: argparse.Namespace, site: str, token: str, upload: BinaryIO) -
     if answer.status == 400:
         _print_rejection(args, data, f"{args.file}: refused by {site}", errors)
         return REJECTED
-    if answer.status == 401:
-        raise Problem(
-            *_indented(errors or ["the token was not accepted"]),
-            f"Check {TOKEN_VARIABLE}: tokens are created and revoked on {site}/accounts/.",
-        )
-    if answer.status == 404:
-        raise Problem(
-            *_indented(errors or [f"no benchmark {args.benchmark!r} on {site}"]),
-            f"Is {args.benchmark!r} the benchmark's slug (as in {site}/benchmarks/<slug>/)?",
-        )
-    if answer.status == 429:
-        wait = retry_after(answer.headers.get("Retry-After"))
-        raise Problem(
-            f"{site} refused the upload: HTTP 429 (too many requests)",
-            *_indented(errors),
-            f"Try again in {_duration(wait)}." if wait is not None else "",
-        )
     if not 200 <= answer.status < 300:
+        hint = ""
+        if answer.status == 401:
+            hint = f"Check {TOKEN_VARIABLE}: tokens are created and revoked on {site}/accounts/."
+        elif answer.status == 404:
+            hint = f"Is {args.benchmark!r} the benchmark's slug (as in {site}/benchmarks/<slug>/)?"
+        elif answer.status == 429:
+            wait = retry_after(answer.headers.get("Retry-After"))
+            hint = f"Try again in {_duration(wait)}." if wait is not None else ""
         raise Problem(
-            f"{site} refused the upload: HTTP {answer.status} {answer.reason}", *_indented(errors)
+            f"{site} refused the upload: HTTP {answer.status} {answer.reason}",
+            *_indented(errors),
+            hint,
         )
     created = _created(data, answer.url)
     print(

@@ -342,3 +342,27 @@ def test_a_benchmark_the_site_does_not_have_exits_2(live_server, user, tmp_path)
     )
     assert result.returncode == 2
     assert "Is 'nothing' the benchmark's slug" in result.stderr
+
+
+@needs_the_api
+@pytest.mark.django_db(transaction=True)
+def test_a_file_refused_at_the_upload_exits_1_with_the_reason(
+    live_server, user, make_benchmark, tmp_path
+):
+    make_benchmark()
+    notes = tmp_path / "notes.txt"
+    notes.write_text("id,answer\nq1,Paris\n")
+    result = run_cli(
+        "--site",
+        live_server.url,
+        "--benchmark",
+        "capitals",
+        "--model",
+        "m",
+        str(notes),
+        "--json",
+        token=api_token(user),
+    )
+    assert result.returncode == 1
+    assert f"{notes}: refused by {live_server.url} (1 error)" in result.stderr
+    assert "notes.txt" in json.loads(result.stdout)["errors"][0]
