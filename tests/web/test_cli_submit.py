@@ -10,6 +10,8 @@ import os
 import secrets
 import subprocess
 import sys
+import threading
+import time
 import urllib.request
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from django.test import RequestFactory
 
 from leaderboard import services
 from scoring import submit
+from tests.processes import start_gunicorn, stop
 
 REPO = Path(__file__).resolve().parents[2]
 EVAL_LOG = REPO / "tests/fixtures/logs/log_read_sample.eval"
@@ -172,6 +175,59 @@ def test_it_gives_up_waiting_when_the_time_is_up(live_server, user, make_benchma
         )
     assert timed_out.value.status == "queued"
     assert progress.getvalue() == f"#{submission.pk} queued\n"
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_it_waits_out_a_site_that_goes_down_while_it_follows(
+    worker_env, collected_static, user, make_benchmark, tmp_path
+):
+    submission = create(make_benchmark(), user, GOOD, queue=False)
+    env = {**worker_env, "STATIC_ROOT": str(collected_static)}
+    web, site = start_gunicorn(env, tmp_path / "web.log")
+    progress = io.StringIO()
+    followed = {}
+
+    def follow() -> None:
+        followed["final"] = submit.follow(
+            f"{site}/submissions/{submission.pk}.json",
+            token="lb_" + "z" * 40,
+            site=site,
+            submission_id=submission.pk,
+            poll_interval=0.1,
+            timeout=60,
+            progress=progress,
+        )
+
+    def printed(text: str) -> bool:
+        deadline = time.monotonic() + 30
+        while text not in progress.getvalue():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
+    thread = threading.Thread(target=follow)
+    thread.start()
+    try:
+        assert printed(f"#{submission.pk} queued\n")
+        stop(web)
+        assert printed(": unreachable (")
+        # Back on the same address, and the submission is scored meanwhile.
+        web, _ = start_gunicorn(env, tmp_path / "web-again.log", options=("--bind", site[7:]))
+        services.submission_score(submission_id=submission.pk)
+        thread.join(timeout=60)
+    finally:
+        stop(web)
+    assert followed["final"]["status"] == "scored"
+    lines = progress.getvalue().splitlines()
+    assert lines[0] == f"#{submission.pk} queued"
+    # Refused, or cut while it answered when it stopped.
+    assert lines[1].startswith(
+        f"#{submission.pk} {site}/submissions/{submission.pk}.json: unreachable ("
+    )
+    assert lines[1].endswith("): looking again")
+    assert lines[-1] == f"#{submission.pk} scored"
 
 
 def api_token(user) -> str:
