@@ -1,13 +1,18 @@
-"""`python -m scoring submit` without a site to submit to: its arguments, its token, its files, a
-site that cannot be reached, and the multipart body it sends, read back by a standard parser.
-(Against the site itself: tests/web/test_cli_submit.py.)"""
+"""`python -m scoring submit` without a leaderboard: its arguments, its token, its files, a site
+that cannot be reached, the multipart body it sends (read back by the standard library's MIME
+parser), and how it follows a status through the answers a proxy or a rate limit gives in
+between. (Against the site itself: tests/web/test_cli_submit.py.)"""
 
 import email.parser
 import email.policy
+import http.server
+import io
+import json
 import os
 import socket
 import subprocess
 import sys
+import threading
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -284,3 +289,129 @@ def test_its_multipart_body_percent_encodes_quotes_and_line_breaks_in_names(tmp_
     assert parts[1].get_filename() == "a%22b%0D%0AContent-Type: text/html.csv"
     assert parts[1].get_content_type() == "application/octet-stream"
     assert parts[1].get_content() == b'id,answer\r\n--x\r\n"q1",Paris\r\n'
+
+
+class Answers(http.server.BaseHTTPRequestHandler):
+    """A server that gives, one per request, the answers a test lists: (status, headers, body).
+    It stands for whatever a site's proxy or rate limit may answer in between."""
+
+    answers: list[tuple[int, dict, bytes]] = []
+    authorizations: list[str] = []
+
+    def do_GET(self) -> None:
+        status, headers, body = type(self).answers.pop(0)
+        type(self).authorizations.append(self.headers.get("Authorization", ""))
+        self.send_response(status)
+        for name, value in {"Content-Type": "application/json", **headers}.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def answering():
+    def serve(answers: list[tuple[int, dict, bytes]]) -> tuple[str, type[Answers]]:
+        handler = type("Scripted", (Answers,), {"answers": list(answers), "authorizations": []})
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append((server, handler))
+        return f"http://127.0.0.1:{server.server_address[1]}", handler
+
+    servers = []
+    yield serve
+    for server, _ in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def status(name: str, progress: int = 0) -> tuple[int, dict, bytes]:
+    return 200, {}, json.dumps({"id": 1, "status": name, "progress": progress}).encode()
+
+
+class Clock:
+    """Time as the follower sees it, moved on by its sleeps alone."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def test_it_backs_off_while_nothing_changes_and_waits_as_long_as_the_site_asks(answering):
+    site, _ = answering(
+        [
+            (429, {"Retry-After": "3"}, b'{"errors": ["Too many requests."]}'),
+            status("queued"),
+            status("queued"),
+            status("queued"),
+            status("scoring", 50),
+            (503, {"Retry-After": "5", "Content-Type": "text/html"}, b"<h1>Busy</h1>"),
+            status("scored", 100),
+        ]
+    )
+    clock, progress = Clock(), io.StringIO()
+    final = submit.follow(
+        f"{site}/api/submissions/1",
+        token=TOKEN,
+        site=site,
+        submission_id=1,
+        poll_interval=2,
+        timeout=60,
+        progress=progress,
+        clock=lambda: clock.now,
+        sleep=clock.sleep,
+    )
+    assert final["status"] == "scored"
+    # 3 s as asked; 2 s after a change, then 1.5 times longer each time nothing changes.
+    assert clock.sleeps == [3, 2, 3, 4.5, 2, 5]
+    assert progress.getvalue().splitlines() == [
+        "#1 the site answered HTTP 429: looking again",
+        "#1 queued",
+        "#1 scoring 50%",
+        "#1 the site answered HTTP 503: looking again",
+        "#1 scored",
+    ]
+
+
+def test_it_gives_up_when_the_time_is_up_and_sends_the_token_each_time(answering):
+    site, server = answering([status("queued")] * 5)
+    clock = Clock()
+    with pytest.raises(submit.TimedOut):
+        submit.follow(
+            f"{site}/api/submissions/1",
+            token=TOKEN,
+            site=site,
+            submission_id=1,
+            poll_interval=2,
+            timeout=10,
+            progress=io.StringIO(),
+            clock=lambda: clock.now,
+            sleep=clock.sleep,
+        )
+    # The last wait is cut to the time left.
+    assert clock.sleeps == [2, 3, 4.5, 0.5]
+    assert server.authorizations == [f"Bearer {TOKEN}"] * 5
+
+
+def test_it_stops_following_when_the_site_refuses_to_say(answering):
+    site, _ = answering([(401, {}, b'{"errors": ["This token was revoked."]}')])
+    with pytest.raises(submit.Problem) as problem:
+        submit.follow(
+            f"{site}/api/submissions/1",
+            token=TOKEN,
+            site=site,
+            submission_id=1,
+            progress=io.StringIO(),
+        )
+    assert problem.value.lines == [
+        f"{site}/api/submissions/1: HTTP 401 Unauthorized",
+        "  This token was revoked.",
+        f"Check LEADERBOARD_TOKEN (tokens are on {site}/accounts/).",
+    ]
