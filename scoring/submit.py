@@ -30,6 +30,8 @@ from typing import BinaryIO, TextIO
 
 TOKEN_VARIABLE = "LEADERBOARD_TOKEN"
 SCORED, REJECTED, PROBLEM = 0, 1, 2
+# As shells report a command stopped by Ctrl-C (128 + SIGINT).
+INTERRUPTED = 130
 # Seconds the site may stay silent during one request (the upload, or one look at the status).
 UPLOAD_TIMEOUT = 300
 STATUS_TIMEOUT = 60
@@ -141,7 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return PROBLEM
         except KeyboardInterrupt:
             print("stopped", file=sys.stderr)
-            return 130
+            return INTERRUPTED
 
 
 def site_url(text: str) -> str:
@@ -241,9 +243,15 @@ def _submit(args: argparse.Namespace, site: str, token: str, upload: BinaryIO) -
     except TimedOut as timed_out:
         raise Problem(
             f"still {timed_out.status} after {_duration(args.timeout)}: submission "
-            f"#{created.id} goes on without us.",
+            f"#{created.id} is not finished yet.",
             f"See {created.page_url} later (or GET {created.status_url} with your token).",
         ) from None
+    except KeyboardInterrupt:
+        print(
+            f"stopped waiting: submission #{created.id} goes on; see {created.page_url}",
+            file=sys.stderr,
+        )
+        return INTERRUPTED
     if final.get("status") == "scored":
         if args.json:
             print(json.dumps(final, ensure_ascii=False))
