@@ -7,6 +7,7 @@ import importlib.util
 import io
 import json
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from django.core.files.base import ContentFile
 from django.test import RequestFactory
 
 from leaderboard import services
+from leaderboard.models import Submission
 from scoring import submit
 from tests.processes import start_gunicorn, stop
 
@@ -422,3 +424,33 @@ def test_a_file_refused_at_the_upload_exits_1_with_the_reason(
     assert result.returncode == 1
     assert f"{notes}: refused by {live_server.url} (1 error)" in result.stderr
     assert "notes.txt" in json.loads(result.stdout)["errors"][0]
+
+
+@needs_the_api
+@pytest.mark.django_db(transaction=True)
+def test_it_gives_up_when_the_time_is_up_and_names_the_submission(
+    live_server, user, make_benchmark, tmp_path
+):
+    make_benchmark()
+    predictions = tmp_path / "p.csv"
+    predictions.write_text("id,answer\nq1,Paris\n")
+    result = run_cli(
+        "--site",
+        live_server.url,
+        "--benchmark",
+        "capitals",
+        "--model",
+        "m",
+        str(predictions),
+        "--timeout",
+        "0.01",
+        token=api_token(user),
+    )
+    assert result.returncode == 2
+    submission = Submission.objects.get(model_name="m")
+    page = f"{live_server.url}/submissions/{submission.pk}/"
+    assert re.search(
+        rf"still (queued|scoring) after 1 s: submission #{submission.pk} is not finished yet\.\n"
+        rf"See {re.escape(page)} later \(or GET \S+ with your token\)\.\n$",
+        result.stderr,
+    ), result.stderr
