@@ -50,6 +50,7 @@ exit status:
   2  bad arguments, no LEADERBOARD_TOKEN, a file that cannot be read, a refusal before the
      upload was taken (HTTP 401, 403, 404, 413, 429), a site that cannot be reached or is not a
      leaderboard, or still not scored after --timeout seconds (its page is printed: look later)
+  130  stopped with Ctrl-C (the submission goes on)
 """
 
 
