@@ -415,3 +415,20 @@ def test_it_stops_following_when_the_site_refuses_to_say(answering):
         "  This token was revoked.",
         f"Check LEADERBOARD_TOKEN (tokens are on {site}/accounts/).",
     ]
+
+
+def test_it_needs_the_standard_library_only():
+    # Without site-packages (-S), and importing nothing beyond the standard library.
+    code = (
+        "import importlib.util, sys\n"
+        "spec = importlib.util.spec_from_file_location('submit', 'scoring/submit.py')\n"
+        "module = sys.modules['submit'] = importlib.util.module_from_spec(spec)\n"
+        "spec.loader.exec_module(module)\n"
+        "print(sorted({name.split('.')[0] for name in sys.modules}\n"
+        "            - set(sys.stdlib_module_names) - {'submit', '__main__'}))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", code], cwd=REPO, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
