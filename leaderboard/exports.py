@@ -1,5 +1,6 @@
 """The bytes the board's exports send: ``leaderboard.json``, ``leaderboard.csv`` and
-``benchmark.json``; and a submission's JSON, ``/submissions/<id>.json``."""
+``benchmark.json``; and a submission's JSON, ``/submissions/<id>.json``, and its outcome per
+item, ``/submissions/<id>/outcomes.csv``."""
 
 from __future__ import annotations
 
@@ -11,12 +12,14 @@ import json
 import math
 from collections.abc import Iterable, Iterator
 
+import numpy as np
+import pandas as pd
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Max
 
 import scoring
 from leaderboard.boards import INTERVAL_METRICS, Board, Row
-from leaderboard.models import METRICS, Benchmark, Submission
+from leaderboard.models import METRICS, Benchmark, Run, Submission
 from leaderboard.results_cache import cached_results
 
 # Rows formatted per piece of a streamed export: a piece of about a megabyte at most.
@@ -111,11 +114,75 @@ def _pieces(rows: list[Row]) -> Iterator[list[Row]]:
         yield rows[start : start + ROWS_PER_PIECE]
 
 
+# A cell starting with one of these is run as a formula by spreadsheets.
+FORMULA_STARTS = "=+-@\t\r"
+
+
 def _csv_text(value: str) -> str:
-    # A leading =, +, - or @ makes spreadsheets run the cell as a formula.
-    if value and value[0] in "=+-@\t\r":
+    if value and value[0] in FORMULA_STARTS:
         return "'" + value
     return value
+
+
+# The words outcomes.csv writes, indexed by outcome code (scoring.outcomes).
+OUTCOME_WORDS = np.empty(4, dtype=object)
+OUTCOME_WORDS[
+    [
+        scoring.OUTCOME_MISSING,
+        scoring.OUTCOME_CORRECT,
+        scoring.OUTCOME_INCORRECT,
+        scoring.OUTCOME_ABSTAINED,
+    ]
+] = ["missing", "correct", "incorrect", "abstained"]
+# Items formatted per piece of outcomes.csv.
+ITEMS_PER_PIECE = 10_000
+
+
+def outcomes_csv_pieces(submission: Submission) -> Iterator[str] | None:
+    """``/submissions/<id>/outcomes.csv`` in pieces: ``id,run,outcome``, a row per item (in the
+    benchmark's order) and run (in scoring's order), the item's outcome in words. None when the
+    stored outcomes are not those of the benchmark's items (a benchmark whose gold is being
+    replaced)."""
+    runs = sorted(
+        Run.objects.filter(submission=submission).values_list("key", "target", "outcomes"),
+        key=lambda run: scoring.scores.run_order(run[1]),
+    )
+    n_items = submission.benchmark.items.count()
+    if not runs or any(len(outcomes) != n_items for _, _, outcomes in runs):
+        return None
+    keys = np.array([key for key, _, _ in runs], dtype=object)
+    codes = np.stack([scoring.decode_outcomes(outcomes) for _, _, outcomes in runs], axis=1)
+    return _outcomes_csv_pieces(submission.benchmark, keys, codes)
+
+
+def _outcomes_csv_pieces(
+    benchmark: Benchmark, keys: np.ndarray, codes: np.ndarray
+) -> Iterator[str]:
+    # codes: one row per item, one column per run.
+    yield "id,run,outcome\n"
+    items = benchmark.items.order_by("position")
+    done = 0
+    last = -1
+    while done < len(codes):
+        # A query per piece, from where the last one ended: never all the ids in memory.
+        rows = list(
+            items.filter(position__gt=last).values_list("position", "item_id")[:ITEMS_PER_PIECE]
+        )
+        if not rows:
+            return
+        last = rows[-1][0]
+        ids = pd.Series([item_id for _, item_id in rows], dtype=object)
+        ids = ids.where(~ids.str[:1].isin(list(FORMULA_STARTS)), "'" + ids)
+        piece = codes[done : done + len(ids)]
+        frame = pd.DataFrame(
+            {
+                "id": np.repeat(ids.to_numpy(), len(keys)),
+                "run": np.tile(keys, len(ids)),
+                "outcome": OUTCOME_WORDS[piece.ravel()],
+            }
+        )
+        yield frame.to_csv(index=False, header=False, lineterminator="\n")
+        done += len(ids)
 
 
 def benchmark_json_gzip(benchmark: Benchmark) -> bytes:

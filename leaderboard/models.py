@@ -378,6 +378,20 @@ class Submission(models.Model):
     def is_finished(self) -> bool:
         return self.status in self.FINISHED
 
+    def outcomes_shown_to(self, user) -> bool:
+        """Whether this user may download the submission's outcome per item (outcomes.csv).
+
+        Its owner and staff only, once scored under the benchmark's current settings (so the
+        outcomes are those of the current items). Where the gold is hidden, staff only: an
+        outcome per item would tell the owner which answers are right.
+        """
+        return (
+            user.is_authenticated
+            and (user.is_staff or (self.owner_id == user.pk and self.benchmark.gold_public))
+            and self.status == self.Status.SCORED
+            and self.settings_fingerprint == self.benchmark.settings_fingerprint
+        )
+
     def result(self, *, for_board: bool = False) -> scoring.SubmissionScore | None:
         """The stored result (`results_of`), None before any."""
         return results_of([self], for_board=for_board).get(self.pk)

@@ -33,6 +33,11 @@ urlpatterns = [
     path("benchmarks/<slug:slug>/compare/", views.compare, name="compare"),
     path("submissions/<int:submission_id>/", views.submission, name="submission"),
     path("submissions/<int:submission_id>.json", views.submission_json, name="submission_json"),
+    path(
+        "submissions/<int:submission_id>/outcomes.csv",
+        views.submission_outcomes_csv,
+        name="submission_outcomes_csv",
+    ),
     path("accounts/signup/", views.signup, name="signup"),
     path(
         "accounts/login/",

@@ -30,12 +30,13 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_safe
 
 import scoring
-from leaderboard import charts, confirmation, ratelimit, services, uploads
+from leaderboard import charts, confirmation, exports, ratelimit, services, uploads
 from leaderboard.boards import behaviour_of
 from leaderboard.exports import (
     benchmark_json_gzip,
     board_csv,
     board_csv_pieces,
+    outcomes_csv_pieces,
     submission_json_data,
 )
 from leaderboard.forms import (
@@ -383,6 +384,7 @@ def submission(request: HttpRequest, submission_id: int) -> HttpResponse:
             "category_figure": category_figure(submission, categories),
             "rubrics": rubric_rows(submission, result, request.user),
             "status_url": reverse("submission_json", args=[submission.pk]),
+            "outcomes_shown": submission.outcomes_shown_to(request.user),
             "behaviour": behaviour,
             "behaviour_figure": (
                 charts.behaviour_chart([(submission.model_name, behaviour)]) if behaviour else ""
@@ -409,6 +411,28 @@ def submission_json(request: HttpRequest, submission_id: int) -> JsonResponse:
     submission = _get_submission_for_user(request, submission_id)
     result = submission.result() if submission.status == Submission.Status.SCORED else None
     return JsonResponse(submission_json_data(submission, result))
+
+
+@require_safe
+def submission_outcomes_csv(request: HttpRequest, submission_id: int) -> HttpResponse:
+    """The submission's outcome per item and run, for its owner (and staff) on a benchmark whose
+    gold is public: 404 to anyone else, as if there were none."""
+    submission = _get_submission_for_user(request, submission_id)
+    pieces = outcomes_csv_pieces(submission) if submission.outcomes_shown_to(request.user) else None
+    if pieces is None:
+        raise Http404("No outcomes here.")
+    if submission.benchmark.n_items > exports.ITEMS_PER_PIECE:
+        # Sent a piece at a time, as it is formatted.
+        response = StreamingHttpResponse(
+            (piece.encode() for piece in pieces), content_type="text/csv; charset=utf-8"
+        )
+    else:
+        response = HttpResponse("".join(pieces), content_type="text/csv; charset=utf-8")
+    filename = f"{submission.benchmark.slug}-submission-{submission.pk}-outcomes.csv"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    # One person's download: never kept by a shared cache.
+    response["Cache-Control"] = "private"
+    return response
 
 
 @require_http_methods(["GET", "POST"])

@@ -21,7 +21,8 @@ Policies each live in one function: missing items count as abstained
 (`outcomes.counted_abstained`), which run scores a rubric (`scores.rubric_run`), which run's
 metrics are the headline ones (`scores.primary_run`) and the rank shift (`ranking.rank_shift`).
 
-`python -m scoring` scores one file locally.
+`python -m scoring` scores one file locally; `python -m scoring submit` uploads one to a
+leaderboard's API and waits for its scores (`submit`, which needs the standard library only).
 """
 
 # First: how pandas stores text, before any frame is made.

@@ -7,6 +7,9 @@ and the --json object's `columns.log` reports what was read from it. A rejected 
 with its errors (as {"errors": [...]} with --json). With `--benchmark` the settings (and the
 gold, when public) come from the site's benchmark.json, a file or its URL, so that the numbers
 are exactly the board's; bad arguments exit 2.
+
+`python -m scoring submit ...` is another command: it uploads a file to a leaderboard's API and
+waits for its scores (`scoring.submit`).
 """
 
 from __future__ import annotations
@@ -74,9 +77,18 @@ class _Benchmark:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["submit"]:
+        # A file named "submit" is scored as ./submit.
+        from scoring import submit
+
+        return submit.main(argv[1:])
     parser = argparse.ArgumentParser(
         prog="python -m scoring",
         description="Score a prediction file under binary grading and confidence targets.",
+        epilog="python -m scoring submit --site URL --benchmark SLUG --model NAME FILE uploads "
+        "a file to a leaderboard and waits for its scores instead: see python -m scoring submit "
+        "--help.",
     )
     parser.add_argument(
         "gold",
