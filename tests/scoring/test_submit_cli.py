@@ -22,7 +22,7 @@ import pytest
 from scoring import submit
 
 REPO = Path(__file__).resolve().parents[2]
-EVAL_LOG = REPO / "tests/fixtures/logs/log_read_sample.eval"
+EVAL_LOG = REPO / "tests/fixtures/logs/inspect-eval/log_read_sample.eval"
 TOKEN = "lb_" + "x" * 40
 
 

@@ -26,9 +26,9 @@ from scoring import submit
 from tests.processes import start_gunicorn, stop
 
 REPO = Path(__file__).resolve().parents[2]
-EVAL_LOG = REPO / "tests/fixtures/logs/log_read_sample.eval"
+EVAL_LOG = REPO / "tests/fixtures/logs/inspect-eval/log_read_sample.eval"
 # Inspect AI's arc_easy on three items: it answers A, D and A where the key is A, B and D.
-INSPECT_LOG = REPO / "tests/fixtures/logs/data_arc_qwen.json"
+INSPECT_LOG = REPO / "tests/fixtures/logs/inspect-json/data_arc_qwen.json"
 PREDICTIONS = REPO / "demo/simpleqa-cs/predictions/gpt-4o-mini-2024-07-18.csv.gz"
 
 
