@@ -48,6 +48,7 @@ class BenchmarkAdmin(admin.ModelAdmin):
                     "min_coverage",
                     "n_options",
                     "numeric_tolerance",
+                    "partial_credit",
                 )
             },
         ),

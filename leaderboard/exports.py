@@ -244,6 +244,8 @@ def submission_json_data(submission: Submission, result: scoring.SubmissionScore
         "n_errors": submission.n_errors,
         "created_at": submission.created_at.isoformat(),
         "finished_at": submission.finished_at.isoformat() if submission.finished_at else None,
+        # How a harness log was read (README, "A submission as JSON"); None for a file of ours.
+        "source": submission.source,
     }
     if submission.status == Submission.Status.SCORED and result is not None:
         data["metrics"] = _result_data(result)

@@ -19,8 +19,37 @@ from leaderboard.models import (
     default_abstention_phrases,
     default_targets,
 )
+from scoring.reading.logs import LogOptions
 
-ACCEPTED_SUFFIXES = (".csv", ".jsonl", ".json", ".csv.gz", ".jsonl.gz", ".json.gz")
+# Harness logs besides ours: Inspect's .eval and HELM's run directory are zip archives,
+# lighteval's details parquet files; the other logs are .json or .jsonl.
+LOG_SUFFIXES = (".eval", ".zip", ".parquet")
+ACCEPTED_SUFFIXES = (
+    ".csv",
+    ".jsonl",
+    ".json",
+    ".csv.gz",
+    ".jsonl.gz",
+    ".json.gz",
+    *LOG_SUFFIXES,
+)
+
+# The harness logs a file may be read as, by the key scoring.reading.logs gives each format,
+# named as on the upload form (scoring's LOG_FORMATS, with the files each harness writes).
+LOG_FORMATS = {
+    "inspect": "Inspect AI log (.json or .eval)",
+    "lm-eval": "lm-evaluation-harness samples (.jsonl, or a .zip with its results file)",
+    "lighteval": "lighteval details (.parquet)",
+    "helm": "HELM run directory (.zip)",
+    "every-eval-ever": "Every Eval Ever instances (.jsonl)",
+}
+FORMAT_CHOICES = (
+    ("", "Recognise it from the file"),
+    ("table", "Our CSV / JSON Lines / JSON"),
+    *LOG_FORMATS.items(),
+)
+# The form's fields that say how a harness log is read (scoring's LogOptions).
+LOG_OPTION_FIELDS = ("format", "filter", "epoch", "scorer")
 
 
 def check_upload(upload) -> None:
@@ -29,7 +58,8 @@ def check_upload(upload) -> None:
     if not name.lower().endswith(ACCEPTED_SUFFIXES):
         raise forms.ValidationError(
             f"“{PurePath(name).name}” is not a file type we read: upload a .csv, .jsonl or .json "
-            "file, optionally gzip-compressed (.gz)."
+            "file, optionally gzip-compressed (.gz), or a harness log (.json, .jsonl, .eval, .zip "
+            "or .parquet)."
         )
     limit = settings.UPLOAD_MAX_BYTES
     if upload.size is not None and upload.size > limit:
@@ -90,7 +120,42 @@ class SubmissionForm(forms.ModelForm):
         help_text="A page about the model or this run (optional).",
     )
     file = forms.FileField(
-        help_text="A .csv, .jsonl or .json prediction file, optionally .gz-compressed."
+        help_text=(
+            "A .csv, .jsonl or .json prediction file, optionally .gz-compressed, or the log your "
+            "harness wrote: Inspect AI (.json, .eval), lm-evaluation-harness (.jsonl, .zip), "
+            "lighteval (.parquet), HELM (.zip), Every Eval Ever (.jsonl)."
+        ),
+        widget=forms.ClearableFileInput(attrs={"accept": ",".join(ACCEPTED_SUFFIXES)}),
+    )
+    format = forms.ChoiceField(
+        label="File format",
+        choices=FORMAT_CHOICES,
+        required=False,
+        help_text="Leave it to be recognised, unless the file is read as the wrong kind.",
+    )
+    filter = forms.CharField(
+        label="Filter",
+        required=False,
+        max_length=200,
+        help_text=(
+            "lm-evaluation-harness: the filter whose answers are scored, e.g. strict-match "
+            "(needed when the log holds several)."
+        ),
+        widget=forms.TextInput(attrs={"list": "filters-found", "autocomplete": "off"}),
+    )
+    epoch = forms.IntegerField(
+        label="Epoch",
+        required=False,
+        min_value=1,
+        help_text="Inspect AI: the epoch whose answers are scored, when the log ran several.",
+        widget=forms.NumberInput(attrs={"list": "epochs-found"}),
+    )
+    scorer = forms.CharField(
+        label="Scorer",
+        required=False,
+        max_length=200,
+        help_text="Inspect AI: the scorer whose answers are read, when samples carry several.",
+        widget=forms.TextInput(attrs={"list": "scorers-found", "autocomplete": "off"}),
     )
 
     class Meta:
@@ -106,6 +171,19 @@ class SubmissionForm(forms.ModelForm):
         upload = self.cleaned_data["file"]
         check_upload(upload)
         return upload
+
+    def log_options(self) -> dict[str, object]:
+        """The options given for reading a harness log, as Submission.log_options holds them
+        (LogOptions.to_dict()): those left empty are left out, to be taken from the log."""
+        values = {name: self.cleaned_data.get(name) for name in LOG_OPTION_FIELDS}
+        return LogOptions(**{name: value for name, value in values.items() if value}).to_dict()
+
+    def main_fields(self) -> list:
+        """The fields shown first; the log options (LOG_OPTION_FIELDS but the format) after."""
+        return [field for field in self if field.name not in LOG_OPTION_FIELDS[1:]]
+
+    def log_option_fields(self) -> list:
+        return [self[name] for name in LOG_OPTION_FIELDS[1:]]
 
 
 class ApiTokenForm(forms.ModelForm):
@@ -176,7 +254,11 @@ class BenchmarkAdminForm(forms.ModelForm):
         required=False,
         help_text=(
             "A .csv, .jsonl or .json gold file (optionally .gz) with id and answer columns; "
-            "aliases, question and category optional. Required for a new benchmark; uploading one "
+            "aliases, question and category optional. Or a harness log (Inspect AI .json or "
+            ".eval, lm-evaluation-harness .jsonl or .zip, lighteval .parquet, HELM .zip, Every "
+            "Eval Ever .jsonl): its samples' targets become the gold answers, with their options "
+            "and questions, so that a benchmark can be opened from one run of a harness. "
+            "Required for a new benchmark; uploading one "
             "for an existing benchmark replaces its items and rescores its submissions. A worker "
             "reads and stores it after you save: its progress and any errors show on this page, "
             "and the benchmark keeps its items until the new ones are all stored."
@@ -223,6 +305,7 @@ class BenchmarkAdminForm(forms.ModelForm):
             "min_coverage",
             "n_options",
             "numeric_tolerance",
+            "partial_credit",
             "visibility",
             "gold_public",
             "gold_file",

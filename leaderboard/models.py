@@ -48,6 +48,7 @@ GRADING_FIELDS = (
     "min_coverage",
     "numeric_tolerance",
     "gold_public",
+    "partial_credit",
 )
 
 
@@ -63,6 +64,10 @@ def settings_fingerprint(grading: dict, gold_digest: str, *, n_items: int = 0) -
     stamped["min_coverage"] = float(stamped["min_coverage"])
     stamped["numeric_tolerance"] = float(stamped["numeric_tolerance"])
     stamped["gold"] = gold_digest
+    if not stamped["partial_credit"]:
+        # Refusing partial credit is what every benchmark did before the setting existed: their
+        # stamps stay as they were, and their results are not scored again for nothing.
+        del stamped["partial_credit"]
     if not stamped["gold_public"]:
         # Hidden gold: every figure covers at least K items, so a new K changes the results.
         stamped["hidden_gold_min_items"] = settings.HIDDEN_GOLD_MIN_ITEMS
@@ -91,6 +96,13 @@ class Benchmark(models.Model):
         CHOICE = "choice", "multiple choice (letter)"
         NUMERIC = "numeric", "numeric (relative tolerance)"
         PREGRADED = "pregraded", "pre-graded by the submitter's judge"
+
+    class PartialCredit(models.TextChoices):
+        # How a harness log's "partial" grade (Inspect's P) counts (scoring.BenchmarkConfig).
+        REFUSE = "", "Refuse partial credit"
+        CORRECT = "correct", "Count as correct"
+        INCORRECT = "incorrect", "Count as wrong"
+        NOT_ATTEMPTED = "not_attempted", "Count as abstained"
 
     class Visibility(models.TextChoices):
         DRAFT = "draft", "draft"
@@ -133,6 +145,16 @@ class Benchmark(models.Model):
         help_text=(
             "Options per item of a multiple-choice benchmark, for items whose gold file gives "
             "none (n_options or options column): the uniform-guessing baseline needs it."
+        ),
+    )
+    partial_credit = models.CharField(
+        max_length=20,
+        choices=PartialCredit.choices,
+        blank=True,
+        default=PartialCredit.REFUSE,
+        help_text=(
+            "How a harness log's “partial” grade (Inspect's P) counts. Refused, an upload whose "
+            "log grades a sample partial is rejected with the samples named."
         ),
     )
     visibility = models.CharField(
@@ -213,6 +235,7 @@ class Benchmark(models.Model):
             # Every submission of this benchmark is resampled alike, so comparisons are paired.
             seed=self.pk or 0,
             min_items_per_figure=0 if self.gold_public else settings.HIDDEN_GOLD_MIN_ITEMS,
+            partial_credit=self.partial_credit,
         )
 
     def results_cache_key(self, kind: str) -> str:
@@ -334,6 +357,9 @@ class Submission(models.Model):
     file = models.FileField(upload_to=submission_upload_path, max_length=300)
     original_filename = models.CharField(max_length=255)
     file_size = models.PositiveBigIntegerField(default=0)
+    # How the uploader asked a harness log to be read (scoring's LogOptions.to_dict()): its
+    # format, lm-evaluation-harness filter, Inspect epoch and scorer; empty to detect them all.
+    log_options = models.JSONField(default=dict, blank=True)
 
     status = models.CharField(
         max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True
@@ -391,6 +417,12 @@ class Submission(models.Model):
             and self.status == self.Status.SCORED
             and self.settings_fingerprint == self.benchmark.settings_fingerprint
         )
+
+    @property
+    def source(self) -> dict | None:
+        """What reading the file as a harness log reported (scoring's ColumnReport.log): its
+        format, id field, rows matched and left out, options; None for a file of ours."""
+        return (self.columns or {}).get("log")
 
     def result(self, *, for_board: bool = False) -> scoring.SubmissionScore | None:
         """The stored result (`results_of`), None before any."""

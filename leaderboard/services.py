@@ -24,6 +24,7 @@ from django.utils import timezone
 import scoring
 from leaderboard import gold_snapshots, notifications, uploads
 from leaderboard.models import ApiToken, Benchmark, ConfirmedEmail, Item, Run, Submission
+from scoring.reading.logs import LogOptions
 
 log = logging.getLogger(__name__)
 
@@ -197,6 +198,8 @@ def benchmark_store_gold(*, benchmark_id: int, upload: str, max_bytes: int) -> s
                 filename=benchmark.gold_filename,
                 grader=benchmark.gold_grader,
                 max_bytes=max_bytes,
+                # A harness log is recognised from the file; its targets become the gold.
+                log=None,
             )
     except scoring.FileRejected as rejected:
         benchmark_gold_finish(
@@ -366,6 +369,7 @@ def submission_upload(
             url=data["url"],
             description=data["description"],
             visibility=data["visibility"],
+            log_options=form.log_options(),
             quota=quota,
         )
     except QuotaExceeded as exceeded:
@@ -394,10 +398,14 @@ def submission_create(
     url: str = "",
     description: str = "",
     visibility: str = Submission.Visibility.PUBLIC,
+    log_options: dict[str, object] | None = None,
     quota: int | None = None,
     queue: bool = True,
 ) -> Submission:
     """Save the upload, then queue its scoring once the transaction has committed.
+
+    `log_options` says how a harness log is read (scoring's ``LogOptions.to_dict()``); without
+    them the format and its options are taken from the file.
 
     With ``queue=False`` the caller scores it itself (the demo seeding does, to show progress).
     """
@@ -422,6 +430,7 @@ def submission_create(
             # Kept as text for the owner; the tail keeps the suffixes that name the format.
             original_filename=file.name[-255:],
             file_size=file.size or 0,
+            log_options=dict(log_options or {}),
             self_graded=benchmark.self_graded,
         )
         submission.file.save(file.name, file, save=False)
@@ -520,7 +529,11 @@ def submission_score(
     try:
         with submission.file.open("rb") as handle:
             predictions = scoring.read_predictions(
-                handle, filename=submission.original_filename, gold=gold, config=config
+                handle,
+                filename=submission.original_filename,
+                gold=gold,
+                config=config,
+                log=LogOptions.from_dict(submission.log_options),
             )
         progress(55)
         result = scoring.score_predictions(gold, predictions, config)

@@ -362,6 +362,22 @@ def submit(request: HttpRequest, slug: str) -> HttpResponse:
     )
 
 
+def source_options(source: dict | None) -> list[dict]:
+    """The options a harness log was read with (filter, epoch, scorer), each with the other
+    values the log held, for the submission page."""
+    if not source:
+        return []
+    found = source.get("found") or {}
+    return [
+        {
+            "name": name,
+            "used": used,
+            "others": [value for value in found.get(name, []) if str(value) != str(used)],
+        }
+        for name, used in (source.get("options") or {}).items()
+    ]
+
+
 @require_safe
 def submission(request: HttpRequest, submission_id: int) -> HttpResponse:
     submission = _get_submission_for_user(request, submission_id)
@@ -385,6 +401,8 @@ def submission(request: HttpRequest, submission_id: int) -> HttpResponse:
             "rubrics": rubric_rows(submission, result, request.user),
             "status_url": reverse("submission_json", args=[submission.pk]),
             "outcomes_shown": submission.outcomes_shown_to(request.user),
+            "source": submission.source,
+            "source_options": source_options(submission.source),
             "behaviour": behaviour,
             "behaviour_figure": (
                 charts.behaviour_chart([(submission.model_name, behaviour)]) if behaviour else ""

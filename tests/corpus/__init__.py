@@ -301,7 +301,8 @@ CASES: tuple[Case, ...] = (
         ('"predictions.txt" is not a .csv, .jsonl or .json file (each may end in .gz)',),
         refused=(
             "“predictions.txt” is not a file type we read: upload a .csv, .jsonl or .json file, "
-            "optionally gzip-compressed (.gz)."
+            "optionally gzip-compressed (.gz), or a harness log (.json, .jsonl, .eval, .zip or "
+            ".parquet)."
         ),
     ),
     Case(

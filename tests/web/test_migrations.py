@@ -191,7 +191,8 @@ def test_it_moves_what_only_the_summary_held_into_the_runs_and_reads_the_same_re
     summary = old.get_model("leaderboard", "Submission").objects.get().summary
 
     executor = MigrationExecutor(connection)
-    executor.migrate(STORED_ONCE)
+    # Up to the latest schema, which the models read (migrations after STORED_ONCE add fields).
+    executor.migrate(executor.loader.graph.leaf_nodes())
 
     moved = Submission.objects.get()
     assert moved.targets == [0.5, 0.75, 0.9]

@@ -35,6 +35,7 @@ STATUS_FIELDS = [
     "n_errors",
     "created_at",
     "finished_at",
+    "source",
 ]
 RESULT_FIELDS = [
     "n_items",

@@ -52,7 +52,7 @@ def test_it_saves_then_queues_the_upload(
     assert len(callbacks) == 1  # the scoring task, queued only once the upload committed
 
 
-@pytest.mark.parametrize("name", ["notes.txt", "predictions.csv.zip", "model.pkl"])
+@pytest.mark.parametrize("name", ["notes.txt", "predictions.csv.bz2", "model.pkl"])
 def test_it_refuses_unknown_file_types(client, user, make_benchmark, name):
     make_benchmark()
     client.force_login(user)
