@@ -28,10 +28,10 @@
         option.value = value;
         list.appendChild(option);
       });
-      if (values.length > 1) said.push(name + "s in this file: " + values.join(", "));
+      if (values.length > 1) said.push(name + "s " + values.join(", "));
     });
     if (note) {
-      note.textContent = said.length ? said.join("; ") + "." : "";
+      note.textContent = said.length ? "In this file: " + said.join("; ") + "." : "";
       note.hidden = !said.length;
     }
   }

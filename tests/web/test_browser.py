@@ -195,3 +195,43 @@ def test_it_draws_the_calibration_of_a_submission(page, make_benchmark, user, sa
     screenshot(page, "calibration")
     page.get_by_role("link", name="How scores are computed").click()
     page.get_by_role("heading", name="Significance-aware ranks").wait_for()
+
+
+def test_it_offers_the_filters_an_lm_eval_log_holds(page, make_benchmark, user, tmp_path):
+    # A samples file holding two filters, as lm-evaluation-harness writes one line per sample and
+    # filter: the real file's samples, each under both filters.
+    real = Path(__file__).resolve().parents[1] / "fixtures" / "logs" / "lm-eval"
+    (source,) = real.glob("samples_*.jsonl")
+    lines = [
+        line.replace('"filter": "none"', f'"filter": "{name}"')
+        for name in ("strict-match", "flexible-extract")
+        for line in source.read_text().splitlines()
+    ]
+    log = tmp_path / f"{source.stem}.jsonl"
+    log.write_text("\n".join(lines) + "\n")
+    make_benchmark()
+    page.goto("/accounts/login/?next=/benchmarks/capitals/submit/")
+    page.fill("#id_username", user.username)
+    page.fill("#id_password", "a-long-passphrase-1")
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/benchmarks/capitals/submit/")
+    assert page.locator("#filters-found option").count() == 0
+
+    page.set_input_files("#id_file", str(log))
+    page.locator("#log-options-found").wait_for()
+    options = page.locator("#filters-found option")
+    assert [options.nth(i).get_attribute("value") for i in range(options.count())] == [
+        "flexible-extract",
+        "strict-match",
+    ]
+    assert page.locator("#log-options-found").inner_text() == (
+        "In this file: filters flexible-extract, strict-match."
+    )
+    assert page.locator("#id_filter").get_attribute("list") == "filters-found"
+
+    # Another file: what the first held is no longer offered.
+    csv = tmp_path / "predictions.csv"
+    csv.write_text("id,answer\nq1,Paris\n")
+    page.set_input_files("#id_file", str(csv))
+    page.locator("#log-options-found").wait_for(state="hidden")
+    assert page.locator("#filters-found option").count() == 0
