@@ -229,9 +229,17 @@ def test_it_offers_the_filters_an_lm_eval_log_holds(page, make_benchmark, user, 
     )
     assert page.locator("#id_filter").get_attribute("list") == "filters-found"
 
-    # Another file: what the first held is no longer offered.
+    # An Inspect log: its one epoch and one scorer are offered, and nothing needs choosing.
+    page.set_input_files("#id_file", str(real.parent / "inspect-json" / "data_arc_qwen.json"))
+    page.locator("#scorers-found option").first.wait_for(state="attached")
+    assert page.locator("#scorers-found option").get_attribute("value") == "choice"
+    assert page.locator("#epochs-found option").get_attribute("value") == "1"
+    assert page.locator("#filters-found option").count() == 0
+    assert page.locator("#log-options-found").is_hidden()
+
+    # A file of ours: nothing is offered.
     csv = tmp_path / "predictions.csv"
     csv.write_text("id,answer\nq1,Paris\n")
     page.set_input_files("#id_file", str(csv))
-    page.locator("#log-options-found").wait_for(state="hidden")
-    assert page.locator("#filters-found option").count() == 0
+    page.locator("#scorers-found option").wait_for(state="detached")
+    assert page.locator("#epochs-found option").count() == 0
