@@ -149,6 +149,7 @@ class SubmissionAdmin(admin.ModelAdmin):
         "file",
         "original_filename",
         "file_size",
+        "log_options",
         "status",
         "progress",
         "errors",

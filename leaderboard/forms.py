@@ -125,7 +125,10 @@ class SubmissionForm(forms.ModelForm):
             "harness wrote: Inspect AI (.json, .eval), lm-evaluation-harness (.jsonl, .zip), "
             "lighteval (.parquet), HELM (.zip), Every Eval Ever (.jsonl)."
         ),
-        widget=forms.ClearableFileInput(attrs={"accept": ",".join(ACCEPTED_SUFFIXES)}),
+        # File choosers match the last suffix only: ".gz" stands for .csv.gz and the others.
+        widget=forms.ClearableFileInput(
+            attrs={"accept": ".csv,.jsonl,.json,.gz,.eval,.zip,.parquet"}
+        ),
     )
     format = forms.ChoiceField(
         label="File format",
