@@ -19,11 +19,9 @@ from leaderboard.models import (
     default_abstention_phrases,
     default_targets,
 )
-from scoring.reading.logs import LogOptions
 
-# Harness logs besides ours: Inspect's .eval and HELM's run directory are zip archives,
-# lighteval's details parquet files; the other logs are .json or .jsonl.
-LOG_SUFFIXES = (".eval", ".zip", ".parquet")
+# Besides our own tables: harness logs (Inspect's .eval and HELM's run directory are zip
+# archives, lighteval's details parquet files; the other logs are .json or .jsonl).
 ACCEPTED_SUFFIXES = (
     ".csv",
     ".jsonl",
@@ -31,23 +29,20 @@ ACCEPTED_SUFFIXES = (
     ".csv.gz",
     ".jsonl.gz",
     ".json.gz",
-    *LOG_SUFFIXES,
+    *scoring.LOG_SUFFIXES,
 )
 
-# The harness logs a file may be read as, by the key scoring.reading.logs gives each format,
-# named as on the upload form (scoring's LOG_FORMATS, with the files each harness writes).
-LOG_FORMATS = {
-    "inspect": "Inspect AI log (.json or .eval)",
-    "lm-eval": "lm-evaluation-harness samples (.jsonl, or a .zip with its results file)",
-    "lighteval": "lighteval details (.parquet)",
-    "helm": "HELM run directory (.zip)",
-    "every-eval-ever": "Every Eval Ever instances (.jsonl)",
-}
-FORMAT_CHOICES = (
-    ("", "Recognise it from the file"),
-    ("table", "Our CSV / JSON Lines / JSON"),
-    *LOG_FORMATS.items(),
-)
+
+def format_choices() -> list[tuple[str, str]]:
+    """The upload form's formats: recognised from the file, ours, then each harness log that
+    scoring reads (scoring.LOG_FORMATS)."""
+    return [
+        ("", "Recognise it from the file"),
+        (scoring.TABLE_FORMAT, "Our CSV / JSON Lines / JSON"),
+        *scoring.LOG_FORMATS.items(),
+    ]
+
+
 # The form's fields that say how a harness log is read (scoring's LogOptions).
 LOG_OPTION_FIELDS = ("format", "filter", "epoch", "scorer")
 
@@ -132,7 +127,7 @@ class SubmissionForm(forms.ModelForm):
     )
     format = forms.ChoiceField(
         label="File format",
-        choices=FORMAT_CHOICES,
+        choices=format_choices,
         required=False,
         help_text="Leave it to be recognised, unless the file is read as the wrong kind.",
     )
@@ -179,7 +174,9 @@ class SubmissionForm(forms.ModelForm):
         """The options given for reading a harness log, as Submission.log_options holds them
         (LogOptions.to_dict()): those left empty are left out, to be taken from the log."""
         values = {name: self.cleaned_data.get(name) for name in LOG_OPTION_FIELDS}
-        return LogOptions(**{name: value for name, value in values.items() if value}).to_dict()
+        return scoring.LogOptions(
+            **{name: value for name, value in values.items() if value}
+        ).to_dict()
 
     def main_fields(self) -> list:
         """The fields shown first; the log options (LOG_OPTION_FIELDS but the format) after."""

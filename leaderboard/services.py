@@ -24,7 +24,6 @@ from django.utils import timezone
 import scoring
 from leaderboard import gold_snapshots, notifications, uploads
 from leaderboard.models import ApiToken, Benchmark, ConfirmedEmail, Item, Run, Submission
-from scoring.reading.logs import LogOptions
 
 log = logging.getLogger(__name__)
 
@@ -533,7 +532,7 @@ def submission_score(
                 filename=submission.original_filename,
                 gold=gold,
                 config=config,
-                log=LogOptions.from_dict(submission.log_options),
+                log=scoring.LogOptions.from_dict(submission.log_options),
             )
         progress(55)
         result = scoring.score_predictions(gold, predictions, config)

@@ -1,8 +1,8 @@
 """Harness logs through the site: the upload form's format and options, what the submission
 page and its JSON say about how a log was read, partial credit, and gold files from logs.
 
-Reading the logs themselves is scoring's (tests/scoring); here the site stores what the uploader
-chose, hands it to the reader, and shows the reader's report.
+How each format is read is scoring's to test (tests/scoring/test_harness_logs.py); here the site
+stores what the uploader chose, hands it to the reader, and shows the reader's report.
 """
 
 import hashlib
@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+import scoring
 from leaderboard import services
 from leaderboard.models import Benchmark, Submission
 from tests.web.test_admin import benchmark_form, store_gold_as_the_worker_does
@@ -22,6 +23,7 @@ pytestmark = pytest.mark.django_db
 
 LOGS = Path(__file__).resolve().parents[1] / "fixtures" / "logs"
 INSPECT_EVAL = LOGS / "inspect-eval" / "log_read_sample.eval"
+INSPECT_JSON = LOGS / "inspect-json" / "data_arc_qwen.json"
 LM_EVAL = LOGS / "lm-eval" / "samples_math_perturbed_full_2026-01-21T03-44-18.458309.jsonl"
 PREDICTIONS_CSV = b"id,answer\nq1,Paris\nq2,Marlowe\nq3,Jupiter\nq4,I don't know\n"
 
@@ -38,8 +40,11 @@ REPORT = {
     "first_unmatched": ["q98", "q99"],
     "unextracted": 1,
     "idk_abstentions": 1,
+    "partial": 2,
+    "partial_credit": "not_attempted",
     "options": {"filter": "strict-match"},
     "found": {"filter": ["flexible-extract", "strict-match"]},
+    "notes": ['the file holds several evaluations: "capitals_gen", "capitals_mc"'],
 }
 
 
@@ -64,8 +69,9 @@ def helm_zip() -> bytes:
 
 
 def lighteval_parquet() -> bytes:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    # The parquet writer lighteval uses; the form itself judges a file by its name and size.
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
 
     table = pa.table({"example": ["Capital of France?"], "predictions": [["Paris"]]})
     buffer = io.BytesIO()
@@ -106,15 +112,24 @@ def test_it_refuses_other_files_naming_every_type_it_reads(client, user, make_be
 def test_it_keeps_the_options_given_and_leaves_out_the_others(client, user, make_benchmark):
     make_benchmark()
     client.force_login(user)
-    response = upload(
-        client, LM_EVAL.read_bytes(), LM_EVAL.name, format="lm-eval", filter=" strict-match "
-    )
+    response = upload(client, LM_EVAL.read_bytes(), LM_EVAL.name, filter=" strict-match ")
     assert response.status_code == 302
-    assert Submission.objects.get().log_options == {"format": "lm-eval", "filter": "strict-match"}
+    assert Submission.objects.get().log_options == {"filter": "strict-match"}
 
-    upload(client, INSPECT_EVAL.read_bytes(), INSPECT_EVAL.name, epoch="2", scorer="choice")
+    upload(
+        client,
+        INSPECT_EVAL.read_bytes(),
+        INSPECT_EVAL.name,
+        format="inspect",
+        epoch="2",
+        scorer="choice",
+    )
     latest = Submission.objects.order_by("-pk").first()
-    assert latest.log_options == {"epoch": 2, "scorer": "choice"}
+    assert latest.log_options == {"format": "inspect", "epoch": 2, "scorer": "choice"}
+    # As the worker reads them back.
+    assert scoring.LogOptions.from_dict(latest.log_options) == scoring.LogOptions(
+        format="inspect", epoch=2, scorer="choice"
+    )
 
     upload(client, PREDICTIONS_CSV, "p.csv", format="", filter="", epoch="", scorer="")
     assert Submission.objects.order_by("-pk").first().log_options == {}
@@ -140,15 +155,13 @@ def test_the_form_offers_every_format_and_the_log_options(client, user, make_ben
     make_benchmark()
     client.force_login(user)
     page = client.get("/benchmarks/capitals/submit/").content.decode()
-    for value, name in [
+    formats = [
         ("", "Recognise it from the file"),
         ("table", "Our CSV / JSON Lines / JSON"),
-        ("inspect", "Inspect AI log (.json or .eval)"),
-        ("lm-eval", "lm-evaluation-harness samples (.jsonl, or a .zip with its results file)"),
-        ("lighteval", "lighteval details (.parquet)"),
-        ("helm", "HELM run directory (.zip)"),
-        ("every-eval-ever", "Every Eval Ever instances (.jsonl)"),
-    ]:
+        *scoring.LOG_FORMATS.items(),
+    ]
+    assert ("inspect", "Inspect AI log (.json or .eval)") in formats
+    for value, name in formats:
         assert f'<option value="{value}"' in page and f">{name}</option>" in page
     group = page.split("<legend>Harness log options</legend>")[1].split("</fieldset>")[0]
     for field in ("filter", "epoch", "scorer"):
@@ -205,18 +218,23 @@ def test_the_submission_page_says_what_was_read_from_the_log(
     assert "<dt>No answer extracted</dt><dd>1 (counted as abstentions)</dd>" in text
     assert "“I don't know” chosen</dt><dd>1 (the option" in text
     assert "<code>strict-match</code> (also in the log: <code>flexible-extract</code>)" in text
+    assert "2 samples the harness graded partial, counted as abstentions" in text
+    assert "<li>the file holds several evaluations: &quot;capitals_gen&quot;, " in text
     # The results stand as scored.
     assert "<h2>Outcomes</h2>" in page
 
 
 def test_the_page_names_only_the_options_a_log_held(client, user, make_benchmark, save_submission):
     report = REPORT | {"unmatched": 0, "first_unmatched": [], "found": {"filter": ["none"]}}
+    report |= {"partial": 0, "notes": []}
     report["options"] = {"filter": "none"}
     submission = scored_from_a_log(make_benchmark(), user, save_submission, report)
     page = " ".join(client.get(f"/submissions/{submission.pk}/").content.decode().split())
     assert "<dt>Filter</dt><dd><code>none</code></dd>" in page
     assert "also in the log" not in page
     assert "Left out" not in page
+    assert "Partial grades" not in page
+    assert 'class="notes"' not in page
 
 
 def test_the_json_gives_the_report_as_source(client, user, make_benchmark, save_submission):
@@ -302,17 +320,71 @@ def test_the_admin_refuses_a_gold_file_of_no_type_it_reads(admin_client):
     assert not Benchmark.objects.exists()
 
 
-def test_the_worker_reads_a_gold_log_and_ends_it_with_the_readers_verdict(admin_client):
-    # Whatever the reader makes of the log, the gold worker finishes: stored, or rejected with
-    # messages; never left queued or failed on an error of the site.
-    form = benchmark_form(INSPECT_EVAL.read_bytes(), name="log_read_sample.eval", grader="choice")
-    admin_client.post("/admin/leaderboard/benchmark/add/", form)
+def test_a_benchmark_made_from_an_inspect_log_scores_that_log(
+    admin_client, client, user, django_capture_on_commit_callbacks
+):
+    # A curator who ran a harness once opens a board with its log; a model builder uploads the
+    # log Inspect wrote for their model, and the page says how it was read.
+    form = benchmark_form(
+        INSPECT_JSON.read_bytes(), name=INSPECT_JSON.name, grader="choice", gold_public="on"
+    )
+    form["min_coverage"] = "0"
+    assert admin_client.post("/admin/leaderboard/benchmark/add/", form).status_code == 302
     benchmark = Benchmark.objects.get(slug="capitals")
-    status = store_gold_as_the_worker_does(benchmark)
+    assert store_gold_as_the_worker_does(benchmark) == Benchmark.GoldStatus.STORED
     benchmark.refresh_from_db()
-    assert status in (Benchmark.GoldStatus.STORED, Benchmark.GoldStatus.REJECTED)
-    assert benchmark.gold_status == status
-    if status == Benchmark.GoldStatus.REJECTED:
-        assert all(
-            error.startswith("The gold file was rejected: ") for error in benchmark.gold_errors
-        )
+    assert benchmark.grader == "choice"
+    assert list(benchmark.items.values_list("item_id", "answer")) == [
+        ("1", "A"),
+        ("2", "B"),
+        ("3", "D"),
+    ]
+
+    client.force_login(user)
+    with django_capture_on_commit_callbacks():
+        response = upload(client, INSPECT_JSON.read_bytes(), INSPECT_JSON.name, scorer="choice")
+    assert response.status_code == 302
+    submission = Submission.objects.get()
+    services.submission_score(submission_id=submission.pk)
+    submission.refresh_from_db()
+    assert submission.status == Submission.Status.SCORED, submission.errors
+    primary = submission.result().primary
+    # As Inspect graded it: one sample of three correct (its `choice` scorer's C, I, I).
+    assert (primary.correct, primary.incorrect, primary.abstained) == (1, 2, 0)
+
+    source = submission.source
+    assert source["format"] == "inspect" and source["rows"] == source["matched"] == 3
+    assert source["options"] == {"epoch": "1", "scorer": "choice"}
+    page = " ".join(client.get(f"/submissions/{submission.pk}/").content.decode().split())
+    block = page.split('id="read-from"')[1].split("</section>")[0]
+    assert f"{INSPECT_JSON.name}: Inspect AI log (.json or .eval)" in block
+    assert "<code>ollama/qwen2.5:0.5b</code>" in block
+    assert "<code>inspect_evals/arc_easy</code>" in block
+    assert "3 rows matched an item of Capitals" in block
+    assert "<dt>Scorer</dt><dd><code>choice</code></dd>" in block
+    data = client.get(f"/submissions/{submission.pk}.json").json()
+    assert data["source"] == source == data["metrics"]["columns"]["log"]
+
+
+def test_a_log_that_needs_an_option_is_rejected_naming_the_field(
+    client, user, make_benchmark, tmp_path
+):
+    # Inspect's log of two epochs: one item takes one answer, so an epoch must be chosen.
+    log = json.loads(INSPECT_JSON.read_text())
+    second = [dict(sample, epoch=2) for sample in log["samples"]]
+    log["samples"] = log["samples"] + second
+    make_benchmark(gold="id,answer\n1,A\n2,B\n3,D\n", grader="choice")
+    client.force_login(user)
+    upload(client, json.dumps(log).encode(), "two-epochs.json")
+    submission = Submission.objects.get()
+    services.submission_score(submission_id=submission.pk)
+    submission.refresh_from_db()
+    assert submission.status == Submission.Status.REJECTED
+    assert any("epoch" in error for error in submission.errors), submission.errors
+
+    upload(client, json.dumps(log).encode(), "two-epochs.json", epoch="2")
+    chosen = Submission.objects.order_by("-pk").first()
+    services.submission_score(submission_id=chosen.pk)
+    chosen.refresh_from_db()
+    assert chosen.status == Submission.Status.SCORED, chosen.errors
+    assert chosen.source["options"]["epoch"] == "2"
