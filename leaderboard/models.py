@@ -153,8 +153,9 @@ class Benchmark(models.Model):
         blank=True,
         default=PartialCredit.REFUSE,
         help_text=(
-            "How a harness log's “partial” grade (Inspect's P) counts. Refused, an upload whose "
-            "log grades a sample partial is rejected with the samples named."
+            "How a harness log's “partial” grade (Inspect's P) counts on a pre-graded benchmark. "
+            "Refused, an upload whose log grades a sample partial is rejected with the samples "
+            "named."
         ),
     )
     visibility = models.CharField(

@@ -14,7 +14,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='benchmark',
             name='partial_credit',
-            field=models.CharField(blank=True, choices=[('', 'Refuse partial credit'), ('correct', 'Count as correct'), ('incorrect', 'Count as wrong'), ('not_attempted', 'Count as abstained')], default='', help_text="How a harness log's “partial” grade (Inspect's P) counts. Refused, an upload whose log grades a sample partial is rejected with the samples named.", max_length=20),
+            field=models.CharField(blank=True, choices=[('', 'Refuse partial credit'), ('correct', 'Count as correct'), ('incorrect', 'Count as wrong'), ('not_attempted', 'Count as abstained')], default='', help_text="How a harness log's “partial” grade (Inspect's P) counts on a pre-graded benchmark. Refused, an upload whose log grades a sample partial is rejected with the samples named.", max_length=20),
         ),
         migrations.AddField(
             model_name='submission',
