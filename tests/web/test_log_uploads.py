@@ -388,3 +388,37 @@ def test_a_log_that_needs_an_option_is_rejected_naming_the_field(
     chosen.refresh_from_db()
     assert chosen.status == Submission.Status.SCORED, chosen.errors
     assert chosen.source["options"]["epoch"] == "2"
+
+
+def test_a_partial_grade_is_refused_until_the_benchmark_says_how_it_counts(
+    admin_client, client, user, make_benchmark, django_capture_on_commit_callbacks
+):
+    # Inspect graded the second sample partial; the benchmark takes the harness's grades.
+    log = json.loads(INSPECT_JSON.read_text())
+    log["samples"][1]["scores"]["choice"]["value"] = "P"
+    benchmark = make_benchmark(gold="id,answer\n1,A\n2,B\n3,D\n", grader="pregraded")
+    client.force_login(user)
+    upload(client, json.dumps(log).encode(), "arc-partial.json")
+    submission = Submission.objects.get()
+    services.submission_score(submission_id=submission.pk)
+    submission.refresh_from_db()
+    assert submission.status == Submission.Status.REJECTED
+    assert any("partial" in error for error in submission.errors), submission.errors
+
+    url = f"/admin/leaderboard/benchmark/{benchmark.pk}/change/"
+    form = benchmark_form(
+        None, slug="capitals", grader="pregraded", min_coverage="0", gold_public="on"
+    )
+    form["partial_credit"] = "not_attempted"
+    with django_capture_on_commit_callbacks() as queued:
+        response = admin_client.post(url, form, follow=True)
+    assert "1 submissions queued for rescoring." in response.content.decode()
+    assert len(queued) >= 1
+    services.submission_score(submission_id=submission.pk)
+    submission.refresh_from_db()
+    assert submission.status == Submission.Status.SCORED, submission.errors
+    primary = submission.result().primary
+    assert (primary.correct, primary.incorrect, primary.abstained) == (1, 1, 1)
+    assert submission.source["partial"] == 1
+    page = " ".join(client.get(f"/submissions/{submission.pk}/").content.decode().split())
+    assert "1 sample the harness graded partial, counted as abstentions" in page
