@@ -422,3 +422,30 @@ def test_a_partial_grade_is_refused_until_the_benchmark_says_how_it_counts(
     assert submission.source["partial"] == 1
     page = " ".join(client.get(f"/submissions/{submission.pk}/").content.decode().split())
     assert "1 sample the harness graded partial, counted as abstentions" in page
+
+
+def test_the_api_takes_the_same_options_as_the_form(client, user, make_benchmark):
+    from tests.web.test_api import api_upload, errors_of
+
+    make_benchmark()
+    _, token = services.api_token_create(user=user, name="CI")
+    response = api_upload(
+        client,
+        "capitals",
+        token,
+        LM_EVAL.read_bytes(),
+        LM_EVAL.name,
+        format="lm-eval",
+        filter="none",
+    )
+    assert response.status_code == 201, response.content
+    assert Submission.objects.get().log_options == {"format": "lm-eval", "filter": "none"}
+
+    refused = api_upload(client, "capitals", token, LM_EVAL.read_bytes(), LM_EVAL.name, epoch="0")
+    assert refused.status_code == 400
+    assert errors_of(refused) == ["epoch: Ensure this value is greater than or equal to 1."]
+    schema = client.get("/api/schema").json()
+    upload = schema["paths"]["/api/benchmarks/{slug}/submissions"]["post"]["requestBody"]
+    fields = upload["content"]["multipart/form-data"]["schema"]["properties"]
+    assert {"format", "filter", "epoch", "scorer"} <= set(fields)
+    assert "lm-eval" in fields["format"].get("enum", [])
