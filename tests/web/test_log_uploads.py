@@ -27,7 +27,7 @@ INSPECT_JSON = LOGS / "inspect-json" / "data_arc_qwen.json"
 LM_EVAL = LOGS / "lm-eval" / "samples_math_perturbed_full_2026-01-21T03-44-18.458309.jsonl"
 PREDICTIONS_CSV = b"id,answer\nq1,Paris\nq2,Marlowe\nq3,Jupiter\nq4,I don't know\n"
 
-# What scoring reports of a log it read (CONTRACT: LogReport.to_dict()), stored with the result.
+# What scoring reports of a log it read (LogReport.to_dict()), stored with the result.
 REPORT = {
     "format": "lm-eval",
     "format_name": "lm-evaluation-harness samples (.jsonl)",
