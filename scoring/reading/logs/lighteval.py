@@ -156,7 +156,7 @@ def read(data: bytes, *, filename: str, options: LogOptions, max_bytes: int) -> 
                 for i in np.flatnonzero(no_answer)
             ]
         )
-    answers = np.where(multiple_choice, answer, _stripped(texts))
+    answers = np.where(multiple_choice, answer, _stripped(texts, ~multiple_choice))
     has_gold = (gold_index >= 0) & (gold_index < n_choices)
     letters = np.asarray(list(LETTERS), dtype=object)
     gold_letters = np.where(
@@ -169,7 +169,7 @@ def read(data: bytes, *, filename: str, options: LogOptions, max_bytes: int) -> 
         at = np.where(has_gold, starts + gold_index, 0)
         golds = np.where(has_gold, values[at] if len(values) else None, None)
     # lighteval's choices start with the space the prompt leaves before an answer.
-    gold = np.where(multiple_choice, gold_letters, _stripped(golds))
+    gold = np.where(multiple_choice, gold_letters, _stripped(golds, ~multiple_choice))
     options = pd.Series(
         pa.ListArray.from_arrays(
             choices.offsets, pc.utf8_trim_whitespace(choices.values)
@@ -341,10 +341,12 @@ def _first_values(column: pa.ChunkedArray, n: int) -> np.ndarray:
     return out
 
 
-def _stripped(texts: np.ndarray) -> np.ndarray:
-    """Texts without surrounding white space; anything else (None) stays as it is."""
+def _stripped(texts: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The texts of `rows` without surrounding white space; anything else (None, and every
+    other row) stays as it is."""
     out = np.asarray(texts, dtype=object).copy()
-    is_text = np.asarray([isinstance(t, str) for t in out], dtype=bool)
+    is_text = rows.copy()
+    is_text[rows] = [isinstance(t, str) for t in out[rows]]
     out[is_text] = pd.Series(out[is_text], dtype=object).str.strip().to_numpy(dtype=object)
     return out
 
@@ -401,5 +403,7 @@ def _grades(metric: pa.ChunkedArray, n: int) -> list[str | None]:
     kind = metric.type
     if not pa.types.is_struct(kind) or kind.num_fields == 0:
         return [None] * n
-    first = metric.combine_chunks().field(0).to_pylist()
-    return metric_grades(first)
+    first = metric.combine_chunks().field(0)
+    if pa.types.is_integer(first.type) or pa.types.is_floating(first.type):
+        return metric_grades(first.to_numpy(zero_copy_only=False))
+    return metric_grades(first.to_pylist())

@@ -6,6 +6,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import numpy as np
+
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
@@ -22,10 +24,17 @@ def letter(index: int, n_options: int) -> str | None:
     return LETTERS[index] if 0 <= index < n_options <= len(LETTERS) else None
 
 
-def metric_grades(values: Sequence[object]) -> list[str | None]:
+def metric_grades(values: Sequence[object] | np.ndarray) -> list[str | None]:
     """A harness's per-sample metric (accuracy, exact match) as grades: 1 correct, 0 incorrect,
     a share in between partial. A metric that is not a share of 0 to 1 on every sample (BLEU,
     perplexity) grades nothing: every grade is None."""
+    if isinstance(values, np.ndarray) and values.dtype.kind in "biuf":
+        # A column of numbers (from parquet): the same rule over the whole column at once.
+        numbers = values.astype(float)
+        if np.isnan(numbers).any() or (numbers < 0).any() or (numbers > 1).any():
+            return [None] * len(values)
+        grades = np.where(numbers == 1, "correct", np.where(numbers == 0, "incorrect", "partial"))
+        return grades.astype(object).tolist()
     numbers: list[float] = []
     for value in values:
         # bool is an int: True and False pass as 1 and 0.
