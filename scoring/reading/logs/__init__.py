@@ -135,6 +135,16 @@ def samples_frame(rows: dict[str, object] | None = None, **columns: object) -> p
     return frame
 
 
+def first_text(value: object) -> str | None:
+    """A target or reference as text: a string or number as it is written, the first of a list
+    (harnesses list several accepted answers); None for anything else."""
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
 def describe_sample(number: int, sample_id: object = None, epoch: object = None) -> str:
     """How a message names a sample: `sample 12 (id "q-7", epoch 2)`."""
     details = []

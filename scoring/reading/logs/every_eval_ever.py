@@ -29,6 +29,7 @@ from scoring.reading.logs import (
     LogOptions,
     LogSamples,
     describe_sample,
+    first_text,
     samples_frame,
 )
 from scoring.reading.raw import _check_text, _decode
@@ -124,7 +125,7 @@ def read(data: bytes, *, filename: str, options: LogOptions, max_bytes: int) -> 
         raw_answers += from_output
         if options_list is not None and extracted:
             answer = _as_letter(answer, options_list, by_number=False)
-        gold = _first(given.get("reference"))
+        gold = first_text(given.get("reference"))
         if options_list is not None and gold is not None:
             gold = _as_letter(gold, options_list, by_number=True)
         evaluation = record.get("evaluation")
@@ -232,14 +233,6 @@ def _options(choices: object) -> list[str] | None:
     if not isinstance(choices, list) or not choices:
         return None
     return [str(choice) for choice in choices[: len(CHOICE_LETTERS)]]
-
-
-def _first(reference: object) -> str | None:
-    if isinstance(reference, list):
-        reference = reference[0] if reference else None
-    if isinstance(reference, str | int | float) and not isinstance(reference, bool):
-        return str(reference)
-    return None
 
 
 def _epoch(record: dict) -> str | None:

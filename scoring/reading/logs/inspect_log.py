@@ -33,6 +33,7 @@ from scoring.reading.logs import (
     LogOptions,
     LogSamples,
     describe_sample,
+    first_text,
     samples_frame,
 )
 from scoring.reading.logs.archives import Archive, is_zip
@@ -305,7 +306,7 @@ def _row(sample: dict, scorer: str | None, where: str, problems: _Problems) -> d
         "answer": answer,
         "extracted": extracted,
         "grade": grade,
-        "gold": _target(sample.get("target")),
+        "gold": first_text(sample.get("target")),
         "question": _question(sample.get("input")),
         "options": options,
         "category": _category(sample.get("metadata")),
@@ -364,14 +365,6 @@ def _content_text(content: object) -> str:
             if kind == "text" and isinstance(text, str)
         )
     return ""
-
-
-def _target(target: object) -> str | None:
-    if isinstance(target, list):
-        target = target[0] if target else None
-    if isinstance(target, str | int | float) and not isinstance(target, bool):
-        return str(target)
-    return None
 
 
 def _question(given: object) -> str | None:

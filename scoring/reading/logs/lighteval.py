@@ -21,7 +21,6 @@ likely option's letter; its softmax share over the options is the confidence.
 from __future__ import annotations
 
 import io
-import json
 import math
 import re
 
@@ -34,7 +33,7 @@ import pyarrow.parquet as pq
 from scoring.reading.errors import FileRejected, _quote, _size
 from scoring.reading.logs import LogOptions, LogSamples, samples_frame
 from scoring.reading.logs.archives import Archive, is_zip
-from scoring.reading.logs.likelihoods import LETTERS, metric_grades
+from scoring.reading.logs.likelihoods import LETTERS, metric_grades, run_results
 
 FORMAT = "lighteval"
 NAME = "lighteval details (.parquet)"
@@ -44,7 +43,6 @@ ID_FIELD = (
 )
 
 _PARQUET_MAGIC = b"PAR1"
-_RESULTS = re.compile(r"(?:^|/)results_(?P<date>\d{4}-\d{2}-\d{2}T[0-9.\-]+)\.json$")
 _DETAILS = re.compile(
     r"(?:^|/)details_(?P<task>.+)_(?P<date>\d{4}-\d{2}-\d{2}T[0-9.\-]+)\.parquet$"
 )
@@ -227,18 +225,12 @@ def _from_zip(data: bytes, max_bytes: int) -> tuple[str, bytes, str | None]:
         )
     name = details[0]
     date = _DETAILS.search(name)["date"]  # type: ignore[index]
-    results = [n for n in archive.names if _RESULTS.search(n)]
-    same_run = [n for n in results if _RESULTS.search(n)["date"] == date]  # type: ignore[index]
-    results = same_run or (results if len(results) == 1 else [])
-    model = _model(results[0], archive.read(results[0])) if results else None
+    results = run_results(archive, date)
+    model = _model(results[1]) if results else None
     return name, archive.read(name), model
 
 
-def _model(name: str, data: bytes) -> str | None:
-    try:
-        results = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise FileRejected([f"{_quote(name)} is not valid JSON ({error})"]) from None
+def _model(results: object) -> str | None:
     general = results.get("config_general") if isinstance(results, dict) else None
     model = general.get("model_name") if isinstance(general, dict) else None
     return model if isinstance(model, str) and model else None

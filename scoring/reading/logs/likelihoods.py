@@ -1,12 +1,21 @@
 """What lm-evaluation-harness and lighteval share: a multiple-choice answer taken from the
-log-likelihood of each option, and a harness's per-sample metric read as a grade."""
+log-likelihood of each option, a harness's per-sample metric read as a grade, and the run's
+results file found beside its samples in a zip."""
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from collections.abc import Sequence
 
 import numpy as np
+
+from scoring.reading.errors import FileRejected, _quote
+from scoring.reading.logs.archives import Archive
+
+# Both harnesses name a run's results file after the run's date, as they name its samples.
+RESULTS_FILE = re.compile(r"(?:^|/)results_(?P<date>\d{4}-\d{2}-\d{2}T[0-9.\-]+)\.json$")
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
@@ -43,3 +52,18 @@ def metric_grades(values: Sequence[object] | np.ndarray) -> list[str | None]:
         else:
             return [None] * len(values)
     return ["correct" if v == 1 else "incorrect" if v == 0 else "partial" for v in numbers]
+
+
+def run_results(archive: Archive, date: str) -> tuple[str, object] | None:
+    """The results file of the run dated `date` in a zip (else the zip's only results file),
+    parsed: its name and JSON value; None when the zip holds none."""
+    results = [name for name in archive.names if RESULTS_FILE.search(name)]
+    same_run = [name for name in results if RESULTS_FILE.search(name)["date"] == date]  # type: ignore[index]
+    results = same_run or (results if len(results) == 1 else [])
+    if not results:
+        return None
+    name = results[0]
+    try:
+        return name, json.loads(archive.read(name))
+    except (ValueError, UnicodeDecodeError) as error:
+        raise FileRejected([f"{_quote(name)} is not valid JSON ({error})"]) from None

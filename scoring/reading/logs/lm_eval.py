@@ -22,14 +22,18 @@ import pandas as pd
 from scoring.reading.errors import FileRejected, _quote
 from scoring.reading.logs import LogOptions, LogSamples, samples_frame
 from scoring.reading.logs.archives import Archive, is_zip
-from scoring.reading.logs.likelihoods import best_option, letter, metric_grades
+from scoring.reading.logs.likelihoods import (
+    best_option,
+    letter,
+    metric_grades,
+    run_results,
+)
 
 FORMAT = "lm-eval"
 NAME = "lm-evaluation-harness samples (.jsonl)"
 ID_FIELD = "doc_id (the document's number in the task's evaluation split)"
 
 _SAMPLES = re.compile(r"(?:^|/)samples_(?P<task>.+)_(?P<date>\d{4}-\d{2}-\d{2}T[0-9.\-]+)\.jsonl$")
-_RESULTS = re.compile(r"(?:^|/)results_(?P<date>\d{4}-\d{2}-\d{2}T[0-9.\-]+)\.json$")
 # What the harness's regex filters write when they find no answer.
 _NO_ANSWER = {"", "[invalid]"}
 _QUESTION_KEYS = ("question", "problem", "query", "input", "prompt")
@@ -103,18 +107,12 @@ def _from_zip(data: bytes, max_bytes: int) -> tuple[str, bytes, str | None]:
         )
     name = samples[0]
     date = _SAMPLES.search(name)["date"]  # type: ignore[index]
-    results = [n for n in archive.names if _RESULTS.search(n)]
-    same_run = [n for n in results if _RESULTS.search(n)["date"] == date]  # type: ignore[index]
-    results = same_run or (results if len(results) == 1 else [])
-    model = _model(results[0], archive.read(results[0])) if results else None
+    results = run_results(archive, date)
+    model = _model(*results) if results else None
     return name, archive.read(name), model
 
 
-def _model(name: str, data: bytes) -> str | None:
-    try:
-        results = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise FileRejected([f"{_quote(name)} is not valid JSON ({error})"]) from None
+def _model(name: str, results: object) -> str | None:
     if not isinstance(results, dict):
         raise FileRejected([f"{_quote(name)} is not an lm-evaluation-harness results file"])
     if isinstance(results.get("model_name"), str) and results["model_name"]:
