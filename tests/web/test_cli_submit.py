@@ -2,13 +2,10 @@
 read by Django's own multipart parser, following a real submission scored by a real worker, and
 the whole path (upload through the API with a token, from a separate process) to the board."""
 
-import hashlib
-import importlib.util
 import io
 import json
 import os
 import re
-import secrets
 import subprocess
 import sys
 import threading
@@ -233,26 +230,11 @@ def test_it_waits_out_a_site_that_goes_down_while_it_follows(
 
 
 def api_token(user) -> str:
-    """A personal API token of this user, stored as the account page stores one."""
-    from leaderboard.models import ApiToken
-
-    token = "lb_" + secrets.token_urlsafe(30)[:40]
-    ApiToken.objects.create(
-        user=user,
-        name="CI",
-        prefix=token[:8],
-        digest=hashlib.sha256(token.encode()).hexdigest(),
-    )
+    """A personal API token of this user, made as the account page makes one."""
+    _, token = services.api_token_create(user=user, name="CI")
     return token
 
 
-needs_the_api = pytest.mark.skipif(
-    importlib.util.find_spec("leaderboard.api") is None,
-    reason="the site has no API (leaderboard.api) to submit to",
-)
-
-
-@needs_the_api
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_it_submits_through_the_api_and_the_result_is_on_the_board(
@@ -293,11 +275,6 @@ def test_it_submits_through_the_api_and_the_result_is_on_the_board(
     assert row["scores"]["0.9"]["score"] == seeded["scores"]["0.9"]["score"]
 
 
-@needs_the_api
-@pytest.mark.skipif(
-    importlib.util.find_spec("scoring.reading.logs.inspect_log") is None,
-    reason="no reader of Inspect AI logs (scoring.reading.logs.inspect_log)",
-)
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_it_submits_an_inspect_log_as_the_harness_wrote_it(
@@ -331,7 +308,6 @@ def test_it_submits_an_inspect_log_as_the_harness_wrote_it(
     assert board["rows"][0]["counts"]["correct"] == 1
 
 
-@needs_the_api
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_a_file_the_worker_rejects_exits_1_with_its_errors(
@@ -358,7 +334,6 @@ def test_a_file_the_worker_rejects_exits_1_with_its_errors(
     assert "rejected" in result.stderr and "nope" in result.stderr
 
 
-@needs_the_api
 @pytest.mark.django_db(transaction=True)
 def test_a_token_the_site_does_not_know_exits_2(live_server, make_benchmark, tmp_path):
     make_benchmark()
@@ -383,7 +358,6 @@ def test_a_token_the_site_does_not_know_exits_2(live_server, make_benchmark, tmp
     assert unknown not in result.stderr + result.stdout
 
 
-@needs_the_api
 @pytest.mark.django_db(transaction=True)
 def test_a_benchmark_the_site_does_not_have_exits_2(live_server, user, tmp_path):
     predictions = tmp_path / "p.csv"
@@ -402,7 +376,6 @@ def test_a_benchmark_the_site_does_not_have_exits_2(live_server, user, tmp_path)
     assert "Is 'nothing' the benchmark's slug" in result.stderr
 
 
-@needs_the_api
 @pytest.mark.django_db(transaction=True)
 def test_a_file_refused_at_the_upload_exits_1_with_the_reason(
     live_server, user, make_benchmark, tmp_path
@@ -426,7 +399,6 @@ def test_a_file_refused_at_the_upload_exits_1_with_the_reason(
     assert "notes.txt" in json.loads(result.stdout)["errors"][0]
 
 
-@needs_the_api
 @pytest.mark.django_db(transaction=True)
 def test_it_gives_up_when_the_time_is_up_and_names_the_submission(
     live_server, user, make_benchmark, tmp_path

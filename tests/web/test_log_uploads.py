@@ -70,8 +70,8 @@ def helm_zip() -> bytes:
 
 def lighteval_parquet() -> bytes:
     # The parquet writer lighteval uses; the form itself judges a file by its name and size.
-    pa = pytest.importorskip("pyarrow")
-    pq = pytest.importorskip("pyarrow.parquet")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
     table = pa.table({"example": ["Capital of France?"], "predictions": [["Paris"]]})
     buffer = io.BytesIO()
