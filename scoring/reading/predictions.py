@@ -36,6 +36,7 @@ from scoring.reading.logs import LogOptions
 from scoring.reading.raw import Source, _read_bytes
 from scoring.reading.tables import (
     ROWS_PER_ITEM_AND_RUN,
+    _check_row_limit,
     _Problems,
     _read_table,
     _Table,
@@ -126,6 +127,9 @@ def read_predictions(
         data, key, filename=filename, options=log or LogOptions(), max_bytes=config.max_bytes
     )
     table, report = logs.prediction_table(samples, gold, config)
+    # The samples of the benchmark's items are its rows, under the bound every file has
+    # (SPEC §7); those of other items were left out, and the size limit bounds them.
+    _check_row_limit(len(table.frame), row_limit)
     predictions = _predictions_from_table(table, gold, config)
     columns = dataclasses.replace(predictions.columns, log=report.to_dict())
     return Predictions(rows=predictions.rows, columns=columns)

@@ -375,6 +375,18 @@ def test_samples_of_other_items_are_left_out_and_reported(tmp_path):
     assert result["counts"]["correct"] == 3
 
 
+def test_a_log_of_more_samples_of_the_items_than_a_file_may_have_rows_is_refused(tmp_path):
+    # One item and three targets: at most 10 × 1 × 4 = 40 rows, whatever the file's format.
+    lines = [eee_line("q1", "A", correct=True, reference="A") for _ in range(41)]
+    lines += [eee_line(f"other-{i}", "A", correct=True, reference="A") for i in range(100)]
+    path = tmp_path / "instances.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    (message,) = rejected_messages(path, capitals_gold(tmp_path, ids=("q1",)))
+    assert message == (
+        "the file has more than 40 rows, this benchmark's limit (10 rows per item and run)"
+    )
+
+
 def test_a_log_of_another_task_is_refused(tmp_path):
     path = write_json(tmp_path, inspect_log([inspect_sample("x-1", "A", "C")]))
     with pytest.raises(FileRejected) as rejected:
