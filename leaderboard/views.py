@@ -30,7 +30,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_safe
 
 import scoring
-from leaderboard import charts, confirmation, exports, ratelimit, services, uploads
+from leaderboard import charts, confirmation, exports, live_target, ratelimit, services, uploads
 from leaderboard.boards import behaviour_of
 from leaderboard.exports import (
     benchmark_json_gzip,
@@ -139,6 +139,8 @@ def benchmark(request: HttpRequest, slug: str) -> HttpResponse:
         sort_key = scoring.BINARY_KEY
     page_number = request.GET.get("page", "1")
     page_number = max(1, int(page_number)) if page_number.isascii() and page_number.isdigit() else 1
+    # The target slider's t (``live_target``): any other value is ignored, not an error.
+    asked_t = live_target.parse_t(request.GET.get("t"))
 
     def page() -> HttpResponse:
         # Always from the current board: a cached page must never hold an older one.
@@ -162,7 +164,7 @@ def benchmark(request: HttpRequest, slug: str) -> HttpResponse:
         listed = ",".join(str(submission["id"]) for submission in waiting)
         content_key = (
             f"{benchmark.results_cache_key('content')}:{sort.key}:{show_all}:{table.number}:"
-            f"{private}:{listed}"
+            f"{private}:{listed}:{asked_t}"
         )
         on_page = {ids[at] for at in table.object_list.order}
 
@@ -199,6 +201,7 @@ def benchmark(request: HttpRequest, slug: str) -> HttpResponse:
                 # On a board of several pages, those of the models on this page.
                 "behaviour_rows": behaviour_rows,
                 "being_rescored": waiting,
+                "live": functools.partial(live_target.slider_of, board, asked_t),
             },
         )
 
@@ -218,6 +221,8 @@ def benchmark(request: HttpRequest, slug: str) -> HttpResponse:
         )
         page_number = min(page_number, max(1, math.ceil(count / TABLE_PAGE_SIZE)))
     kind = f"page-{sort_key}-{int(show_all)}" + (f"-{page_number}" if page_number > 1 else "")
+    if asked_t is not None:
+        kind += f"-t{asked_t}"
     content = cached_results(benchmark, kind, lambda: page().content, stale_ok=True)
     return HttpResponse(content)
 

@@ -1,0 +1,171 @@
+"""The board's target slider: the ranking at any t, moved with the keyboard in a real browser
+and rendered by the server at `?t=`, against scores computed here from each run's counts."""
+
+import re
+from html import unescape
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+from leaderboard import services
+from leaderboard.models import Run
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ABSTAIN = "abstain on everything"
+
+
+def expected_lines(benchmark, t: float) -> list[tuple[str, str]]:
+    """(model, rank) in the order SPEC §5 ranks the board at t, the abstain-everything line
+    among them, from the runs' counts in the database: at one of the benchmark's targets the
+    run prompted at it where there is one, else (and between targets) the default run."""
+    at_target = any(abs(target - t) <= 1e-9 for target in benchmark.targets)
+    scored = []
+    for submission in benchmark.submissions.filter(status="scored"):
+        runs = list(Run.objects.filter(submission=submission))
+        prompted = [run for run in runs if run.target is not None and abs(run.target - t) <= 1e-9]
+        default = [run for run in runs if run.target is None]
+        run = (prompted if at_target and prompted else default)[0]
+        score = (run.correct - t / (1 - t) * run.incorrect) / run.n_items
+        scored.append((score, submission.model_name))
+    scored.sort(key=lambda pair: -pair[0])
+    ranked = []
+    for place, (score, model) in enumerate(scored, start=1):
+        if ranked and ranked[-1][0] - score <= 1e-12:
+            place = ranked[-1][1]
+        ranked.append((score, place, model))
+    ranked.sort(key=lambda line: (line[1], line[2].lower()))
+    lines = [(model, str(place)) for _, place, model in ranked]
+    below = next(
+        (at for at, (score, _, _) in enumerate(ranked) if score <= 1e-12),
+        len(ranked),
+    )
+    lines.insert(below, (ABSTAIN, "ref"))
+    return lines
+
+
+def page_lines(page) -> list[tuple[str, str]]:
+    lines = page.locator("#live-ranking li")
+    return [
+        (item.locator(".model").inner_text().strip(), item.locator(".rank").inner_text().strip())
+        for item in lines.all()
+    ]
+
+
+def served_lines(client, query: str) -> list[tuple[str, str]]:
+    """The slider's ranking as the server renders it, read from the HTML with no script run."""
+    response = client.get(f"/benchmarks/{query}")
+    assert response.status_code == 200
+    body = unescape(response.content.decode())
+    section = body.split('id="live-ranking"', 1)[1].split("</ol>", 1)[0]
+    return [
+        (re.sub(r"<[^>]+>", "", model).strip(), rank)
+        for rank, model in re.findall(
+            r'<span class="rank"[^>]*>([^<]*)</span>\s*<span class="model"[^>]*>(.*?)</span>',
+            section,
+            re.S,
+        )
+    ]
+
+
+def slider_value(client, query: str) -> str:
+    body = client.get(f"/benchmarks/{query}").content.decode()
+    return re.search(r'<input type="range" id="target-t"[^>]* value="([^"]+)"', body).group(1)
+
+
+@pytest.fixture
+def tied_board(make_benchmark, user, save_submission):
+    """Three models on 40 items: two with the same default answers' counts (a tie between the
+    targets), one of them prompted at 0.75 with answers of its own, and a bolder one."""
+    benchmark = make_benchmark(
+        slug="slider", gold="id,answer\n" + "".join(f"q{i},a{i}\n" for i in range(40))
+    )
+
+    def answers(correct: int, wrong: int, target: str = "") -> list[str]:
+        return [f"q{i},a{i},{target}" for i in range(correct)] + [
+            f"q{i},x{i},{target}" for i in range(correct, correct + wrong)
+        ]
+
+    files = {
+        "alpha": answers(20, 4) + answers(18, 1, "0.75"),
+        "Beta": answers(20, 4),
+        "gamma": answers(26, 12),
+    }
+    for model, rows in files.items():
+        content = ("id,answer,target\n" + "\n".join(rows) + "\n").encode()
+        submission = save_submission(benchmark, user, content=content, model_name=model)
+        services.submission_score(submission_id=submission.pk)
+    return benchmark
+
+
+@pytest.mark.browser
+def test_it_reranks_the_board_as_the_slider_moves_with_the_keyboard(page, seeded_simpleqa_cs):
+    page.goto("/benchmarks/simpleqa-cs/")
+    slider = page.get_by_role("slider", name="Confidence target t")
+    # With no t in the address the slider stands at the board's strictest target.
+    assert float(slider.input_value()) == 0.9
+    assert page_lines(page) == expected_lines(seeded_simpleqa_cs, 0.9)
+    slider.focus()
+    page.keyboard.press("Home")
+    assert slider.input_value() == "0"
+    assert page_lines(page) == expected_lines(seeded_simpleqa_cs, 0.0)
+    seen = set()
+    for step in range(1, 81):
+        page.keyboard.press("ArrowRight")
+        t = round(step * 0.01, 2)
+        assert float(slider.input_value()) == t
+        if step % 5 == 0:
+            lines = page_lines(page)
+            assert lines == expected_lines(seeded_simpleqa_cs, t), t
+            seen.add(tuple(lines))
+    # The slider went past orders that differ, the abstain-everything line among them.
+    assert len(seen) > 2
+    assert slider.get_attribute("aria-valuetext") == "t = 0.80, a wrong answer costs 4 points"
+    assert parse_qs(urlparse(page.url).query)["t"] == ["0.8"]
+    page.keyboard.press("PageUp")
+    t = float(slider.input_value())
+    assert t > 0.8
+    assert page_lines(page) == expected_lines(seeded_simpleqa_cs, t)
+    assert parse_qs(urlparse(page.url).query)["t"] == [f"{t:g}"]
+
+    # The address, shared, opens the page at the same t, in the same order.
+    page.goto("/benchmarks/simpleqa-cs/?t=0.35")
+    assert float(page.get_by_role("slider", name="Confidence target t").input_value()) == 0.35
+    assert page_lines(page) == expected_lines(seeded_simpleqa_cs, 0.35)
+
+
+@pytest.mark.browser
+def test_it_scores_a_target_by_its_prompted_run_and_breaks_ties_by_name(page, tied_board):
+    page.goto("/benchmarks/slider/?t=0.74")
+    slider = page.get_by_role("slider", name="Confidence target t")
+    expected = expected_lines(tied_board, 0.74)
+    # alpha and Beta share their default answers' counts: one rank, by name.
+    assert expected[:2] == [("alpha", "1"), ("Beta", "1")]
+    assert page_lines(page) == expected
+    slider.focus()
+    page.keyboard.press("ArrowRight")
+    # At 0.75 alpha is scored by the run prompted at it, and leads alone.
+    expected = expected_lines(tied_board, 0.75)
+    assert expected[0] == ("alpha", "1") and expected[1][1] == "2"
+    assert page_lines(page) == expected
+    page.keyboard.press("ArrowRight")
+    assert page_lines(page) == expected_lines(tied_board, 0.76)
+    assert page_lines(page)[:2] == [("alpha", "1"), ("Beta", "1")]
+
+
+def test_it_renders_the_ranking_at_the_t_of_the_address(client, seeded_simpleqa_cs):
+    for t in ("0", "0.2", "0.5", "0.8", "0.95"):
+        assert served_lines(client, f"simpleqa-cs/?t={t}") == expected_lines(
+            seeded_simpleqa_cs, float(t)
+        )
+        assert slider_value(client, f"simpleqa-cs/?t={t}") == f"{float(t):.2f}"
+    # Each t is a page of its own in the cache: the second is not the first one served again.
+    assert served_lines(client, "simpleqa-cs/?t=0.2") != served_lines(client, "simpleqa-cs/?t=0.8")
+
+
+def test_it_ignores_a_t_it_cannot_use(client, seeded_simpleqa_cs):
+    default = served_lines(client, "simpleqa-cs/")
+    assert default == expected_lines(seeded_simpleqa_cs, 0.9)
+    for bad in ("abc", "1", "0.96", "-0.1", "nan", "inf", "", "0.5e400"):
+        assert served_lines(client, f"simpleqa-cs/?t={bad}") == default, bad
+        assert slider_value(client, f"simpleqa-cs/?t={bad}") == "0.90", bad
