@@ -169,3 +169,43 @@ def test_it_ignores_a_t_it_cannot_use(client, seeded_simpleqa_cs):
     for bad in ("abc", "1", "0.96", "-0.1", "nan", "inf", "", "0.5e400"):
         assert served_lines(client, f"simpleqa-cs/?t={bad}") == default, bad
         assert slider_value(client, f"simpleqa-cs/?t={bad}") == "0.90", bad
+
+
+def test_it_puts_on_a_hidden_gold_board_only_counts_its_json_shows(
+    client, make_benchmark, user, save_submission
+):
+    benchmark = make_benchmark(
+        slug="hidden",
+        gold="id,answer\n" + "".join(f"q{i},a{i}\n" for i in range(40)),
+        gold_public=False,
+    )
+    rows = [f"q{i},{'a' if i % 3 else 'x'}{i}," for i in range(36)]
+    rows += [f"q{i},{'a' if i % 5 else 'x'}{i},0.75" for i in range(30)]
+    content = ("id,answer,target\n" + "\n".join(rows) + "\n").encode()
+    submission = save_submission(benchmark, user, content=content, model_name="quiet")
+    services.submission_score(submission_id=submission.pk)
+
+    board = client.get("/benchmarks/hidden/leaderboard.json").json()
+    (row,) = board["rows"]
+    n = board["n_items"]
+    shown = {(row["counts"]["correct"], row["counts"]["incorrect"])}
+    for run in row["behavioural_calibration"]:
+        wrong = round(run["error_rate"] * n)
+        shown.add((n - wrong - round(run["abstention_rate"] * n), wrong))
+
+    body = client.get("/benchmarks/hidden/").content.decode()
+    item = re.search(r'<li data-model="quiet"[^>]*>', body).group(0)
+    assert f'data-items="{n}"' in item
+    on_page = {
+        (int(correct), int(incorrect))
+        for _, correct, incorrect in re.findall(r"([\d.]+):(\d+):(\d+)", item)
+    }
+    on_page.add(
+        (
+            int(re.search(r'data-correct="(\d+)"', item).group(1)),
+            int(re.search(r'data-incorrect="(\d+)"', item).group(1)),
+        )
+    )
+    # The default run's counts and the run prompted at 0.75: both already in the JSON.
+    assert on_page == shown
+    assert len(on_page) == 2
