@@ -448,7 +448,14 @@ def submit(request: HttpRequest, slug: str) -> HttpResponse:
     return render(
         request,
         "submit.html",
-        {"benchmark": benchmark, "form": form, "quota": quota, "quota_left": left},
+        {
+            "benchmark": benchmark,
+            "form": form,
+            "quota": quota,
+            "quota_left": left,
+            "min_items": benchmark.config().min_items_per_figure,
+            "sample_rows": SAMPLE_ROWS,
+        },
     )
 
 

@@ -191,9 +191,15 @@ def test_the_sample_prediction_file_is_one_the_upload_form_scores(
 
 def test_the_submit_page_links_the_sample_file(client, user, make_benchmark):
     make_benchmark()
+    make_benchmark(slug="secret", gold=GOLD, gold_public=False)
     client.force_login(user)
     page = client.get("/benchmarks/capitals/submit/").content.decode()
     assert 'href="/benchmarks/capitals/sample-predictions.csv" download>Download a sample' in page
+    assert "the sample shows the form" not in page
+    # Where the gold is hidden, five answers are too few to be scored: the page says so.
+    page = client.get("/benchmarks/secret/submit/").content.decode()
+    assert 'href="/benchmarks/secret/sample-predictions.csv" download>' in page
+    assert re.search(r"least\s+25 items: the sample shows the form", page)
 
 
 def test_a_draft_s_sample_file_is_not_found_by_visitors(client, make_benchmark):
