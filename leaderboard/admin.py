@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-import json
-
 from django.contrib import admin, messages
 from django.db import models, transaction
+from django.http import FileResponse, Http404, HttpRequest
+from django.shortcuts import get_object_or_404
+from django.template.loader import render_to_string
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import ngettext
 
 from leaderboard import services, uploads
 from leaderboard.exports import submission_json_data
 from leaderboard.forms import BenchmarkAdminForm
-from leaderboard.models import ApiToken, Benchmark, Item, Submission
+from leaderboard.models import METRICS, ApiToken, Benchmark, Item, Submission
 
 admin.site.site_header = "Abstention-aware leaderboard: administration"
 
@@ -114,7 +117,15 @@ class BenchmarkAdmin(admin.ModelAdmin):
         if change and obj.settings_fingerprint != previous:
             requeued = services.benchmark_rescore(benchmark=obj)
             if requeued:
-                messages.info(request, f"{requeued} submissions queued for rescoring.")
+                messages.info(
+                    request,
+                    ngettext(
+                        "%(count)d submission queued for rescoring.",
+                        "%(count)d submissions queued for rescoring.",
+                        requeued,
+                    )
+                    % {"count": requeued},
+                )
 
 
 @admin.register(Item)
@@ -146,7 +157,7 @@ class SubmissionAdmin(admin.ModelAdmin):
     readonly_fields = (
         "benchmark",
         "owner",
-        "file",
+        "file_link",
         "original_filename",
         "file_size",
         "log_options",
@@ -180,9 +191,55 @@ class SubmissionAdmin(admin.ModelAdmin):
 
     @admin.display(description="result")
     def result(self, obj: Submission) -> str:
-        """The result as ``/submissions/<id>.json`` gives it (empty until scored)."""
+        """The result ``/submissions/<id>.json`` gives, as tables (empty until scored)."""
         data = submission_json_data(obj, obj.result()).get("metrics")
-        return format_html("<pre>{}</pre>", json.dumps(data, indent=1)) if data else "–"
+        if not data:
+            return "–"
+        rates = [
+            (name.replace("_", " "), data[name], data["intervals"].get(name))
+            for name in METRICS
+            if name in data
+        ]
+        return render_to_string(
+            "admin/leaderboard/submission_result.html", {"metrics": data, "rates": rates}
+        )
+
+    @admin.display(description="file")
+    def file_link(self, obj: Submission) -> str:
+        """The uploaded file, sent by ``uploaded_file`` to staff only: uploads have no public
+        address."""
+        if not obj.file:
+            return "–"
+        url = reverse("admin:leaderboard_submission_file", args=[obj.pk])
+        return format_html(
+            '<a href="{}">{}</a> ({} bytes)', url, obj.original_filename, obj.file_size
+        )
+
+    def get_urls(self):
+        # admin_view lets in active staff only and sends anyone else to the admin's log-in.
+        return [
+            path(
+                "<int:submission_id>/file/",
+                self.admin_site.admin_view(self.uploaded_file),
+                name="leaderboard_submission_file",
+            ),
+            *super().get_urls(),
+        ]
+
+    def uploaded_file(self, request: HttpRequest, submission_id: int) -> FileResponse:
+        submission = get_object_or_404(Submission, pk=submission_id)
+        if not self.has_view_permission(request, submission):
+            raise Http404("No submission here.")
+        try:
+            handle = submission.file.open("rb")
+        except (FileNotFoundError, ValueError) as missing:
+            raise Http404("The uploaded file is no longer stored.") from missing
+        return FileResponse(
+            handle,
+            as_attachment=True,
+            filename=submission.original_filename or submission.file.name,
+            content_type="application/octet-stream",
+        )
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj: Submission) -> str:
@@ -210,19 +267,40 @@ class SubmissionAdmin(admin.ModelAdmin):
     def hide_from_leaderboard(self, request, queryset) -> None:
         for submission in queryset:
             services.submission_set_hidden(submission=submission, hidden=True)
-        self.message_user(request, f"{queryset.count()} submissions hidden.", messages.SUCCESS)
+        count = queryset.count()
+        self.message_user(
+            request,
+            ngettext("%(count)d submission hidden.", "%(count)d submissions hidden.", count)
+            % {"count": count},
+            messages.SUCCESS,
+        )
 
     @admin.action(description="Show on the leaderboard")
     def show_on_leaderboard(self, request, queryset) -> None:
         for submission in queryset:
             services.submission_set_hidden(submission=submission, hidden=False)
-        self.message_user(request, f"{queryset.count()} submissions shown.", messages.SUCCESS)
+        count = queryset.count()
+        self.message_user(
+            request,
+            ngettext("%(count)d submission shown.", "%(count)d submissions shown.", count)
+            % {"count": count},
+            messages.SUCCESS,
+        )
 
     @admin.action(description="Score again")
     def rescore(self, request, queryset) -> None:
         with transaction.atomic():
             count = services.submissions_rescore(ids=list(queryset.values_list("pk", flat=True)))
-        self.message_user(request, f"{count} submissions queued for scoring.", messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d submission queued for scoring.",
+                "%(count)d submissions queued for scoring.",
+                count,
+            )
+            % {"count": count},
+            messages.SUCCESS,
+        )
 
 
 @admin.register(ApiToken)
@@ -253,4 +331,9 @@ class ApiTokenAdmin(admin.ModelAdmin):
     @admin.action(description="Revoke the selected tokens")
     def revoke(self, request, queryset) -> None:
         revoked = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
-        self.message_user(request, f"{revoked} token(s) revoked.", messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext("%(count)d token revoked.", "%(count)d tokens revoked.", revoked)
+            % {"count": revoked},
+            messages.SUCCESS,
+        )

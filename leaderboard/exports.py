@@ -114,6 +114,39 @@ def _pieces(rows: list[Row]) -> Iterator[list[Row]]:
         yield rows[start : start + ROWS_PER_PIECE]
 
 
+# What the sample prediction file answers, by grader: a made-up answer of the right form.
+SAMPLE_ANSWERS = {
+    Benchmark.Grader.CHOICE: "A",
+    Benchmark.Grader.NUMERIC: "0",
+}
+SAMPLE_ANSWER = "the model's answer"
+# Per row of the sample, in turn: answered with some confidence, abstained, answered.
+SAMPLE_PATTERN = (("false", "0.9"), ("true", "0.2"), ("false", "0.6"))
+SAMPLE_GRADES = ("correct", "not_attempted", "incorrect")
+
+
+def sample_predictions_csv(benchmark: Benchmark, *, rows: int) -> str:
+    """A prediction file of the benchmark's first `rows` items, by their position in the gold
+    file: real ids, made-up answers (never the gold), one abstention, in the columns the upload
+    form reads."""
+    ids = list(benchmark.items.order_by("position").values_list("item_id", flat=True)[:rows])
+    answer = SAMPLE_ANSWERS.get(benchmark.grader, SAMPLE_ANSWER)
+    if benchmark.self_graded:
+        header = ["id", "grade", "answer", "abstain", "confidence"]
+    else:
+        header = ["id", "answer", "abstain", "confidence"]
+    records = [header]
+    for at, item_id in enumerate(ids):
+        abstain, confidence = SAMPLE_PATTERN[at % len(SAMPLE_PATTERN)]
+        said = "I don't know" if abstain == "true" else answer
+        if benchmark.self_graded:
+            grade = SAMPLE_GRADES[at % len(SAMPLE_GRADES)]
+            records.append([item_id, grade, said, abstain, confidence])
+        else:
+            records.append([item_id, "" if abstain == "true" else said, abstain, confidence])
+    return _csv_lines(records)
+
+
 # A cell starting with one of these is run as a formula by spreadsheets.
 FORMULA_STARTS = "=+-@\t\r"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import uuid
 from dataclasses import dataclass
 from pathlib import PurePath
@@ -88,6 +89,10 @@ class BenchmarkQuerySet(models.QuerySet):
         if user.is_staff:
             return self
         return self.exclude(visibility=Benchmark.Visibility.DRAFT)
+
+
+# The end of a sentence: a full stop, question or exclamation mark, then a space.
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
 class Benchmark(models.Model):
@@ -224,6 +229,30 @@ class Benchmark(models.Model):
     @property
     def self_graded(self) -> bool:
         return self.grader == self.Grader.PREGRADED
+
+    @property
+    def grading(self) -> str:
+        """How its items are graded, as a phrase that reads after a count of items: the
+        grader's label alone says "pre-graded", and "graded pre-graded" would say it twice."""
+        return GRADING_PHRASES[self.grader]
+
+    def summary(self, limit: int = 160) -> str:
+        """The description shortened to at most `limit` characters, never cut inside a word:
+        its first sentences that fit, or else its first words and an ellipsis."""
+        text = " ".join(self.description.split())
+        if len(text) <= limit:
+            return text
+        sentences = SENTENCE_END.split(text)
+        kept = ""
+        for sentence in sentences:
+            longer = f"{kept} {sentence}".strip()
+            if len(longer) > limit:
+                break
+            kept = longer
+        if kept:
+            return kept
+        words = text[: limit - 1].rsplit(" ", 1)[0].rstrip(",;:–—-")
+        return f"{words}…"
 
     def config(self) -> scoring.BenchmarkConfig:
         return scoring.BenchmarkConfig(
@@ -730,3 +759,11 @@ class AccountSettings(models.Model):
     def of(cls, user) -> AccountSettings:
         """The user's settings, the defaults for one who never changed them (nothing stored)."""
         return cls.objects.filter(user=user).first() or cls(user=user)
+
+
+GRADING_PHRASES = {
+    Benchmark.Grader.EXACT: "graded by exact match (normalised text)",
+    Benchmark.Grader.CHOICE: "graded as multiple choice (letter)",
+    Benchmark.Grader.NUMERIC: "graded as numbers (relative tolerance)",
+    Benchmark.Grader.PREGRADED: "pre-graded by the submitter's judge",
+}

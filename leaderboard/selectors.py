@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
-from django.db.models import Count, TextField
+from django.db.models import Case, Count, F, Q, TextField, Value, When
 from django.db.models.functions import Cast
 from numpy.typing import ArrayLike
 
@@ -54,6 +54,26 @@ from scoring import BINARY_KEY
 
 T = TypeVar("T")
 P = ParamSpec("P")
+
+
+def benchmark_index(user) -> list[Benchmark]:
+    """The benchmarks this user may see, for ``/benchmarks/``: archived ones last, each with
+    ``n_scored_public``, its scored public submissions on the board (current settings, not
+    hidden)."""
+    scored_public = Q(
+        submissions__status=Submission.Status.SCORED,
+        submissions__visibility=Submission.Visibility.PUBLIC,
+        submissions__hidden=False,
+        submissions__settings_fingerprint=F("settings_fingerprint"),
+    )
+    archived_last = Case(
+        When(visibility=Benchmark.Visibility.ARCHIVED, then=Value(1)), default=Value(0)
+    )
+    return list(
+        Benchmark.objects.visible_to(user)
+        .annotate(n_scored_public=Count("submissions", filter=scored_public))
+        .order_by(archived_last, "name")
+    )
 
 
 def board_for(benchmark: Benchmark, user, *, stale_ok: bool = False) -> Board:

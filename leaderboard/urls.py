@@ -13,7 +13,14 @@ admin.site.login_form = ratelimit.AdminLoginForm
 urlpatterns = [
     path("", views.home, name="home"),
     path("how-scores-are-computed/", views.methods, name="methods"),
+    path("benchmarks/", views.benchmarks, name="benchmarks"),
+    path("benchmarks.json", views.benchmarks_json, name="benchmarks_json"),
     path("benchmarks/<slug:slug>/", views.benchmark, name="benchmark"),
+    path(
+        "benchmarks/<slug:slug>/sample-predictions.csv",
+        views.sample_predictions_csv,
+        name="sample_predictions_csv",
+    ),
     path(
         "benchmarks/<slug:slug>/leaderboard.json",
         views.leaderboard_json,

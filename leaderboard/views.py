@@ -59,6 +59,7 @@ from leaderboard.selectors import (
     CHART_TOP,
     STREAMED_ABOVE_ROWS,
     being_rescored,
+    benchmark_index,
     board_for,
     board_json,
     category_figure,
@@ -91,6 +92,22 @@ def _may_be_stale(request: HttpRequest) -> bool:
     return not request.user.is_authenticated
 
 
+# A board ranks fewer models than this too few to say how much its ranking changes: the home
+# page lists it after those that do.
+MIN_MODELS_TO_ORDER = 3
+# A home card's description is cut to this many characters.
+HOME_SUMMARY_CHARS = 280
+
+
+def _lowest_tau(board) -> tuple[float, str] | None:
+    """The board's lowest Kendall tau-b between the binary ranking and a target's, with that
+    target's key: how far rewarding abstention reorders it. None on a board of too few models."""
+    if len(board.ranking(scoring.BINARY_KEY)) < MIN_MODELS_TO_ORDER:
+        return None
+    taus = [(tau, key) for key, tau in board.taus.items() if tau is not None]
+    return min(taus) if taus else None
+
+
 @require_safe
 def home(request: HttpRequest) -> HttpResponse:
     benchmarks = Benchmark.objects.visible_to(request.user).exclude(
@@ -101,6 +118,7 @@ def home(request: HttpRequest) -> HttpResponse:
         board = board_for(benchmark, request.user, stale_ok=_may_be_stale(request))
         strictest = board.strictest
         strictest_leader = board.leader(strictest.key) if strictest else None
+        lowest = _lowest_tau(board)
         cards.append(
             {
                 "benchmark": benchmark,
@@ -117,12 +135,73 @@ def home(request: HttpRequest) -> HttpResponse:
                     else ""
                 ),
                 "verdict": board.abstaining_verdict(),
+                "lowest_tau": lowest,
+                # Whole when short, else cut after a sentence, or a word and an ellipsis.
+                "summary": benchmark.summary(HOME_SUMMARY_CHARS),
             }
         )
+    # The board whose ranking changes most under the targets first: the lowest tau. Boards of
+    # too few models after them, by name.
+    cards.sort(
+        key=lambda card: (
+            card["lowest_tau"] is None,
+            card["lowest_tau"][0] if card["lowest_tau"] else 0.0,
+        )
+    )
     archived = Benchmark.objects.visible_to(request.user).filter(
         visibility=Benchmark.Visibility.ARCHIVED
     )
-    return render(request, "home.html", {"cards": cards, "archived": archived})
+    return render(
+        request,
+        "home.html",
+        {"cards": cards, "archived": archived, "min_models_to_order": MIN_MODELS_TO_ORDER},
+    )
+
+
+@require_safe
+def benchmarks(request: HttpRequest) -> HttpResponse:
+    """Every benchmark a visitor may see, drafts marked (staff only), archived ones last."""
+    return render(request, "benchmarks.html", {"benchmarks": benchmark_index(request.user)})
+
+
+@require_safe
+def benchmarks_json(request: HttpRequest) -> JsonResponse:
+    """The index as JSON: the same benchmarks and facts as ``/benchmarks/``."""
+    return JsonResponse(
+        {
+            "benchmarks": [
+                {
+                    "slug": benchmark.slug,
+                    "name": benchmark.name,
+                    "url": request.build_absolute_uri(benchmark.get_absolute_url()),
+                    "visibility": benchmark.visibility,
+                    "grader": benchmark.grader,
+                    "n_items": benchmark.n_items,
+                    "n_scored_public_submissions": benchmark.n_scored_public,
+                    "gold_public": benchmark.gold_public,
+                    "summary": benchmark.summary(),
+                }
+                for benchmark in benchmark_index(request.user)
+            ]
+        }
+    )
+
+
+# The sample prediction file lists this many of a benchmark's first items.
+SAMPLE_ROWS = 5
+
+
+@require_safe
+def sample_predictions_csv(request: HttpRequest, slug: str) -> HttpResponse:
+    """A small prediction file in the format the upload form reads, for a benchmark's first
+    items: their ids and made-up answers, never the gold."""
+    benchmark = _get_benchmark_for_user(request, slug)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="{benchmark.slug}-sample-predictions.csv"'
+    )
+    response.write(exports.sample_predictions_csv(benchmark, rows=SAMPLE_ROWS))
+    return response
 
 
 # The table of a board lists this many models a page; a board of at most this many looks as
@@ -310,6 +389,16 @@ def compare(request: HttpRequest, slug: str) -> HttpResponse:
         problems.append("Pick two or more scored submissions of this benchmark to compare.")
     min_items = benchmark.config().min_items_per_figure
     agreement, shares, withheld = compared(benchmark, board, rows)
+    # With more than two, the paired test and the item table are offered per pair instead.
+    pairs = (
+        [
+            (first, second, f"{first.id},{second.id}")
+            for at, first in enumerate(rows)
+            for second in rows[at + 1 :]
+        ]
+        if len(rows) > 2
+        else []
+    )
     return render(
         request,
         "compare.html",
@@ -321,6 +410,7 @@ def compare(request: HttpRequest, slug: str) -> HttpResponse:
             "agreement": agreement,
             "shares": shares,
             "withheld": withheld,
+            "pairs": pairs,
             "min_items": min_items,
             "beats_share": scoring.statistics.BEATS_SHARE,
         },
@@ -363,7 +453,14 @@ def submit(request: HttpRequest, slug: str) -> HttpResponse:
     return render(
         request,
         "submit.html",
-        {"benchmark": benchmark, "form": form, "quota": quota, "quota_left": left},
+        {
+            "benchmark": benchmark,
+            "form": form,
+            "quota": quota,
+            "quota_left": left,
+            "min_items": benchmark.config().min_items_per_figure,
+            "sample_rows": SAMPLE_ROWS,
+        },
     )
 
 

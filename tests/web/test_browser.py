@@ -193,7 +193,7 @@ def test_it_draws_the_calibration_of_a_submission(page, make_benchmark, user, sa
         page.locator(f"{chart} .main-svg").first.wait_for()
     assert "Expected calibration error" in page.locator("dl.stats").inner_text()
     screenshot(page, "calibration")
-    page.get_by_role("link", name="How scores are computed").click()
+    page.locator("main").get_by_role("link", name="How scores are computed").click()
     page.get_by_role("heading", name="Significance-aware ranks").wait_for()
 
 

@@ -264,7 +264,9 @@ def crawl(client: Client, start: list[str]) -> dict[str, tuple[int, str]]:
     while queue:
         url = queue.popleft()
         response = client.get(url)
-        body = response.content.decode("utf-8", errors="replace")
+        # Files (the admin's link to an upload) are streamed.
+        content = b"".join(response.streaming_content) if response.streaming else response.content
+        body = content.decode("utf-8", errors="replace")
         pages[url] = (response.status_code, body)
         assert len(pages) <= MAX_PAGES, "the crawl does not end"
         found = links_in(body, url) if "html" in response.get("Content-Type", "") else []

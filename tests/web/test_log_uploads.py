@@ -294,7 +294,7 @@ def test_changing_partial_credit_in_the_admin_rescores(
 
     form = benchmark_form(None, slug="capitals", min_coverage="0", partial_credit="correct")
     response = admin_client.post(url, form, follow=True)
-    assert "1 submissions queued for rescoring." in response.content.decode()
+    assert "1 submission queued for rescoring." in response.content.decode()
     benchmark.refresh_from_db()
     assert benchmark.partial_credit == "correct"
     assert Submission.objects.get(pk=submission.pk).status == Submission.Status.QUEUED
@@ -412,7 +412,7 @@ def test_a_partial_grade_is_refused_until_the_benchmark_says_how_it_counts(
     form["partial_credit"] = "not_attempted"
     with django_capture_on_commit_callbacks() as queued:
         response = admin_client.post(url, form, follow=True)
-    assert "1 submissions queued for rescoring." in response.content.decode()
+    assert "1 submission queued for rescoring." in response.content.decode()
     assert len(queued) >= 1
     services.submission_score(submission_id=submission.pk)
     submission.refresh_from_db()
