@@ -14,14 +14,18 @@
   // Colours of static/css/site.css in its dark theme.
   var DARK = { paper: "#14181d", plot: "#14181d", ink: "#e6e9ed", grid: "#2c333b", zero: "#6b7580" };
   // Longest model name shown beside the bump chart on a narrow screen (hover shows it whole).
-  var NARROW_LABEL = 16;
+  var NARROW_LABEL = 24;
 
   function copy(value) {
     return JSON.parse(JSON.stringify(value));
   }
 
+  // Cut in the middle: names of one family differ at their ends (dates, sizes) as often as at
+  // their starts.
   function shorten(text) {
-    return text.length > NARROW_LABEL ? text.slice(0, NARROW_LABEL - 1) + "…" : text;
+    if (text.length <= NARROW_LABEL) return text;
+    var tail = 8;
+    return text.slice(0, NARROW_LABEL - tail - 1) + "…" + text.slice(-tail);
   }
 
   function legendEntries(data) {
@@ -61,7 +65,7 @@
           return Object.assign(note, { text: shorten(note.text), xshift: 6, font: { size: 10 } });
         });
       layout.margin.l = 36;
-      layout.margin.r = 118;
+      layout.margin.r = 150;
       layout.yaxis.title = { text: "" };
       layout.xaxis.tickfont = { size: 10 };
       return;

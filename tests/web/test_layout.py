@@ -95,6 +95,9 @@ def test_it_keeps_each_chart_readable(page, seeded_simpleqa_cs, width):
             assert chart_box["x"] - 1 <= box["x"]
             assert box["x"] + box["width"] <= chart_box["x"] + chart_box["width"] + 1
 
+    for chart in ("bump-chart", "curves-chart"):
+        page.locator(f"#{chart}").screenshot(path=str(ARTIFACTS / f"{chart}-{width}.png"))
+
     # Ranks start at 1: no empty rank 0 above the first model.
     ticks = sorted(int(t) for t in page.locator("#bump-chart .ytick text").all_text_contents())
     assert ticks[0] == 1, ticks
@@ -140,6 +143,7 @@ def test_it_shows_the_sorted_column(page, seeded_simpleqa_cs, width):
     model = page.locator("table.board tbody tr:not(.baseline) td.model").first.bounding_box()
     assert model["x"] >= 0 and model["x"] + model["width"] <= box["x"] + 1, (model, box)
     screenshot(page, f"benchmark-sorted-{width}")
+    page.locator("#board-scroller").screenshot(path=str(ARTIFACTS / f"all-metrics-{width}.png"))
     if width >= 1280:
         # Every rubric's score and rank fits on a laptop without scrolling the table.
         scroller = page.locator("table.board").locator("xpath=..")
