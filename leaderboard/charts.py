@@ -25,8 +25,10 @@ from leaderboard.boards import Board, Row
 # Targets drawn on the score-against-t chart: the closed form at 96 points from 0 to 0.95.
 CURVE_TARGETS = np.round(np.linspace(0.0, 0.95, 96), 4)
 COLOURS = {"correct": "#1a7f37", "abstained": "#9aa4ae", "wrong": "#b42318"}
-# One colour per model, the same for its line and its markers.
-PALETTE = plotly.colors.qualitative.Plotly
+# One colour per model, the same for its line and its markers and in every chart of the board:
+# 24 distinct colours, so that the top 15 (and more) never share one; past 24 the dash differs.
+PALETTE = plotly.colors.qualitative.Dark24
+DASHES = ("solid", "dot", "dash")
 BASELINE_COLOUR = "#5c6570"
 DIAGONAL = {"dash": "dot", "color": "#5c6570", "width": 1}
 FONT = {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 13}
@@ -99,12 +101,21 @@ def _unit_axis(title: str, *, percent: bool = True) -> dict:
     return axis
 
 
+def _line(index: int, **properties) -> dict:
+    """The line of the index-th model: its own colour, and its own dash past the palette."""
+    line = {"color": PALETTE[index % len(PALETTE)], **properties}
+    dash = DASHES[(index // len(PALETTE)) % len(DASHES)]
+    if dash != "solid":
+        line["dash"] = dash
+    return line
+
+
 def bump_chart(board: Board, rows: list[Row]) -> str:
     """Rank under each rubric, one line per model: the lines that cross are the story."""
     rubrics = board.rubrics
     x = [rubric.label for rubric in rubrics]
     traces, annotations = [], []
-    for row in rows:
+    for index, row in enumerate(rows):
         cells = [row.cells[rubric.key] for rubric in rubrics]
         hover = [
             f"<b>{_label(row)}</b><br>{rubric.label}: rank {cell.rank}, score {cell.score:.3f}"
@@ -123,8 +134,8 @@ def bump_chart(board: Board, rows: list[Row]) -> str:
                 name=_label(row),
                 hovertext=hover,
                 hoverinfo="text",
-                line={"width": 2},
-                marker={"size": 8},
+                line=_line(index, width=2),
+                marker={"size": 8, "color": PALETTE[index % len(PALETTE)]},
             )
         )
         first, last = cells[0], cells[-1]
@@ -157,12 +168,14 @@ def bump_chart(board: Board, rows: list[Row]) -> str:
                 )
             )
     n = max(len(rows), 1)
+    lowest = max((c.rank for r in rows for c in r.cells.values() if c.rank is not None), default=1)
     layout = _layout(
-        height=max(260, 34 * n + 80),
+        height=max(300, 34 * n + 90),
         showlegend=False,
         margin={"l": 230, "r": 230, "t": 20, "b": 40},
         yaxis={
-            "autorange": "reversed",
+            # Reversed, from rank 1 at the top: no empty rank 0 above the leader.
+            "range": [lowest + 0.5, 0.5],
             "title": {"text": "rank"},
             # Past 30 ranks plotly.js picks the step.
             **({"dtick": 1} if n <= 30 else {}),
@@ -181,7 +194,8 @@ def score_curves(board: Board, rows: list[Row]) -> str:
     """
     traces = []
     for index, row in enumerate(rows):
-        colour = PALETTE[index % len(PALETTE)]
+        line = _line(index)
+        colour = line["color"]
         counts = row.counts
         scores = scoring.score_at_target(
             counts["correct"], counts["incorrect"], board.benchmark.n_items, CURVE_TARGETS
@@ -194,7 +208,7 @@ def score_curves(board: Board, rows: list[Row]) -> str:
                 mode="lines",
                 name=_label(row),
                 legendgroup=str(row.id),
-                line={"color": colour},
+                line=line,
                 hovertemplate=f"<b>{_label(row)}</b><br>t = %{{x:.2f}}: score %{{y:.3f}}"
                 "<extra></extra>",
             )
@@ -396,7 +410,8 @@ def outcome_bars(bars: list[tuple]) -> str:
         )
     layout = _layout(
         barmode="stack",
-        height=max(220, 26 * len(bars) + 90),
+        # The plot area (height less the margins) is at least 200 px.
+        height=max(300, 26 * len(bars) + 110),
         margin={"l": 230, "r": 20, "t": 50, "b": 40},
         xaxis={"tickformat": ".0%", "range": [0, 1], "gridcolor": "#eef1f4"},
         legend={

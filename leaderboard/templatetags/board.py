@@ -91,3 +91,13 @@ def interval(bounds, form: str = "score"):
         return ""
     shown = pct if form == "pct" else score
     return f"{shown(bounds[0])} to {shown(bounds[1])}"
+
+
+@register.filter
+def short_interval(bounds, form: str = "score"):
+    """A 95% interval in a narrow column: "0.210–0.250" or "20.1–24.5%"."""
+    if not bounds or any(_missing(bound) for bound in bounds):
+        return ""
+    if form == "pct":
+        return f"{float(bounds[0]) * 100:.1f}–{pct(bounds[1])}"
+    return f"{score(bounds[0])}\u2009–\u2009{score(bounds[1])}"
