@@ -46,11 +46,13 @@ from leaderboard.forms import (
     SignupForm,
     SubmissionForm,
 )
+from leaderboard.model_pages import model_page
 from leaderboard.models import (
     AccountSettings,
     ApiToken,
     Benchmark,
     ConfirmedEmail,
+    Model,
     Submission,
     results_of,
 )
@@ -199,6 +201,8 @@ def benchmark(request: HttpRequest, slug: str) -> HttpResponse:
                 # On a board of several pages, those of the models on this page.
                 "behaviour_rows": behaviour_rows,
                 "being_rescored": waiting,
+                # The model page of each row, read only when the board's part is rendered.
+                "model_slugs": functools.cache(functools.partial(_model_slugs, ids)),
             },
         )
 
@@ -222,11 +226,46 @@ def benchmark(request: HttpRequest, slug: str) -> HttpResponse:
     return HttpResponse(content)
 
 
+def _get_model(slug: str) -> tuple[Model, bool]:
+    """The model of this slug, followed to the one it was merged into; and whether it was."""
+    named = get_object_or_404(Model, slug=slug)
+    current = named.current()
+    return current, current.pk != named.pk
+
+
+@require_safe
+def model(request: HttpRequest, slug: str) -> HttpResponse:
+    current, merged = _get_model(slug)
+    if merged:
+        return redirect(current, permanent=True)
+    page = model_page(current)
+    return render(
+        request,
+        "model.html",
+        {"model": current, "page": page, "figure": page.figure()},
+    )
+
+
+@require_safe
+def model_json(request: HttpRequest, slug: str) -> HttpResponse:
+    current, merged = _get_model(slug)
+    if merged:
+        return redirect("model_json", slug=current.slug, permanent=True)
+    return JsonResponse(model_page(current).to_dict())
+
+
 @require_safe
 def methods(request: HttpRequest) -> HttpResponse:
     """How scores are computed: every formula behind the boards, linked from each of them."""
     return render(
         request, "methods.html", {"hidden_gold_min_items": settings.HIDDEN_GOLD_MIN_ITEMS}
+    )
+
+
+def _model_slugs(ids: list[int]) -> dict[int, str]:
+    """The slug of each submission's model, by submission id."""
+    return dict(
+        Submission.objects.filter(pk__in=ids, model__isnull=False).values_list("pk", "model__slug")
     )
 
 
