@@ -474,8 +474,13 @@ class Submission(models.Model):
         return f"{self.model_name} on {self.benchmark.slug} (#{self.pk})"
 
     def save(self, *args, **kwargs) -> None:
-        if self.model_id is None and self.model_name:
+        renamed = getattr(self, "_read_key", None) not in (
+            None,
+            model_identity.model_key(self.model_name, self.organisation),
+        )
+        if (self.model_id is None or renamed) and self.model_name:
             self.model = Model.of(self.model_name, self.organisation)
+            self._read_key = model_identity.model_key(self.model_name, self.organisation)
             update_fields = kwargs.get("update_fields")
             if update_fields is not None:
                 kwargs["update_fields"] = {*update_fields, "model"}
@@ -483,6 +488,16 @@ class Submission(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("submission", args=[self.pk])
+
+    @classmethod
+    def from_db(cls, db, field_names, values) -> Submission:
+        submission = super().from_db(db, field_names, values)
+        if "model_name" in field_names and "organisation" in field_names:
+            # The spelling it was read with: renamed, it names another model (``save``).
+            submission._read_key = model_identity.model_key(
+                submission.model_name, submission.organisation
+            )
+        return submission
 
     @property
     def is_finished(self) -> bool:

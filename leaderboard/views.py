@@ -66,6 +66,7 @@ from leaderboard.selectors import (
     category_figure,
     charts_for,
     compared,
+    model_slugs,
     rubric_rows,
 )
 
@@ -201,8 +202,8 @@ def benchmark(request: HttpRequest, slug: str) -> HttpResponse:
                 # On a board of several pages, those of the models on this page.
                 "behaviour_rows": behaviour_rows,
                 "being_rescored": waiting,
-                # The model page of each row, read only when the board's part is rendered.
-                "model_slugs": functools.cache(functools.partial(_model_slugs, ids)),
+                # Where each row's model links, read only when the board's part is rendered.
+                "model_slugs": functools.cache(functools.partial(model_slugs, benchmark)),
             },
         )
 
@@ -259,13 +260,6 @@ def methods(request: HttpRequest) -> HttpResponse:
     """How scores are computed: every formula behind the boards, linked from each of them."""
     return render(
         request, "methods.html", {"hidden_gold_min_items": settings.HIDDEN_GOLD_MIN_ITEMS}
-    )
-
-
-def _model_slugs(ids: list[int]) -> dict[int, str]:
-    """The slug of each submission's model, by submission id."""
-    return dict(
-        Submission.objects.filter(pk__in=ids, model__isnull=False).values_list("pk", "model__slug")
     )
 
 

@@ -274,6 +274,15 @@ def test_staff_merge_two_spellings_and_the_old_slug_redirects(
     data = client.get("/models/gpt-4o-mini-openai.json").json()
     on_capitals = next(entry for entry in data["benchmarks"] if entry["benchmark"] == "capitals")
     assert on_capitals["submissions_of_model"] == 2
+    # Saved again (as the admin does), a moved submission stays with the model it was merged
+    # into; renamed, it is of the model its new name names.
+    moved = Submission.objects.get(model_name="GPT 4o mini")
+    moved.save()
+    assert Submission.objects.get(pk=moved.pk).model == into
+    moved.model_name = "Careful"
+    moved.organisation = ""
+    moved.save()
+    assert Submission.objects.get(pk=moved.pk).model.slug == "careful"
     # A new submission under the merged spelling is of the model it was merged into.
     later = scored(capitals, "gpt 4o mini", 1, 0, organisation="openai inc.")
     assert later.model == into
