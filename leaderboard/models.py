@@ -474,11 +474,13 @@ class Submission(models.Model):
         return f"{self.model_name} on {self.benchmark.slug} (#{self.pk})"
 
     def save(self, *args, **kwargs) -> None:
-        renamed = getattr(self, "_read_key", None) not in (
+        # Not read again for a save of a few fields of a submission read without them.
+        linkable = not {"model_id", "model_name", "organisation"} & self.get_deferred_fields()
+        renamed = linkable and getattr(self, "_read_key", None) not in (
             None,
             model_identity.model_key(self.model_name, self.organisation),
         )
-        if (self.model_id is None or renamed) and self.model_name:
+        if linkable and (self.model_id is None or renamed) and self.model_name:
             self.model = Model.of(self.model_name, self.organisation)
             self._read_key = model_identity.model_key(self.model_name, self.organisation)
             update_fields = kwargs.get("update_fields")
