@@ -558,7 +558,8 @@ def model_ranks(lines: list[tuple[str, list[tuple[Rubric, int | None, int]]]]) -
         )
     worst = max((rank or 1 for _, standings in lines for _, rank, _ in standings), default=1)
     layout = _layout(
-        height=320,
+        # Tall enough for a plot area of 200 px under a legend of a few lines on a phone.
+        height=360 + 20 * len(lines),
         showlegend=True,
         legend={"orientation": "h", "y": -0.2},
         margin={"l": 60, "r": 20, "t": 20, "b": 40},

@@ -7,6 +7,7 @@ model says "I don't know". With c right, w wrong of n = 10 items, the score at t
 
 from __future__ import annotations
 
+import json
 import re
 from html import unescape
 
@@ -163,7 +164,29 @@ def test_it_ranks_the_model_on_every_board_as_counted_by_hand(client, boards):
     assert "Rewarding abstention hurts GPT-4o mini overall" in page
     assert "2 submissions of this model are on this board" in page
     assert "1 of 3" in page and "2 of 2" in page  # binary rank on capitals, t=0.9 on trivia
-    assert 'id="figure-model-ranks"' in client.get("/models/gpt-4o-mini-openai/").content.decode()
+    # The chart: a line per benchmark through its ranks, as counted above.
+    html = client.get("/models/gpt-4o-mini-openai/").content.decode()
+    figure = json.loads(
+        re.search(
+            r'<script id="figure-model-ranks" type="application/json">(.*?)</script>', html
+        ).group(1)
+    )
+    lines = {trace["name"]: (trace["x"], trace["y"]) for trace in figure["data"]}
+    assert lines == {
+        "Capitals": (["binary", "t = 0.5", "t = 0.75", "t = 0.9"], [1, 2, 2, 2]),
+        "Hidden": (["binary", "t = 0.5", "t = 0.75", "t = 0.9"], [2, 1, 1, 1]),
+        "Trivia": (["binary", "t = 0.9"], [1, 2]),
+    }
+    assert figure["layout"]["yaxis"]["autorange"] == "reversed"
+
+
+@pytest.mark.django_db
+def test_a_model_no_public_board_lists_has_an_empty_page(client, make_benchmark, scored):
+    benchmark = make_benchmark(slug="capitals", gold=GOLD)
+    scored(benchmark, "Secret model", 9, 1, visibility="private")
+    assert "No public board ranks this model yet." in text(client.get("/models/secret-model/"))
+    data = client.get("/models/secret-model.json").json()
+    assert data["benchmarks"] == [] and data["summary"]["verdict"] == ""
 
 
 @pytest.mark.django_db
