@@ -373,3 +373,19 @@ def test_the_migration_links_existing_submissions_to_their_models(_latest_schema
         "gpt-4o-mini",
         "claude-anthropic",
     ]
+
+
+@pytest.mark.django_db
+def test_every_model_of_the_seeded_board_has_a_page_with_its_board_rank(client, seeded_simpleqa_cs):
+    """The real SimpleQA-cs board: each row's model name links to a page that gives that row's
+    rank under every rubric."""
+    board = client.get("/benchmarks/simpleqa-cs/leaderboard.json").json()
+    page = client.get("/benchmarks/simpleqa-cs/").content.decode()
+    for row in board["rows"]:
+        model = Submission.objects.get(pk=row["id"]).model
+        assert f'href="/models/{model.slug}/"' in page
+        data = client.get(f"/models/{model.slug}.json").json()
+        (entry,) = data["benchmarks"]
+        assert entry["submission"] == row["id"]
+        assert ranks(entry) == {key: cell["rank"] for key, cell in row["scores"].items()}
+        assert client.get(f"/models/{model.slug}/").status_code == 200
