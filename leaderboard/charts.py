@@ -564,11 +564,11 @@ def model_ranks(lines: list[tuple[str, list[tuple[Rubric, int | None, int]]]]) -
         legend={"orientation": "h", "y": -0.2},
         margin={"l": 60, "r": 20, "t": 20, "b": 40},
         yaxis={
-            "autorange": "reversed",
+            # Rank 1 on top, and no rank 0 drawn above it.
+            "range": [worst + 0.5, 0.5],
             "title": {"text": "rank on the benchmark"},
             **({"dtick": 1} if worst <= 30 else {}),
             "zeroline": False,
-            "rangemode": "tozero",
             "gridcolor": "#eef1f4",
         },
         xaxis={

@@ -177,7 +177,8 @@ def test_it_ranks_the_model_on_every_board_as_counted_by_hand(client, boards):
         "Hidden": (["binary", "t = 0.5", "t = 0.75", "t = 0.9"], [2, 1, 1, 1]),
         "Trivia": (["binary", "t = 0.9"], [1, 2]),
     }
-    assert figure["layout"]["yaxis"]["autorange"] == "reversed"
+    # Rank 1 on top, down to the worst rank drawn (2), no rank 0.
+    assert figure["layout"]["yaxis"]["range"] == [2.5, 0.5]
 
 
 @pytest.mark.django_db
