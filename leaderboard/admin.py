@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
 from django.db import models, transaction
 from django.http import FileResponse, Http404, HttpRequest
 from django.shortcuts import get_object_or_404
@@ -15,7 +17,7 @@ from django.utils.translation import ngettext
 from leaderboard import services, uploads
 from leaderboard.exports import submission_json_data
 from leaderboard.forms import BenchmarkAdminForm
-from leaderboard.models import METRICS, ApiToken, Benchmark, Item, Submission
+from leaderboard.models import METRICS, ApiToken, Benchmark, Item, Model, Submission
 
 admin.site.site_header = "Abstention-aware leaderboard: administration"
 
@@ -337,3 +339,69 @@ class ApiTokenAdmin(admin.ModelAdmin):
             % {"count": revoked},
             messages.SUCCESS,
         )
+
+
+class MergeForm(ActionForm):
+    """The action bar of the models' list, with the model to merge the selected ones into."""
+
+    into = forms.ModelChoiceField(
+        queryset=Model.objects.current(),
+        required=False,
+        label="into",
+        help_text="For “Merge into…”: the model the selected ones are another spelling of.",
+    )
+
+
+@admin.register(Model)
+class ModelAdmin(admin.ModelAdmin):
+    """Models as their submissions name them. Two spellings of one model are merged into one
+    (``services.model_merge``); the merged model's page then redirects to the other."""
+
+    action_form = MergeForm
+    actions = ("merge_into",)
+    list_display = ("name", "organisation", "slug", "merged_into", "n_submissions", "created_at")
+    list_filter = (("merged_into", admin.EmptyFieldListFilter),)
+    search_fields = ("name", "organisation", "slug", "key")
+    list_select_related = ("merged_into",)
+    fields = ("name", "organisation", "slug", "key", "merged_into", "created_at")
+    readonly_fields = ("key", "merged_into", "created_at")
+
+    def has_add_permission(self, request) -> bool:
+        return False  # models are made by the submissions that name them
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(models.Count("submissions"))
+
+    @admin.display(description="submissions", ordering="submissions__count")
+    def n_submissions(self, obj: Model) -> int:
+        return obj.submissions__count
+
+    @admin.action(description="Merge into…")
+    def merge_into(self, request, queryset) -> None:
+        try:
+            into = MergeForm.base_fields["into"].clean(request.POST.get("into"))
+        except forms.ValidationError:
+            into = None
+        if into is None:
+            self.message_user(
+                request,
+                "Choose the model to merge into in the “into” list beside the action.",
+                messages.ERROR,
+            )
+            return
+        merged, moved = [], 0
+        for model in queryset:
+            try:
+                moved += services.model_merge(source=model, into=into)
+            except services.MergeRefused as refused:
+                self.message_user(request, str(refused), messages.WARNING)
+                continue
+            merged.append(model)
+        if merged:
+            self.message_user(
+                request,
+                f"{len(merged)} model{'s' if len(merged) != 1 else ''} merged into “{into}”: "
+                f"{moved} submission{'s' if moved != 1 else ''} moved; "
+                f"{'its page redirects' if len(merged) == 1 else 'their pages redirect'} there.",
+                messages.SUCCESS,
+            )

@@ -20,7 +20,7 @@ import plotly.colors
 import plotly.io
 
 import scoring
-from leaderboard.boards import Board, Row
+from leaderboard.boards import Board, Row, Rubric
 
 # Targets drawn on the score-against-t chart: the closed form at 96 points from 0 to 0.95.
 CURVE_TARGETS = np.round(np.linspace(0.0, 0.95, 96), 4)
@@ -538,3 +538,59 @@ def risk_coverage_chart(calibration: dict) -> str:
         },
     )
     return _json([trace], {"template": _template(), **layout})
+
+
+def model_ranks(lines: list[tuple[str, list[tuple[Rubric, int | None, int]]]]) -> str:
+    """One model's rank under each rubric, one line per benchmark (its name, and per rubric the
+    rank and how many models that rubric ranks): a line that falls is a benchmark where
+    rewarding abstention lifts the model."""
+    rubrics = sorted(
+        {rubric for _, standings in lines for rubric, _, _ in standings},
+        key=lambda rubric: rubric.target,
+    )
+    order = [rubric.label for rubric in rubrics]
+    traces = []
+    for at, (name, standings) in enumerate(lines):
+        x = [rubric.label for rubric, _, _ in standings]
+        hover = [
+            f"<b>{html.escape(name)}</b><br>{rubric.label}: rank {rank} of {n}"
+            if rank is not None
+            else f"<b>{html.escape(name)}</b><br>{rubric.label}: no score"
+            for rubric, rank, n in standings
+        ]
+        traces.append(
+            _trace(
+                "scatter",
+                x=x,
+                y=[rank for _, rank, _ in standings],
+                mode="lines+markers",
+                name=html.escape(name),
+                hovertext=hover,
+                hoverinfo="text",
+                line={"width": 2, "color": PALETTE[at % len(PALETTE)]},
+                marker={"size": 8, "color": PALETTE[at % len(PALETTE)]},
+            )
+        )
+    worst = max((rank or 1 for _, standings in lines for _, rank, _ in standings), default=1)
+    layout = _layout(
+        # Tall enough for a plot area of 200 px under a legend of a few lines on a phone.
+        height=360 + 20 * len(lines),
+        showlegend=True,
+        legend={"orientation": "h", "y": -0.2},
+        margin={"l": 60, "r": 20, "t": 20, "b": 40},
+        yaxis={
+            # Rank 1 on top, and no rank 0 drawn above it.
+            "range": [worst + 0.5, 0.5],
+            "title": {"text": "rank on the benchmark"},
+            **({"dtick": 1} if worst <= 30 else {}),
+            "zeroline": False,
+            "gridcolor": "#eef1f4",
+        },
+        xaxis={
+            "type": "category",
+            "categoryorder": "array",
+            "categoryarray": order,
+            "gridcolor": "#eef1f4",
+        },
+    )
+    return _json(traces, {"template": _template(), **layout})

@@ -13,13 +13,14 @@ import numpy as np
 import pandas as pd
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models
+from django.db import IntegrityError, models, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Cast, Lower
 from django.urls import reverse
 from django.utils import timezone
 
 import scoring
+from leaderboard import model_identity
 
 # The rates of one run (SPEC §5), in the order the leaderboard exports them (SPEC §6).
 METRICS = (
@@ -306,6 +307,76 @@ class Item(models.Model):
         return self.item_id
 
 
+class ModelQuerySet(models.QuerySet):
+    def current(self) -> ModelQuerySet:
+        """Models not merged into another."""
+        return self.filter(merged_into__isnull=True)
+
+
+class Model(models.Model):
+    """A model as its submissions name it: its name and organisation, normalised (``key``).
+
+    Staff may merge one into another (``services.model_merge``): its submissions move there, and
+    its slug keeps redirecting to the model it was merged into, as do new submissions under its
+    spelling.
+    """
+
+    slug = models.SlugField(max_length=100, unique=True)
+    # As first submitted: what its page is titled with.
+    name = models.CharField(max_length=200)
+    organisation = models.CharField(max_length=200, blank=True)
+    key = models.CharField(max_length=401, unique=True, editable=False)
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ModelQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.organisation})" if self.organisation else self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("model", args=[self.slug])
+
+    def current(self) -> Model:
+        """The model this one was merged into (followed to the end), or itself."""
+        model, seen = self, {self.pk}
+        while model.merged_into_id is not None and model.merged_into_id not in seen:
+            seen.add(model.merged_into_id)
+            model = model.merged_into
+        return model
+
+    @classmethod
+    def of(cls, name: str, organisation: str) -> Model:
+        """The model these spellings name, made on first use; the one it was merged into if so."""
+        key = model_identity.model_key(name, organisation)
+        model = cls.objects.filter(key=key).first()
+        if model is None:
+            model = cls._made(name=name.strip(), organisation=organisation.strip(), key=key)
+        return model.current()
+
+    @classmethod
+    def _made(cls, *, name: str, organisation: str, key: str) -> Model:
+        base = model_identity.slug_base(name, organisation)
+        for number in range(1, 1000):
+            slug = base if number == 1 else f"{base}-{number}"
+            try:
+                with transaction.atomic():
+                    return cls.objects.create(
+                        slug=slug, name=name, organisation=organisation, key=key
+                    )
+            except IntegrityError:
+                # The key made meanwhile by another upload, or the slug taken by another model.
+                made = cls.objects.filter(key=key).first()
+                if made is not None:
+                    return made
+        raise IntegrityError(f"no free slug for the model {name!r}")
+
+
 def submission_upload_path(submission: Submission, filename: str) -> str:
     # The stored name is generated: the uploader's name is kept only as text, never as a path.
     suffixes = "".join(PurePath(filename).suffixes[-2:]).lower()
@@ -375,6 +446,10 @@ class Submission(models.Model):
     )
     model_name = models.CharField(max_length=200)
     organisation = models.CharField(max_length=200, blank=True)
+    # The model its name and organisation name (``Model.of``), set when it is saved.
+    model = models.ForeignKey(
+        Model, null=True, blank=True, on_delete=models.SET_NULL, related_name="submissions"
+    )
     url = models.URLField(blank=True, max_length=500)
     description = models.TextField(blank=True, max_length=5000)
     visibility = models.CharField(
@@ -427,8 +502,33 @@ class Submission(models.Model):
     def __str__(self) -> str:
         return f"{self.model_name} on {self.benchmark.slug} (#{self.pk})"
 
+    def save(self, *args, **kwargs) -> None:
+        # Not read again for a save of a few fields of a submission read without them.
+        linkable = not {"model_id", "model_name", "organisation"} & self.get_deferred_fields()
+        renamed = linkable and getattr(self, "_read_key", None) not in (
+            None,
+            model_identity.model_key(self.model_name, self.organisation),
+        )
+        if linkable and (self.model_id is None or renamed) and self.model_name:
+            self.model = Model.of(self.model_name, self.organisation)
+            self._read_key = model_identity.model_key(self.model_name, self.organisation)
+            update_fields = kwargs.get("update_fields")
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, "model"}
+        super().save(*args, **kwargs)
+
     def get_absolute_url(self) -> str:
         return reverse("submission", args=[self.pk])
+
+    @classmethod
+    def from_db(cls, db, field_names, values) -> Submission:
+        submission = super().from_db(db, field_names, values)
+        if "model_name" in field_names and "organisation" in field_names:
+            # The spelling it was read with: renamed, it names another model (``save``).
+            submission._read_key = model_identity.model_key(
+                submission.model_name, submission.organisation
+            )
+        return submission
 
     @property
     def is_finished(self) -> bool:

@@ -211,12 +211,29 @@ def cache_public_results(benchmark: Benchmark) -> bool:
         # list.
         board = board_for(benchmark, AnonymousUser())
         charts_for(board, show_all=False)
+        model_slugs(benchmark)
         body = board_json(benchmark, AnonymousUser())
         if not isinstance(body, bytes):
             # A large board's JSON is cached a piece at a time, as it is read.
             for _ in body:
                 pass
     return True
+
+
+def model_slugs(benchmark: Benchmark) -> dict[int, str]:
+    """The slug of the model of each submission of the benchmark, by submission id: where its
+    board rows link (``/models/<slug>/``). Cached with the board; a model merged since then has
+    its old slug, which redirects."""
+    return cached_results(
+        benchmark,
+        "model-slugs",
+        lambda: dict(
+            Submission.objects.filter(benchmark=benchmark, model__isnull=False)
+            .order_by()
+            .values_list("pk", "model__slug")
+        ),
+        stale_ok=True,
+    )
 
 
 def being_rescored(benchmark: Benchmark, user) -> list[dict]:

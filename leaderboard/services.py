@@ -23,7 +23,7 @@ from django.utils import timezone
 
 import scoring
 from leaderboard import gold_snapshots, notifications, uploads
-from leaderboard.models import ApiToken, Benchmark, ConfirmedEmail, Item, Run, Submission
+from leaderboard.models import ApiToken, Benchmark, ConfirmedEmail, Item, Model, Run, Submission
 
 log = logging.getLogger(__name__)
 
@@ -872,3 +872,22 @@ def api_token_used(*, token: ApiToken) -> None:
     ApiToken.objects.filter(pk=token.pk).filter(
         Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - TOKEN_USE_RECORDED_EVERY)
     ).update(last_used_at=now)
+
+
+class MergeRefused(ValueError):
+    """A merge of models that cannot be made; its message says why, for the staff member."""
+
+
+def model_merge(*, source: Model, into: Model) -> int:
+    """Merge `source` into `into`: its submissions (and those of models merged into it before)
+    become `into`'s, and its slug and spelling lead to `into` from now on. Returns how many
+    submissions moved."""
+    into = into.current()
+    if source.current().pk == into.pk:
+        raise MergeRefused(f"“{source}” is “{into}” already.")
+    with transaction.atomic():
+        Model.objects.filter(merged_into=source).update(merged_into=into)
+        source.merged_into = into
+        source.save(update_fields=["merged_into"])
+        moved = Submission.objects.filter(model=source).update(model=into)
+    return moved

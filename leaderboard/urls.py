@@ -38,6 +38,8 @@ urlpatterns = [
     ),
     path("benchmarks/<slug:slug>/submit/", views.submit, name="submit"),
     path("benchmarks/<slug:slug>/compare/", views.compare, name="compare"),
+    path("models/<slug:slug>/", views.model, name="model"),
+    path("models/<slug:slug>.json", views.model_json, name="model_json"),
     path("submissions/<int:submission_id>/", views.submission, name="submission"),
     path("submissions/<int:submission_id>.json", views.submission_json, name="submission_json"),
     path(

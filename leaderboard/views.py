@@ -46,11 +46,13 @@ from leaderboard.forms import (
     SignupForm,
     SubmissionForm,
 )
+from leaderboard.model_pages import model_page
 from leaderboard.models import (
     AccountSettings,
     ApiToken,
     Benchmark,
     ConfirmedEmail,
+    Model,
     Submission,
     results_of,
 )
@@ -65,6 +67,7 @@ from leaderboard.selectors import (
     category_figure,
     charts_for,
     compared,
+    model_slugs,
     rubric_rows,
 )
 
@@ -281,6 +284,8 @@ def benchmark(request: HttpRequest, slug: str) -> HttpResponse:
                 "behaviour_rows": behaviour_rows,
                 "being_rescored": waiting,
                 "live": functools.partial(live_target.slider_of, board, asked_t),
+                # Where each row's model links, read only when the board's part is rendered.
+                "model_slugs": functools.cache(functools.partial(model_slugs, benchmark)),
             },
         )
 
@@ -304,6 +309,34 @@ def benchmark(request: HttpRequest, slug: str) -> HttpResponse:
         kind += f"-t{asked_t}"
     content = cached_results(benchmark, kind, lambda: page().content, stale_ok=True)
     return HttpResponse(content)
+
+
+def _get_model(slug: str) -> tuple[Model, bool]:
+    """The model of this slug, followed to the one it was merged into; and whether it was."""
+    named = get_object_or_404(Model, slug=slug)
+    current = named.current()
+    return current, current.pk != named.pk
+
+
+@require_safe
+def model(request: HttpRequest, slug: str) -> HttpResponse:
+    current, merged = _get_model(slug)
+    if merged:
+        return redirect(current, permanent=True)
+    page = model_page(current)
+    return render(
+        request,
+        "model.html",
+        {"model": current, "page": page, "figure": page.figure()},
+    )
+
+
+@require_safe
+def model_json(request: HttpRequest, slug: str) -> HttpResponse:
+    current, merged = _get_model(slug)
+    if merged:
+        return redirect("model_json", slug=current.slug, permanent=True)
+    return JsonResponse(model_page(current).to_dict())
 
 
 @require_safe

@@ -148,12 +148,17 @@ def test_it_lets_a_reader_see_the_board_reorder(page, seeded_simpleqa_cs):
     page.wait_for_url("**?sort=0.9#table")
     assert table_models(page)[0] == "claude-3-5-sonnet-20240620"
     assert table_models(page)[3] == "gpt-4o-2024-11-20"
+    # The model's name leads to its page across benchmarks, and on to the submission.
     page.locator("table.board").get_by_role("link", name="claude-3-5-sonnet-20240620").click()
+    page.locator("#model-ranks-chart .main-svg").first.wait_for()
+    page.locator(".model-benchmark").get_by_role("link", name="claude-3-5-sonnet-20240620").click()
     page.get_by_role("heading", name="Scores by rubric").wait_for()
     assert "1 of 5" in page.locator("table", has_text="wrong costs").inner_text()
     page.locator("#categories-chart .main-svg").first.wait_for()
     screenshot(page, "submission")
 
+    # Back past the model's page to the board.
+    page.go_back()
     page.go_back()
     page.locator("table.board input[type=checkbox]").nth(0).check()
     page.locator("table.board input[type=checkbox]").nth(3).check()
