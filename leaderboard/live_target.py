@@ -10,6 +10,7 @@ the page, which the board already shows (each run's own counts, SPEC §7).
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -126,6 +127,31 @@ class Slider:
     lines: list[LiveLine]
     # (target, label) for each of the board's rubrics, binary included.
     ticks: list[tuple[float, str]]
+
+    @functools.cached_property
+    def by_id(self) -> dict[int, LiveLine]:
+        """Each model's line, by the id of its row: the All-metrics table's live column."""
+        return {line.row.id: line for line in self.lines if not line.is_baseline}
+
+    @functools.cached_property
+    def by_name(self) -> dict[str, LiveLine]:
+        """The abstain-everything line, by its name: the one reference line the slider ranks."""
+        return {line.row.name: line for line in self.lines if line.is_baseline}
+
+    def ordered(self, lines: list[Row | Baseline]) -> list[Row | Baseline]:
+        """One page of the All-metrics table in this ranking's order: its rows and the
+        abstain-everything line where the slider lists them, the other reference lines last.
+        Only the page's own lines move: a page of a long board is reordered within itself."""
+        place = {
+            (line.row.name if line.is_baseline else line.row.id): at
+            for at, line in enumerate(self.lines)
+        }
+        return sorted(
+            lines,
+            key=lambda line: place.get(
+                line.name if isinstance(line, Baseline) else line.id, len(place)
+            ),
+        )
 
     @property
     def penalty(self) -> float:

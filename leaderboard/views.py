@@ -259,6 +259,15 @@ def benchmark(request: HttpRequest, slug: str) -> HttpResponse:
                 if behaviour and pk in on_page
             ]
 
+        # The slider, computed once and only when the board's part of the page is rendered.
+        live = functools.cache(functools.partial(live_target.slider_of, board, asked_t))
+
+        def table_rows() -> list:
+            lines = board.lines_of_page(sort.key, first, first + len(table.object_list))
+            slider = live() if asked_t is not None else None
+            # At a t of the address the page's rows come in the slider's order at that t.
+            return slider.ordered(lines) if slider is not None else lines
+
         return render(
             request,
             "benchmark.html",
@@ -270,20 +279,20 @@ def benchmark(request: HttpRequest, slug: str) -> HttpResponse:
                 "table": table,
                 # The rows of the board's part of the page, read only when that part is rendered
                 # (a template calls what it is given): most requests find it cached.
-                "table_rows": functools.partial(
-                    board.lines_of_page, sort.key, first, first + len(table.object_list)
-                ),
+                "table_rows": table_rows,
                 "columns": functools.partial(board.columns, limit=None if show_all else CHART_TOP),
                 "figures": charts_for(board, show_all=show_all),
                 "show_all": show_all,
-                # What the table's page links keep of the address: its sort and "show all".
+                # What the table's sort and page links keep of the address: its sort, "show all"
+                # and the slider's t.
                 "sort_query": "" if sort.key == "0" else f"sort={sort.key}&",
                 "all_query": "all=1&" if show_all else "",
+                "t_query": "" if asked_t is None else f"t={asked_t:g}&",
                 "chart_top": CHART_TOP,
                 # On a board of several pages, those of the models on this page.
                 "behaviour_rows": behaviour_rows,
                 "being_rescored": waiting,
-                "live": functools.partial(live_target.slider_of, board, asked_t),
+                "live": live,
                 # Where each row's model links, read only when the board's part is rendered.
                 "model_slugs": functools.cache(functools.partial(model_slugs, benchmark)),
             },

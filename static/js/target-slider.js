@@ -6,6 +6,12 @@
 // scores the model; between them, the run of its binary column ("0"). Score (SPEC §5):
 // (C − t/(1−t)·W)/N; scores within 1e-12 share the best rank (1, 2, 2, 4), equal ranks by name,
 // models without a score last; the abstain-everything line (score 0) after those above 0.
+//
+// The "All metrics" table (table.board) has a column pair for the slider's t: each model's <tr>
+// holds the same data-items and data-runs, and the slider reorders the rows of the table's page
+// in the same order (a page of a long board only within itself), the abstain-everything line
+// (its cell data-abstains) where the list has it, the other reference lines last. The table's
+// sort links (data-keeps-t) and page links keep the slider's t.
 (function () {
   "use strict";
 
@@ -18,21 +24,41 @@
   }
   const output = document.getElementById("target-t-text");
   const baseline = list.querySelector("li.baseline");
-  const models = Array.from(list.querySelectorAll("li[data-runs]")).map((li) => {
+  function runsOf(element) {
     const runs = {};
-    for (const part of li.dataset.runs.split(" ").filter(Boolean)) {
+    for (const part of element.dataset.runs.split(" ").filter(Boolean)) {
       const [key, correct, incorrect] = part.split(":");
       runs[key] = { target: parseFloat(key), correct: Number(correct), incorrect: Number(incorrect) };
     }
-    return {
-      li: li,
-      name: li.dataset.model.toLowerCase(),
-      items: Number(li.dataset.items),
-      runs: runs,
-      rank: li.querySelector(".rank"),
-      score: li.querySelector(".num"),
-    };
-  });
+    return runs;
+  }
+  const models = Array.from(list.querySelectorAll("li[data-runs]")).map((li) => ({
+    li: li,
+    id: li.dataset.id,
+    name: li.dataset.model.toLowerCase(),
+    items: Number(li.dataset.items),
+    runs: runsOf(li),
+    rank: li.querySelector(".rank"),
+    score: li.querySelector(".num"),
+  }));
+  const table = document.querySelector("table.board tbody");
+  const tableRows = table
+    ? Array.from(table.querySelectorAll("tr[data-runs]")).map((tr) => ({
+        tr: tr,
+        id: tr.dataset.id,
+        name: tr.dataset.model.toLowerCase(),
+        items: Number(tr.dataset.items),
+        runs: runsOf(tr),
+        rank: tr.querySelector(".live-rank"),
+        score: tr.querySelector(".live-score"),
+      }))
+    : [];
+  const abstainsCell = table ? table.querySelector("td[data-abstains]") : null;
+  const tableAbstains = abstainsCell ? abstainsCell.closest("tr") : null;
+  const tableOthers = table
+    ? Array.from(table.querySelectorAll("tr.baseline")).filter((tr) => tr !== tableAbstains)
+    : [];
+  const liveT = document.querySelector("#live-t-head .live-t");
   const targets = Array.from(document.querySelectorAll("#target-ticks option")).map((option) =>
     parseFloat(option.value)
   );
@@ -100,6 +126,32 @@
       model.score.textContent = formatted(model.value);
     }
     list.replaceChildren(...lines);
+    reorderTable(key, penalty, order);
+  }
+
+  function reorderTable(key, penalty, order) {
+    if (!table || !tableRows.length) {
+      return;
+    }
+    // Each row scored from its own counts; its rank and place are the whole board's, from the list.
+    const position = new Map(order.map((model, at) => [model.id, at]));
+    const place = new Map(models.map((model) => [model.id, model.place]));
+    for (const row of tableRows) {
+      const run = key === null ? undefined : row.runs[key];
+      row.value =
+        run === undefined || !row.items ? null : (run.correct - penalty * run.incorrect) / row.items;
+      row.place = place.has(row.id) ? place.get(row.id) : null;
+      row.at = position.has(row.id) ? position.get(row.id) : order.length;
+      row.rank.textContent = row.place === null ? "–" : String(row.place);
+      row.score.textContent = formatted(row.value);
+    }
+    const sorted = tableRows.slice().sort((a, b) => a.at - b.at);
+    const lines = sorted.map((row) => row.tr);
+    if (tableAbstains) {
+      const at = sorted.findIndex((row) => row.value === null || row.value <= TIE);
+      lines.splice(at === -1 ? lines.length : at, 0, tableAbstains);
+    }
+    table.replaceChildren(...lines, ...tableOthers);
   }
 
   function update() {
@@ -109,10 +161,19 @@
     if (output) {
       output.textContent = text;
     }
+    if (liveT) {
+      liveT.textContent = t.toFixed(2);
+    }
     rank(t);
+    const shown = t.toFixed(2).replace(/0$/, "").replace(/\.0?$/, "");
     const url = new URL(window.location.href);
-    url.searchParams.set("t", t.toFixed(2).replace(/0$/, "").replace(/\.0?$/, ""));
+    url.searchParams.set("t", shown);
     window.history.replaceState(null, "", url);
+    for (const link of document.querySelectorAll("a[data-keeps-t], #table-pages a")) {
+      const target = new URL(link.getAttribute("href"), window.location.href);
+      target.searchParams.set("t", shown);
+      link.setAttribute("href", target.search + target.hash);
+    }
   }
 
   input.addEventListener("input", update);

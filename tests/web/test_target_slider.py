@@ -15,19 +15,25 @@ pytestmark = pytest.mark.django_db(transaction=True)
 ABSTAIN = "abstain on everything"
 
 
-def expected_lines(benchmark, t: float) -> list[tuple[str, str]]:
-    """(model, rank) in the order SPEC §5 ranks the board at t, the abstain-everything line
-    among them, from the runs' counts in the database: at one of the benchmark's targets the
-    run prompted at it where there is one, else (and between targets) the default run."""
+def expected_scores(benchmark, t: float) -> dict[str, float]:
+    """Each model's score at t (SPEC §5), from the runs' counts in the database: at one of the
+    benchmark's targets the run prompted at it where there is one, else (and between targets)
+    the default run."""
     at_target = any(abs(target - t) <= 1e-9 for target in benchmark.targets)
-    scored = []
+    scores = {}
     for submission in benchmark.submissions.filter(status="scored"):
         runs = list(Run.objects.filter(submission=submission))
         prompted = [run for run in runs if run.target is not None and abs(run.target - t) <= 1e-9]
         default = [run for run in runs if run.target is None]
         run = (prompted if at_target and prompted else default)[0]
-        score = (run.correct - t / (1 - t) * run.incorrect) / run.n_items
-        scored.append((score, submission.model_name))
+        scores[submission.model_name] = (run.correct - t / (1 - t) * run.incorrect) / run.n_items
+    return scores
+
+
+def expected_lines(benchmark, t: float) -> list[tuple[str, str]]:
+    """(model, rank) in the order SPEC §5 ranks the board at t, the abstain-everything line
+    among them."""
+    scored = [(score, model) for model, score in expected_scores(benchmark, t).items()]
     scored.sort(key=lambda pair: -pair[0])
     ranked = []
     for place, (score, model) in enumerate(scored, start=1):
@@ -209,3 +215,128 @@ def test_it_puts_on_a_hidden_gold_board_only_counts_its_json_shows(
     # The default run's counts and the run prompted at 0.75: both already in the JSON.
     assert on_page == shown
     assert len(on_page) == 2
+
+
+def shown(score: float) -> str:
+    return f"{score:.3f}".replace("-", "−")
+
+
+def table_lines(page) -> list[tuple[str, str, str]]:
+    """(model, rank at t, score at t) of the All-metrics table's rows in the browser, the
+    abstain-everything line among them; the other reference lines must come last."""
+    lines, others = [], 0
+    for row in page.locator("table.board tbody tr").all():
+        rank = row.locator(".live-rank").inner_text().strip()
+        score = row.locator(".live-score").inner_text().strip()
+        if row.get_attribute("class") == "baseline":
+            name = row.locator("td.model").inner_text().split("\n")[0].replace("reference", "")
+            if name.strip() == ABSTAIN:
+                assert others == 0
+                lines.append((ABSTAIN, "ref", score))
+            else:
+                others += 1
+            continue
+        assert others == 0, "a reference line other than abstaining comes before a model"
+        lines.append((row.get_attribute("data-model"), rank, score))
+    return lines
+
+
+def expected_table(benchmark, t: float) -> list[tuple[str, str, str]]:
+    scores = expected_scores(benchmark, t)
+    return [
+        (model, "ref" if rank == "ref" else rank, shown(0.0 if rank == "ref" else scores[model]))
+        for model, rank in expected_lines(benchmark, t)
+    ]
+
+
+def served_table(html: str) -> list[tuple[str, str, str]]:
+    """The table's lines as the server renders them (same shape as ``table_lines``)."""
+    body = html.split('<table class="board">', 1)[1].split("</table>", 1)[0]
+    body = body.split("<tbody>", 1)[1]
+    lines = []
+    for row in re.findall(r"<tr(.*?)</tr>", body, re.S):
+        score = re.search(r'class="num group-start live-score"[^>]*>([^<]*)<', row).group(1)
+        rank = re.search(r'class="num live-rank">([^<]*)<', row).group(1)
+        model = re.search(r'data-model="([^"]*)"', row)
+        if model:
+            lines.append((unescape(model.group(1)), rank, score))
+        elif "data-abstains" in row:
+            lines.append((ABSTAIN, "ref", score))
+    return lines
+
+
+@pytest.mark.browser
+def test_the_slider_reorders_the_table_with_its_live_column(page, seeded_simpleqa_cs):
+    page.goto("/benchmarks/simpleqa-cs/")
+    slider = page.get_by_role("slider", name="Confidence target t")
+    # Without a t in the address the table keeps its sort; its live column is at 0.9.
+    lines = table_lines(page)
+    assert sorted(lines) == sorted(expected_table(seeded_simpleqa_cs, 0.9))
+    slider.focus()
+    page.keyboard.press("Home")
+    assert table_lines(page) == expected_table(seeded_simpleqa_cs, 0.0)
+    orders = set()
+    for step in range(1, 81):
+        page.keyboard.press("ArrowRight")
+        if step % 5 == 0:
+            t = round(step * 0.01, 2)
+            lines = table_lines(page)
+            assert lines == expected_table(seeded_simpleqa_cs, t), t
+            assert page.locator("#live-t-head").inner_text() == f"t = {t:.2f}"
+            orders.add(tuple(line[0] for line in lines))
+    assert len(orders) > 2
+    # The table follows the list beside the slider, line for line.
+    assert [line[:2] for line in table_lines(page)] == page_lines(page)
+    # The sort links now keep the slider's t.
+    for link in page.locator("a.sort-link").all():
+        assert parse_qs(urlparse(link.get_attribute("href")).query)["t"] == ["0.8"]
+    page.locator(".sort-link", has_text="t = 0.75").click()
+    page.wait_for_url("**t=0.8**")
+    assert parse_qs(urlparse(page.url).query) == {"t": ["0.8"], "sort": ["0.75"]}
+    assert table_lines(page) == expected_table(seeded_simpleqa_cs, 0.8)
+
+
+def test_it_renders_the_table_at_the_t_of_the_address(client, seeded_simpleqa_cs):
+    html = client.get("/benchmarks/simpleqa-cs/?t=0.8").content.decode()
+    assert served_table(html) == expected_table(seeded_simpleqa_cs, 0.8)
+    # Every model has its counts on its row, and the same as on the slider's list.
+    for model, runs in re.findall(r'<li data-model="([^"]+)"[^>]*data-runs="([^"]*)"', html):
+        assert re.search(
+            rf'<tr data-id="\d+" data-model="{re.escape(model)}"[^>]*'
+            rf'data-runs="{re.escape(runs)}"',
+            html,
+        )
+    # The sort links keep t; without t in the address the table is in its sorted order.
+    links = re.findall(r'<a href="([^"]+)" class="sort-link"', html)
+    assert links and all("t=0.8&" in unescape(link) for link in links)
+    plain = client.get("/benchmarks/simpleqa-cs/").content.decode()
+    assert all("t=" not in link for link in re.findall(r'class="sort-link"[^>]*', plain))
+    assert served_table(plain) != served_table(html)
+    assert sorted(served_table(plain)) == sorted(expected_table(seeded_simpleqa_cs, 0.9))
+
+
+def test_it_reorders_a_long_board_within_each_page(client, seeded_simpleqa_cs):
+    from tests.web.test_board_pages import clone_submissions
+
+    clone_submissions(30)
+    services.benchmark_results_changed(benchmark_id=seeded_simpleqa_cs.pk)
+    board = client.get("/benchmarks/simpleqa-cs/leaderboard.json").json()
+    ranked = sorted(
+        board["rows"], key=lambda row: (row["scores"]["0"]["rank"], row["model"].lower())
+    )
+    second = {row["model"] for row in ranked[100:]}
+    html = client.get("/benchmarks/simpleqa-cs/?t=0.8&page=2").content.decode()
+    assert "within this page only" in html
+    expected = [
+        line
+        for line in expected_table(seeded_simpleqa_cs, 0.8)
+        if line[0] in second or line[0] == ABSTAIN
+    ]
+    lines = served_table(html)
+    # Page 2 holds the models of page 2 by binary rank, in their order at 0.8 (ranks of the
+    # whole board); the abstain-everything line only if binary grading puts it on this page.
+    assert [line for line in lines if line[0] != ABSTAIN] == [
+        line for line in expected if line[0] != ABSTAIN
+    ]
+    for link in re.findall(r'<a href="([^"]+)" rel="(?:first|prev|next|last)">', html):
+        assert "t=0.8&" in unescape(link)
