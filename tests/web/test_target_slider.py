@@ -215,6 +215,18 @@ def test_it_puts_on_a_hidden_gold_board_only_counts_its_json_shows(
     # The default run's counts and the run prompted at 0.75: both already in the JSON.
     assert on_page == shown
     assert len(on_page) == 2
+    # The table's row carries the same counts as the slider's line, and no others.
+    table_row = re.search(r'<tr data-id="\d+" data-model="quiet"[^>]*>', body).group(0)
+    assert re.search(r'data-runs="[^"]*"', table_row).group(0) == re.search(
+        r'data-runs="[^"]*"', item
+    ).group(0)
+    assert f'data-items="{n}"' in table_row
+    assert set(re.findall(r"data-[a-z-]+", table_row)) == {
+        "data-id",
+        "data-model",
+        "data-items",
+        "data-runs",
+    }
 
 
 def shown(score: float) -> str:
