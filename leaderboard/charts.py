@@ -110,11 +110,24 @@ def _line(index: int, **properties) -> dict:
     return line
 
 
+# Pixels between the labels of models tied at one end of the bump chart: a line of its labels.
+TIED_LABEL_SPACING = 14
+
+
 def bump_chart(board: Board, rows: list[Row]) -> str:
     """Rank under each rubric, one line per model: the lines that cross are the story."""
     rubrics = board.rubrics
     x = [rubric.label for rubric in rubrics]
     traces, annotations = [], []
+    # Models tied at an end share a rank and would share a line: each further one is written a
+    # line lower, into the ranks the tie leaves empty below it (1, 2, 2, 4: rank 3 is free).
+    tied: dict[tuple[str, int], int] = {}
+
+    def tie_shift(side: str, rank: int) -> int:
+        below = tied.get((side, rank), 0)
+        tied[(side, rank)] = below + 1
+        return -TIED_LABEL_SPACING * below
+
     for index, row in enumerate(rows):
         cells = [row.cells[rubric.key] for rubric in rubrics]
         hover = [
@@ -149,6 +162,7 @@ def bump_chart(board: Board, rows: list[Row]) -> str:
                         "xanchor": "right",
                         "showarrow": False,
                         "xshift": -10,
+                        "yshift": tie_shift("first", first.rank),
                         "font": {"size": 11},
                     }
                 )
@@ -163,6 +177,7 @@ def bump_chart(board: Board, rows: list[Row]) -> str:
                         "xanchor": "left",
                         "showarrow": False,
                         "xshift": 10,
+                        "yshift": tie_shift("last", last.rank),
                         "font": {"size": 11},
                     }
                 )

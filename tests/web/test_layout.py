@@ -132,6 +132,34 @@ def test_it_gives_each_of_fifteen_models_its_own_colour(
 
 
 @pytest.mark.parametrize("width", WIDTHS)
+def test_it_keeps_the_labels_of_tied_models_apart(
+    page, make_benchmark, user, save_submission, width
+):
+    from leaderboard import services
+
+    gold = "id,answer\n" + "".join(f"q{i},a{i}\n" for i in range(20))
+    benchmark = make_benchmark(slug="ties", gold=gold)
+    # Three models give the same answers (tied under every rubric, at both ends of the chart);
+    # two others answer more and fewer items right.
+    files = {f"tied-{name}": 8 for name in "abc"} | {"more-right": 14, "fewer-right": 3}
+    for model, right in files.items():
+        rows = "".join(f"q{i},{'a' if i < right else 'x'}{i}\n" for i in range(16))
+        submission = save_submission(
+            benchmark, user, content=f"id,answer\n{rows}".encode(), model_name=model
+        )
+        services.submission_score(submission_id=submission.pk)
+    page.set_viewport_size({"width": width, "height": 900})
+    page.goto("/benchmarks/ties/")
+    wait_for_charts(page)
+    labels = page.locator("#bump-chart .annotation-text")
+    texts = labels.all_text_contents()
+    assert sum("tied" in text for text in texts) == (3 if width < 640 else 6), texts
+    boxes = [box for box in map(lambda x: x.bounding_box(), labels.all()) if box]
+    assert overlapping(boxes) == [], f"tied labels overlap at {width} px: {texts}"
+    page.locator("#bump-chart").screenshot(path=str(ARTIFACTS / f"bump-chart-ties-{width}.png"))
+
+
+@pytest.mark.parametrize("width", WIDTHS)
 def test_it_shows_the_sorted_column(page, seeded_simpleqa_cs, width):
     page.set_viewport_size({"width": width, "height": 900})
     page.goto("/benchmarks/simpleqa-cs/?sort=0.9#table")
