@@ -44,6 +44,7 @@ from scoring.reading.gold import gold_from_frame, read_gold
 from scoring.reading.logs import LOG_FORMATS, TABLE_FORMAT, LogOptions
 from scoring.reading.predictions import read_predictions
 from scoring.scores import SubmissionScore, score_predictions
+from scoring.submit import whole_number
 
 # Seconds to wait for the site before giving up on a benchmark.json URL.
 FETCH_TIMEOUT = 60
@@ -155,7 +156,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--filter", help="lm-evaluation-harness: the filter whose responses are the answers"
     )
     logs.add_argument(
-        "--epoch", type=_epoch, help="Inspect AI: the epoch to score, when the log ran several"
+        "--epoch",
+        type=whole_number,
+        help="Inspect AI: the epoch to score, when the log ran several",
     )
     logs.add_argument(
         "--scorer", help="Inspect AI: the scorer whose answers and grades to read, if several"
@@ -378,16 +381,6 @@ def _gold_options(args: argparse.Namespace, options: LogOptions) -> LogOptions:
     with the same choices (the gold of its chosen epoch and scorer)."""
     same = args.gold.resolve() == args.predictions.resolve()
     return options if same else LogOptions()
-
-
-def _epoch(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of 1 or more")
-    return value
 
 
 def _phrases(text: str) -> tuple[str, ...]:

@@ -97,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--filter", metavar="F", help="lm-evaluation-harness: the filter to read")
     parser.add_argument(
-        "--epoch", metavar="N", type=_whole_number, help="Inspect AI: the epoch to read"
+        "--epoch", metavar="N", type=whole_number, help="Inspect AI: the epoch to read"
     )
     parser.add_argument("--scorer", metavar="S", help="Inspect AI: the scorer to read")
     parser.add_argument(
@@ -679,7 +679,8 @@ def _is_local(site: str) -> bool:
     return host in ("localhost", "127.0.0.1", "::1") or host.endswith(".localhost")
 
 
-def _whole_number(text: str) -> int:
+def whole_number(text: str) -> int:
+    """An argument that is a whole number of 1 or more (argparse's `type`)."""
     try:
         value = int(text)
     except ValueError:

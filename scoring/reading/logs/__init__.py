@@ -135,6 +135,17 @@ def samples_frame(rows: dict[str, object] | None = None, **columns: object) -> p
     return frame
 
 
+def metadata_category(metadata: object) -> str | None:
+    """The subject or category a sample's metadata gives it (`subject`, else `category`)."""
+    if not isinstance(metadata, dict):
+        return None
+    for key in ("subject", "category"):
+        value = metadata.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None
+
+
 def first_text(value: object) -> str | None:
     """A target or reference as text: a string or number as it is written, the first of a list
     (harnesses list several accepted answers); None for anything else."""

@@ -30,6 +30,7 @@ from scoring.reading.logs import (
     LogSamples,
     describe_sample,
     first_text,
+    metadata_category,
     samples_frame,
 )
 from scoring.reading.raw import _check_text, _decode
@@ -140,7 +141,7 @@ def read(data: bytes, *, filename: str, options: LogOptions, max_bytes: int) -> 
         raw = given.get("raw")
         columns["question"].append(raw if isinstance(raw, str) and raw else None)
         columns["options"].append(options_list)
-        columns["category"].append(_category(record.get("metadata")))
+        columns["category"].append(metadata_category(record.get("metadata")))
 
     notes = []
     if raw_answers:
@@ -245,16 +246,6 @@ def _epoch(record: dict) -> str | None:
 
 def _epoch_order(epoch: str) -> tuple[int, str]:
     return (int(epoch), "") if epoch.isdigit() else (1 << 62, epoch)
-
-
-def _category(metadata: object) -> str | None:
-    if not isinstance(metadata, dict):
-        return None
-    for key in ("subject", "category"):
-        value = metadata.get(key)
-        if isinstance(value, str) and value.strip():
-            return value.strip()
-    return None
 
 
 def _text(value: object) -> str | None:

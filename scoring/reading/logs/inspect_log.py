@@ -34,6 +34,7 @@ from scoring.reading.logs import (
     LogSamples,
     describe_sample,
     first_text,
+    metadata_category,
     samples_frame,
 )
 from scoring.reading.logs.archives import Archive, is_zip
@@ -309,7 +310,7 @@ def _row(sample: dict, scorer: str | None, where: str, problems: _Problems) -> d
         "gold": first_text(sample.get("target")),
         "question": _question(sample.get("input")),
         "options": options,
-        "category": _category(sample.get("metadata")),
+        "category": metadata_category(sample.get("metadata")),
         "errored": errored,
     }
 
@@ -375,16 +376,6 @@ def _question(given: object) -> str | None:
         for message in reversed(given):
             if isinstance(message, dict) and message.get("role") == "user":
                 return _content_text(message.get("content")) or None
-    return None
-
-
-def _category(metadata: object) -> str | None:
-    if not isinstance(metadata, dict):
-        return None
-    for key in ("subject", "category"):
-        value = metadata.get(key)
-        if isinstance(value, str) and value.strip():
-            return value.strip()
     return None
 
 
