@@ -223,3 +223,23 @@ class Browser:
     def _post(self, path: str, **parts):
         response = self.client.post(path, headers={"Referer": self.base + path}, **parts)
         return response.status_code, response.headers, response.text
+
+
+def scoring_submit(
+    *args: str, token: str | None, timeout: float = 60
+) -> subprocess.CompletedProcess:
+    """`python -m scoring submit ARGS` run to its end, with LEADERBOARD_TOKEN set to `token`
+    (unset with None, whatever this process has)."""
+    from scoring.submit import TOKEN_VARIABLE
+
+    env = {key: value for key, value in os.environ.items() if key != TOKEN_VARIABLE}
+    if token is not None:
+        env[TOKEN_VARIABLE] = token
+    return subprocess.run(
+        [sys.executable, "-m", "scoring", "submit", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

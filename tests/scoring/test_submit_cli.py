@@ -8,7 +8,6 @@ import email.policy
 import http.server
 import io
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from scoring import submit
+from tests.processes import scoring_submit
 
 REPO = Path(__file__).resolve().parents[2]
 EVAL_LOG = REPO / "tests/fixtures/logs/inspect-eval/log_read_sample.eval"
@@ -27,17 +27,7 @@ TOKEN = "lb_" + "x" * 40
 
 
 def run(*args: str, token: str | None = TOKEN) -> subprocess.CompletedProcess:
-    env = {key: value for key, value in os.environ.items() if key != submit.TOKEN_VARIABLE}
-    if token is not None:
-        env[submit.TOKEN_VARIABLE] = token
-    return subprocess.run(
-        [sys.executable, "-m", "scoring", "submit", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return scoring_submit(*args, token=token)
 
 
 @pytest.fixture

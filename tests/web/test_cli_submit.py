@@ -4,10 +4,8 @@ the whole path (upload through the API with a token, from a separate process) to
 
 import io
 import json
-import os
 import re
 import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -20,7 +18,7 @@ from django.test import RequestFactory
 from leaderboard import services
 from leaderboard.models import Submission
 from scoring import submit
-from tests.processes import start_gunicorn, stop
+from tests.processes import scoring_submit, start_gunicorn, stop
 
 REPO = Path(__file__).resolve().parents[2]
 EVAL_LOG = REPO / "tests/fixtures/logs/inspect-eval/log_read_sample.eval"
@@ -30,17 +28,7 @@ PREDICTIONS = REPO / "demo/simpleqa-cs/predictions/gpt-4o-mini-2024-07-18.csv.gz
 
 
 def run_cli(*args: str, token: str | None, timeout: float = 180) -> subprocess.CompletedProcess:
-    env = {key: value for key, value in os.environ.items() if key != submit.TOKEN_VARIABLE}
-    if token is not None:
-        env[submit.TOKEN_VARIABLE] = token
-    return subprocess.run(
-        [sys.executable, "-m", "scoring", "submit", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    return scoring_submit(*args, token=token, timeout=timeout)
 
 
 @pytest.mark.django_db(transaction=True)
